@@ -1,0 +1,70 @@
+// Shared lookups for handlers: a caller reaches a guild only as a member and
+// a channel only with VIEW_CHANNEL; a non-member never learns what a guild
+// contains.
+#include "api/handlers.h"
+#include "model/permissions.h"
+
+namespace parley::handlers {
+
+std::optional<Snowflake> ParamId(const CallPtr& call, size_t i, const ApiError& err) {
+  auto id = i < call->params.size() ? ParseSnowflake(call->params[i]) : std::nullopt;
+  if (!id) call->Fail(err);
+  return id;
+}
+
+std::shared_ptr<GuildState> MemberGuild(Api& api, const CallPtr& call, size_t param) {
+  auto gid = ParamId(call, param, ApiError::UnknownGuild());
+  if (!gid) return nullptr;
+  auto g = api.state().GetGuild(*gid);
+  if (!g) {
+    call->Fail(ApiError::UnknownGuild());
+    return nullptr;
+  }
+  bool member;
+  {
+    std::shared_lock lock(g->mu);
+    member = g->members.count(call->user->id) != 0;
+  }
+  if (!member) {
+    call->Fail(ApiError::MissingAccess());
+    return nullptr;
+  }
+  return g;
+}
+
+std::optional<ChannelAccess> AccessChannel(Api& api, const CallPtr& call, uint64_t need,
+                                           size_t param) {
+  auto cid = ParamId(call, param, ApiError::UnknownChannel());
+  if (!cid) return std::nullopt;
+  auto gid = api.state().GuildOfChannel(*cid);
+  auto g = gid ? api.state().GetGuild(*gid) : nullptr;
+  if (!g) {
+    call->Fail(ApiError::UnknownChannel());
+    return std::nullopt;
+  }
+  ChannelAccess a;
+  {
+    std::shared_lock lock(g->mu);
+    auto it = g->channels.find(*cid);
+    if (it == g->channels.end()) {
+      call->Fail(ApiError::UnknownChannel());
+      return std::nullopt;
+    }
+    a.permissions = g->ChannelPermissions(it->second, call->user->id);
+    a.channel = it->second;
+    auto lit = g->last_message_ids.find(*cid);
+    if (lit != g->last_message_ids.end()) a.last_message_id = lit->second;
+  }
+  if (!(a.permissions & perm::kViewChannel)) {
+    call->Fail(ApiError::MissingAccess());
+    return std::nullopt;
+  }
+  if ((a.permissions & need) != need) {
+    call->Fail(ApiError::MissingPermissions());
+    return std::nullopt;
+  }
+  a.guild = std::move(g);
+  return a;
+}
+
+}  // namespace parley::handlers

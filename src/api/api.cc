@@ -1,0 +1,301 @@
+#include "api/api.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/parse_query.hpp>
+#include <boost/url/url_view.hpp>
+#include <cmath>
+
+#include "api/handlers.h"
+#include "util/time_format.h"
+
+namespace parley {
+
+namespace http = boost::beast::http;
+using http::verb;
+
+struct Api::Route {
+  verb method;
+  std::vector<std::string> segments;  // "{}" matches one path segment
+  bool auth;
+  std::string bucket;  // rate-limit bucket name (routes may share one)
+  RateLimit limit;
+  bool major;  // the first parameter is part of the bucket key (channel/guild)
+  void (*fn)(Api&, const CallPtr&);
+};
+
+namespace {
+
+std::vector<std::string_view> SplitPath(std::string_view path) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    out.push_back(path.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+std::string BucketHash(std::string_view name) {
+  return fmt::format("{:016x}", std::hash<std::string_view>{}(name));
+}
+
+}  // namespace
+
+Api::Api(Deps deps, ApiOptions options)
+    : deps_(deps), options_(std::move(options)), rate_limiter_(options_.ratelimit_global) {
+  using namespace handlers;
+  // Rate limits follow Discord's published and observed defaults; every one
+  // is scaled by --ratelimit-scale.
+  const RateLimit kDefault{50, 1.0};
+  auto add = [&](verb m, std::string_view pattern, bool auth, std::string bucket, RateLimit lim,
+                 bool major, void (*fn)(Api&, const CallPtr&)) {
+    Route r{m, {}, auth, std::move(bucket), lim, major, fn};
+    for (auto s : SplitPath(pattern)) r.segments.emplace_back(s);
+    if (r.bucket.empty()) r.bucket = std::string(pattern);
+    r.limit.limit =
+        std::max(1, static_cast<int>(std::lround(lim.limit * options_.ratelimit_scale)));
+    routes_.push_back(std::move(r));
+  };
+  add(verb::post, "/auth/register", false, "auth", {5, 60}, false, Register);
+  add(verb::post, "/auth/login", false, "auth", {5, 60}, false, Login);
+  add(verb::post, "/auth/logout", true, "", kDefault, false, Logout);
+  add(verb::post, "/applications", true, "", {10, 10}, false, CreateApplication);
+  add(verb::get, "/applications", true, "", kDefault, false, ListApplications);
+  add(verb::get, "/applications/@me", true, "", kDefault, false, GetCurrentApplication);
+
+  add(verb::get, "/users/@me", true, "", kDefault, false, GetCurrentUser);
+  add(verb::patch, "/users/@me", true, "", {2, 10}, false, PatchCurrentUser);
+  add(verb::get, "/users/@me/guilds", true, "", kDefault, false, GetCurrentUserGuilds);
+  add(verb::delete_, "/users/@me/guilds/{}", true, "", {10, 10}, false, LeaveGuild);
+  add(verb::get, "/users/{}", true, "", kDefault, false, GetUser);
+
+  add(verb::post, "/guilds", true, "", {10, 10}, false, CreateGuild);
+  add(verb::get, "/guilds/{}", true, "", kDefault, true, GetGuild);
+  add(verb::patch, "/guilds/{}", true, "", {10, 10}, true, PatchGuild);
+  add(verb::delete_, "/guilds/{}", true, "", {10, 10}, true, DeleteGuild);
+  add(verb::get, "/guilds/{}/channels", true, "", kDefault, true, ListGuildChannels);
+  add(verb::post, "/guilds/{}/channels", true, "", {10, 10}, true, CreateGuildChannel);
+  add(verb::get, "/guilds/{}/members", true, "", {10, 10}, true, ListMembers);
+  add(verb::get, "/guilds/{}/members/{}", true, "", kDefault, true, GetMember);
+  add(verb::put, "/guilds/{}/members/{}", true, "", {10, 10}, true, AddMember);
+  add(verb::patch, "/guilds/{}/members/{}", true, "", {10, 10}, true, PatchMember);
+  add(verb::delete_, "/guilds/{}/members/{}", true, "", {10, 10}, true, KickMember);
+  add(verb::get, "/guilds/{}/roles", true, "", kDefault, true, ListRoles);
+  add(verb::post, "/guilds/{}/roles", true, "", {10, 10}, true, CreateRole);
+  add(verb::patch, "/guilds/{}/roles/{}", true, "", {10, 10}, true, PatchRole);
+  add(verb::delete_, "/guilds/{}/roles/{}", true, "", {10, 10}, true, DeleteRole);
+  add(verb::put, "/guilds/{}/members/{}/roles/{}", true, "member-roles", {10, 10}, true,
+      AddMemberRole);
+  add(verb::delete_, "/guilds/{}/members/{}/roles/{}", true, "member-roles", {10, 10}, true,
+      RemoveMemberRole);
+  add(verb::get, "/guilds/{}/invites", true, "", kDefault, true, ListGuildInvites);
+
+  add(verb::get, "/channels/{}", true, "", kDefault, true, GetChannel);
+  add(verb::patch, "/channels/{}", true, "", {5, 10}, true, PatchChannel);
+  add(verb::delete_, "/channels/{}", true, "", {5, 10}, true, DeleteChannel);
+  add(verb::put, "/channels/{}/permissions/{}", true, "", {10, 10}, true, PutOverwrite);
+  add(verb::delete_, "/channels/{}/permissions/{}", true, "", {10, 10}, true, DeleteOverwrite);
+  add(verb::post, "/channels/{}/typing", true, "", {5, 5}, true, TriggerTyping);
+  add(verb::post, "/channels/{}/invites", true, "", {5, 15}, true, CreateInvite);
+  add(verb::get, "/channels/{}/invites", true, "", kDefault, true, ListChannelInvites);
+  add(verb::get, "/channels/{}/messages", true, "", kDefault, true, ListMessages);
+  add(verb::post, "/channels/{}/messages", true, "", {5, 5}, true, CreateMessage);
+  add(verb::post, "/channels/{}/messages/bulk-delete", true, "", {1, 1}, true, BulkDeleteMessages);
+  add(verb::get, "/channels/{}/messages/{}", true, "", kDefault, true, GetMessage);
+  add(verb::patch, "/channels/{}/messages/{}", true, "", {5, 5}, true, EditMessage);
+  add(verb::delete_, "/channels/{}/messages/{}", true, "", {5, 1}, true, DeleteMessage);
+
+  add(verb::get, "/invites/{}", false, "", kDefault, false, GetInvite);
+  add(verb::post, "/invites/{}", true, "", {5, 10}, false, AcceptInvite);
+  add(verb::delete_, "/invites/{}", true, "", {10, 10}, false, DeleteInvite);
+}
+
+Api::~Api() = default;
+
+void Api::Handle(net::Request&& req, net::Responder respond) {
+  auto call = std::make_shared<Call>(Call{std::move(req), std::move(respond)});
+  Dispatch(call);
+}
+
+void Api::Dispatch(const CallPtr& call) {
+  std::string_view target = call->req.target();
+  std::string_view path = target;
+  if (auto q = target.find('?'); q != std::string_view::npos) {
+    path = target.substr(0, q);
+    call->query = std::string(target.substr(q + 1));
+  }
+  auto segs = SplitPath(path);
+  // /api/v10/... or /api/... (no version = v10). v9 shapes are the same here.
+  size_t first = 1;
+  if (segs.empty() || segs[0] != "api") return call->Fail(ApiError::NotFound());
+  if (segs.size() > 1 && segs[1].size() >= 2 && segs[1][0] == 'v' &&
+      std::isdigit(static_cast<unsigned char>(segs[1][1]))) {
+    if (segs[1] != "v10" && segs[1] != "v9") return call->Fail(ApiError::NotFound());
+    first = 2;
+  }
+  std::span<const std::string_view> rest(segs.begin() + first, segs.end());
+
+  const Route* match = nullptr;
+  bool path_matched = false;
+  for (const Route& r : routes_) {
+    if (r.segments.size() != rest.size()) continue;
+    bool ok = true;
+    for (size_t i = 0; i < rest.size() && ok; ++i)
+      ok = r.segments[i] == "{}" || r.segments[i] == rest[i];
+    if (!ok) continue;
+    // "/users/@me" must not fall into "/users/{}" for another method.
+    path_matched = true;
+    if (r.method == call->req.method()) {
+      match = &r;
+      break;
+    }
+  }
+  if (!match) {
+    return call->Fail(path_matched ? ApiError::MethodNotAllowed() : ApiError::NotFound());
+  }
+  for (size_t i = 0; i < rest.size(); ++i)
+    if (match->segments[i] == "{}") call->params.emplace_back(rest[i]);
+
+  // Authentication.
+  std::string who;
+  auto auth = call->req[http::field::authorization];
+  if (!auth.empty()) {
+    std::string_view tok = auth;
+    bool bot_prefix = false;
+    if (tok.starts_with("Bot ")) {
+      tok.remove_prefix(4);
+      bot_prefix = true;
+    } else if (tok.starts_with("Bearer ")) {
+      tok.remove_prefix(7);
+    }
+    call->token_hash = HashToken(tok);
+    if (auto uid = state().Authenticate(call->token_hash)) {
+      auto u = state().GetUser(*uid);
+      if (u && u->bot == bot_prefix) call->user = std::move(u);
+    }
+  }
+  if (match->auth && !call->user) return call->Fail(ApiError::Unauthorized());
+  who = call->user ? std::to_string(call->user->id) : "ip:" + call->respond.remote_ip();
+
+  // Rate limits.
+  std::string key = match->bucket;
+  if (match->major && !call->params.empty()) key += ":" + call->params[0];
+  call->bucket = BucketHash(match->bucket);
+  call->rate = rate_limiter_.Check(who, key, match->limit, NowMs());
+  call->rate_limited = true;
+  if (!call->rate.allowed) {
+    const RateDecision& d = call->rate;
+    boost::json::object body{{"message", "You are being rate limited."},
+                             {"retry_after", std::ceil(d.retry_after_s * 1000) / 1000},
+                             {"global", d.global}};
+    if (d.global) body["code"] = 0;
+    net::Response res = call->MakeResponse(429, boost::json::serialize(body));
+    res.set("Retry-After", fmt::format("{:.3f}", d.retry_after_s));
+    if (d.global) res.set("X-RateLimit-Global", "true");
+    res.set("X-RateLimit-Scope", d.global ? "global" : "user");
+    call->respond(std::move(res));
+    return;
+  }
+
+  try {
+    match->fn(*this, call);
+  } catch (const std::exception& e) {
+    // Handlers validate their input; an exception here is a bug. The client
+    // still gets an answer and the server goes on.
+    spdlog::error("handler for {} {} threw: {}", call->req.method_string(), path, e.what());
+    call->Fail(ApiError::Internal());
+  }
+}
+
+void Api::Commit(const CallPtr& call, WriteBatch batch, std::function<void()> on_ok) {
+  deps_.writer->Submit(std::move(batch),
+                       [this, call, on_ok = std::move(on_ok)](Status s, const WriteBatch& b) {
+                         if (!s.ok()) {
+                           spdlog::error("commit failed: {}", s.ToString());
+                           call->Fail(ApiError::Internal());
+                           return;
+                         }
+                         deps_.state->Apply(b);
+                         on_ok();
+                       });
+}
+
+void Api::CommitWithStatus(WriteBatch batch, std::function<void(Status)> done) {
+  deps_.writer->Submit(std::move(batch),
+                       [this, done = std::move(done)](Status s, const WriteBatch& b) {
+                         if (s.ok()) deps_.state->Apply(b);
+                         done(s);
+                       });
+}
+
+net::Response Call::MakeResponse(unsigned status, std::string body) const {
+  net::Response res(static_cast<http::status>(status), req.version());
+  res.keep_alive(req.keep_alive());
+  res.set(http::field::server, "parley");
+  if (!body.empty() || status != 204) res.set(http::field::content_type, "application/json");
+  if (rate_limited) {
+    res.set("X-RateLimit-Limit", std::to_string(rate.limit));
+    res.set("X-RateLimit-Remaining", std::to_string(rate.remaining));
+    res.set("X-RateLimit-Reset", fmt::format("{:.3f}", rate.reset_at_s));
+    res.set("X-RateLimit-Reset-After", fmt::format("{:.3f}", rate.reset_after_s));
+    res.set("X-RateLimit-Bucket", bucket);
+  }
+  res.body() = std::move(body);
+  return res;
+}
+
+void Call::Reply(unsigned status, const boost::json::value& body) {
+  Reply(status, boost::json::serialize(body));
+}
+
+void Call::Reply(unsigned status, std::string body_json) {
+  respond(MakeResponse(status, std::move(body_json)));
+}
+
+void Call::NoContent() {
+  respond(MakeResponse(204, ""));
+}
+
+void Call::Fail(const ApiError& e) {
+  respond(MakeResponse(e.status, e.Body()));
+}
+
+bool Call::ParseBody(boost::json::object* out) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(req.body(), ec);
+  if (ec || !v.is_object()) {
+    Fail(ApiError::InvalidJson());
+    return false;
+  }
+  *out = std::move(v.as_object());
+  return true;
+}
+
+std::string Call::QueryParam(std::string_view name) const {
+  auto r = boost::urls::parse_query(query);
+  if (!r) return "";
+  for (auto p : *r)
+    if (p.key == name) return std::string(p.value);
+  return "";
+}
+
+bool Call::HasQueryParam(std::string_view name) const {
+  auto r = boost::urls::parse_query(query);
+  if (!r) return false;
+  for (auto p : *r)
+    if (p.key == name) return true;
+  return false;
+}
+
+}  // namespace parley

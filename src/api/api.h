@@ -1,0 +1,100 @@
+// Api: the REST API v10. Routes a request, authenticates it, applies rate
+// limits, runs its handler. Handlers read State (memory), write through the
+// CommitQueue (group commit) and reply only once their write is durable.
+#pragma once
+
+#include <boost/asio/thread_pool.hpp>
+#include <boost/json/value.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/api_error.h"
+#include "api/rate_limiter.h"
+#include "net/http_server.h"
+#include "state/state.h"
+#include "store/store.h"
+#include "util/crypto.h"
+#include "util/snowflake.h"
+
+namespace parley {
+
+struct ApiOptions {
+  PasswordCost password_cost = PasswordCost::kInteractive;
+  int ratelimit_global = 50;     // requests/s per token; 0 = off
+  double ratelimit_scale = 1.0;  // multiplies every per-route limit
+  std::string public_url;        // e.g. "http://127.0.0.1:8080" (gateway URLs later)
+};
+
+class Api;
+
+// One request in flight. Handlers take it by shared_ptr and may finish it
+// from any thread with Reply/Fail, exactly once.
+struct Call {
+  net::Request req;
+  net::Responder respond;
+  std::vector<std::string> params;   // the {} segments of the route, in order
+  std::string query;                 // raw query string (no '?')
+  std::shared_ptr<const User> user;  // authenticated caller, or null
+  TokenHash token_hash{};
+  RateDecision rate;  // headers to attach (if rate_limited)
+  bool rate_limited = false;
+  std::string bucket;  // X-RateLimit-Bucket
+
+  void Reply(unsigned status, const boost::json::value& body);
+  void Reply(unsigned status, std::string body_json);
+  void NoContent();
+  void Fail(const ApiError& e);
+  // Parses the body as a JSON object; on failure replies 400/50109 and
+  // returns false.
+  bool ParseBody(boost::json::object* out);
+  // A query parameter, or "" when absent.
+  std::string QueryParam(std::string_view name) const;
+  bool HasQueryParam(std::string_view name) const;
+
+  net::Response MakeResponse(unsigned status, std::string body) const;
+};
+using CallPtr = std::shared_ptr<Call>;
+
+class Api {
+ public:
+  struct Deps {
+    State* state;
+    StoreBackend* store;
+    CommitQueue* writer;
+    SnowflakeGenerator* ids;
+    boost::asio::thread_pool* blocking;  // argon2id and other slow work
+  };
+  Api(Deps deps, ApiOptions options);
+  ~Api();
+
+  // The HttpServer handler.
+  void Handle(net::Request&& req, net::Responder respond);
+
+  // Commits `batch`; on success applies it to State and runs `on_ok` (on the
+  // writer thread: keep it short, reply with a prebuilt body), else replies
+  // 500.
+  void Commit(const CallPtr& call, WriteBatch batch, std::function<void()> on_ok);
+  // Like Commit, but `done` gets the status (OK after State has the batch).
+  void CommitWithStatus(WriteBatch batch, std::function<void(Status)> done);
+
+  State& state() { return *deps_.state; }
+  StoreBackend& store() { return *deps_.store; }
+  SnowflakeGenerator& ids() { return *deps_.ids; }
+  boost::asio::thread_pool& blocking() { return *deps_.blocking; }
+  const ApiOptions& options() const { return options_; }
+  RateLimiter& rate_limiter() { return rate_limiter_; }
+
+  struct Route;
+
+ private:
+  void Dispatch(const CallPtr& call);
+
+  Deps deps_;
+  ApiOptions options_;
+  RateLimiter rate_limiter_;
+  std::vector<Route> routes_;
+};
+
+}  // namespace parley

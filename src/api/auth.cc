@@ -1,0 +1,207 @@
+// Accounts, tokens and bot applications.
+#include <boost/asio/post.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "api/handlers.h"
+#include "api/serialize.h"
+#include "util/time_format.h"
+
+namespace parley::handlers {
+
+namespace bj = boost::json;
+
+namespace {
+
+// Discord's username rules: 2..32 characters, no '@', '#', ':', "```", not
+// "everyone"/"here"; unique case-insensitively.
+void CheckUsername(const bj::object& body, std::string* out, FormErrors* errs,
+                   const char* field = "username") {
+  auto* v = body.if_contains(field);
+  if (!v || !v->is_string()) {
+    errs->Add(field, "BASE_TYPE_REQUIRED", "This field is required");
+    return;
+  }
+  std::string s(v->as_string());
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  if (n < 2 || n > 32) {
+    errs->Add(field, "BASE_TYPE_BAD_LENGTH", "Must be between 2 and 32 in length.");
+    return;
+  }
+  std::string lower = ToLower(s);
+  if (s.find_first_of("@#:") != std::string::npos || s.find("```") != std::string::npos ||
+      lower == "everyone" || lower == "here" || s.find_first_of("\r\n\t") != std::string::npos) {
+    errs->Add(field, "USERNAME_INVALID_CONTAINS",
+              "Username cannot contain \"@\", \"#\", \":\" or \"```\".");
+    return;
+  }
+  *out = std::move(s);
+}
+
+void CheckPassword(const bj::object& body, std::string* out, FormErrors* errs) {
+  auto* v = body.if_contains("password");
+  if (!v || !v->is_string()) {
+    errs->Add("password", "BASE_TYPE_REQUIRED", "This field is required");
+    return;
+  }
+  if (v->as_string().size() < 8 || v->as_string().size() > 256) {
+    errs->Add("password", "PASSWORD_BAD_LENGTH", "Must be between 8 and 256 in length.");
+    return;
+  }
+  *out = std::string(v->as_string());
+}
+
+void UsernameTaken(const CallPtr& call) {
+  FormErrors errs;
+  errs.Add("username", "USERNAME_ALREADY_TAKEN",
+           "Username is unavailable. Try adding numbers, letters, underscores _ , or periods.");
+  call->Fail(errs.ToError());
+}
+
+// Replies {token, user} after committing a new token for `user`.
+void IssueToken(Api& api, const CallPtr& call, User user, WriteBatch batch, unsigned status) {
+  std::string token = NewToken(user.id);
+  batch.push_back(mut::PutSession{Session{HashToken(token), user.id, NowMs()}});
+  std::string reply =
+      bj::serialize(bj::object{{"token", token}, {"user", json::CurrentUserObject(user)}});
+  api.CommitWithStatus(std::move(batch),
+                       [call, status, reply = std::move(reply)](Status s) mutable {
+                         if (s.IsConflict()) return UsernameTaken(call);
+                         if (!s.ok()) return call->Fail(ApiError::Internal());
+                         call->Reply(status, std::move(reply));
+                       });
+}
+
+}  // namespace
+
+void Register(Api& api, const CallPtr& call) {
+  bj::object body;
+  if (!call->ParseBody(&body)) return;
+  FormErrors errs;
+  std::string username, password;
+  CheckUsername(body, &username, &errs);
+  CheckPassword(body, &password, &errs);
+  if (!errs.empty()) return call->Fail(errs.ToError());
+  if (api.state().UserIdByName(ToLower(username))) return UsernameTaken(call);
+  // argon2id costs tens of milliseconds: never on an event loop.
+  boost::asio::post(
+      api.blocking(), [&api, call, username = std::move(username), password = std::move(password)] {
+        User u;
+        u.id = api.ids().Next();
+        u.username = username;
+        if (!HashPassword(password, api.options().password_cost, &u.password_hash).ok())
+          return call->Fail(ApiError::Internal());
+        WriteBatch batch;
+        batch.push_back(mut::PutUser{u});
+        IssueToken(api, call, std::move(u), std::move(batch), 201);
+      });
+}
+
+void Login(Api& api, const CallPtr& call) {
+  bj::object body;
+  if (!call->ParseBody(&body)) return;
+  // Discord's login body says "login"; accept "username" too.
+  std::string name;
+  for (const char* k : {"login", "username"})
+    if (auto* v = body.if_contains(k); v && v->is_string()) name = std::string(v->as_string());
+  std::string password;
+  if (auto* v = body.if_contains("password"); v && v->is_string())
+    password = std::string(v->as_string());
+  auto invalid = [call] {
+    FormErrors errs;
+    errs.Add("login", "INVALID_LOGIN", "Login or password is invalid.");
+    errs.Add("password", "INVALID_LOGIN", "Login or password is invalid.");
+    call->Fail(errs.ToError());
+  };
+  if (name.empty() || password.empty()) return invalid();
+  auto uid = api.state().UserIdByName(ToLower(name));
+  auto user = uid ? api.state().GetUser(*uid) : nullptr;
+  if (!user || user->bot || user->password_hash.empty()) {
+    // Spend the same time as a real check so that timing does not tell
+    // which usernames exist.
+    boost::asio::post(api.blocking(), [&api, invalid, password] {
+      std::string ignored;
+      (void)HashPassword(password, api.options().password_cost, &ignored);
+      invalid();
+    });
+    return;
+  }
+  boost::asio::post(api.blocking(), [&api, call, user, password, invalid] {
+    if (!VerifyPassword(user->password_hash, password)) return invalid();
+    IssueToken(api, call, *user, {}, 200);
+  });
+}
+
+void Logout(Api& api, const CallPtr& call) {
+  WriteBatch batch;
+  batch.push_back(mut::DeleteSession{call->token_hash});
+  api.Commit(call, std::move(batch), [call] { call->NoContent(); });
+}
+
+void CreateApplication(Api& api, const CallPtr& call) {
+  if (call->user->bot) return call->Fail(ApiError::MissingAccess());
+  bj::object body;
+  if (!call->ParseBody(&body)) return;
+  FormErrors errs;
+  std::string name;
+  CheckUsername(body, &name, &errs, "name");
+  if (!errs.empty()) return call->Fail(errs.ToError());
+  // The bot user's name must be unique like any username: add a suffix when
+  // the plain name is taken.
+  std::string username = name;
+  for (int i = 0; api.state().UserIdByName(ToLower(username)); ++i)
+    username = name.substr(0, 26) + "_" + RandomCode(4);
+  User bot;
+  bot.id = api.ids().Next();
+  bot.username = username;
+  bot.bot = true;
+  bot.owner_id = call->user->id;
+  Application app{bot.id, name, call->user->id, 0};
+  std::string token = NewToken(bot.id);
+  WriteBatch batch;
+  batch.push_back(mut::PutUser{bot});
+  batch.push_back(mut::PutApplication{app});
+  batch.push_back(mut::PutSession{Session{HashToken(token), bot.id, NowMs()}});
+  bj::object reply{{"id", json::Id(app.id)},
+                   {"name", app.name},
+                   {"icon", nullptr},
+                   {"description", ""},
+                   {"bot_public", true},
+                   {"bot_require_code_grant", false},
+                   {"flags", app.flags},
+                   {"owner", json::UserObject(*call->user)},
+                   {"bot", json::UserObject(bot)},
+                   {"token", token}};
+  std::string out = bj::serialize(reply);
+  api.CommitWithStatus(std::move(batch), [call, out = std::move(out)](Status s) mutable {
+    if (!s.ok()) return call->Fail(ApiError::Internal());
+    call->Reply(201, std::move(out));
+  });
+}
+
+namespace {
+bj::object ApplicationObject(Api& api, const Application& app) {
+  bj::object o{{"id", json::Id(app.id)}, {"name", app.name},   {"icon", nullptr},
+               {"description", ""},      {"bot_public", true}, {"bot_require_code_grant", false},
+               {"flags", app.flags}};
+  if (auto owner = api.state().GetUser(app.owner_id)) o["owner"] = json::UserObject(*owner);
+  if (auto bot = api.state().GetUser(app.id)) o["bot"] = json::UserObject(*bot);
+  return o;
+}
+}  // namespace
+
+void GetCurrentApplication(Api& api, const CallPtr& call) {
+  if (!call->user->bot) return call->Fail(ApiError::BotsOnly());
+  auto app = api.state().GetApplication(call->user->id);
+  if (!app) return call->Fail(ApiError::UnknownApplication());
+  call->Reply(200, ApplicationObject(api, *app));
+}
+
+void ListApplications(Api& api, const CallPtr& call) {
+  bj::array out;
+  for (const auto& app : api.state().ApplicationsOwnedBy(call->user->id))
+    out.push_back(ApplicationObject(api, app));
+  call->Reply(200, out);
+}
+
+}  // namespace parley::handlers

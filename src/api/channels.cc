@@ -1,0 +1,166 @@
+// Channels: read, modify, delete, permission overwrites, typing.
+#include <boost/json/serialize.hpp>
+
+#include "api/handlers.h"
+#include "api/serialize.h"
+#include "model/permissions.h"
+
+namespace parley::handlers {
+
+namespace bj = boost::json;
+
+namespace {
+
+std::optional<uint64_t> ReadBits(const bj::value* v) {
+  if (!v || v->is_null()) return 0;
+  if (v->is_string()) {
+    auto bits = ParseSnowflake(v->as_string());  // a decimal uint64
+    if (bits && *bits <= perm::kAll) return *bits;
+    return std::nullopt;
+  }
+  if (v->is_int64() && v->as_int64() >= 0) return static_cast<uint64_t>(v->as_int64());
+  if (v->is_uint64()) return v->as_uint64();
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool ReadOverwrites(const bj::value& v, Snowflake, std::vector<Overwrite>* out, FormErrors* errs) {
+  if (!v.is_array()) {
+    errs->Add("permission_overwrites", "LIST_TYPE_CONVERT", "Must be an array.");
+    return false;
+  }
+  out->clear();
+  size_t i = 0;
+  for (const auto& item : v.as_array()) {
+    std::string path = "permission_overwrites." + std::to_string(i++);
+    if (!item.is_object()) {
+      errs->Add(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType");
+      return false;
+    }
+    const auto& o = item.as_object();
+    Overwrite ow;
+    auto* id = o.if_contains("id");
+    auto parsed = id && id->is_string() ? ParseSnowflake(id->as_string()) : std::nullopt;
+    auto* type = o.if_contains("type");
+    auto allow = ReadBits(o.if_contains("allow"));
+    auto deny = ReadBits(o.if_contains("deny"));
+    if (!parsed) errs->Add(path + ".id", "NUMBER_TYPE_COERCE", "Value is not snowflake.");
+    if (!type || !type->is_int64() || (type->as_int64() != 0 && type->as_int64() != 1))
+      errs->Add(path + ".type", "BASE_TYPE_CHOICES", "Value must be one of (0, 1).");
+    if (!allow) errs->Add(path + ".allow", "NUMBER_TYPE_COERCE", "Value is not a permission set.");
+    if (!deny) errs->Add(path + ".deny", "NUMBER_TYPE_COERCE", "Value is not a permission set.");
+    if (!errs->empty()) return false;
+    ow.id = *parsed;
+    ow.type = static_cast<int>(type->as_int64());
+    ow.allow = *allow;
+    ow.deny = *deny;
+    out->push_back(ow);
+  }
+  return true;
+}
+
+void GetChannel(Api& api, const CallPtr& call) {
+  auto a = AccessChannel(api, call, 0);
+  if (!a) return;
+  call->Reply(200, json::ChannelObject(a->channel, a->last_message_id));
+}
+
+void PatchChannel(Api& api, const CallPtr& call) {
+  auto a = AccessChannel(api, call, perm::kManageChannels);
+  if (!a) return;
+  bj::object body;
+  if (!call->ParseBody(&body)) return;
+  FormErrors errs;
+  Channel c = a->channel;
+  ReadChannelName(body, false, &c.name, &errs);
+  if (auto* v = body.if_contains("topic")) {
+    if (v->is_null())
+      c.topic.clear();
+    else if (!v->is_string() || v->as_string().size() > 1024 * 4)
+      errs.Add("topic", "BASE_TYPE_MAX_LENGTH", "Must be 1024 or fewer in length.");
+    else
+      c.topic = std::string(v->as_string());
+  }
+  if (auto* v = body.if_contains("nsfw"); v && v->is_bool()) c.nsfw = v->as_bool();
+  if (auto* v = body.if_contains("position"); v && v->is_int64())
+    c.position = static_cast<int>(v->as_int64());
+  if (auto* v = body.if_contains("rate_limit_per_user"); v && !v->is_null()) {
+    if (!v->is_int64() || v->as_int64() < 0 || v->as_int64() > 21600)
+      errs.Add("rate_limit_per_user", "NUMBER_TYPE_MAX", "Must be between 0 and 21600.");
+    else
+      c.rate_limit_per_user = static_cast<int>(v->as_int64());
+  }
+  if (auto* v = body.if_contains("permission_overwrites"); v && !v->is_null()) {
+    if (!(a->permissions & perm::kManageRoles)) return call->Fail(ApiError::MissingPermissions());
+    ReadOverwrites(*v, c.guild_id, &c.overwrites, &errs);
+  }
+  if (!errs.empty()) return call->Fail(errs.ToError());
+  std::string reply = bj::serialize(json::ChannelObject(c, a->last_message_id));
+  WriteBatch batch;
+  batch.push_back(mut::PutChannel{std::move(c)});
+  api.Commit(call, std::move(batch),
+             [call, reply = std::move(reply)]() mutable { call->Reply(200, std::move(reply)); });
+}
+
+void DeleteChannel(Api& api, const CallPtr& call) {
+  auto a = AccessChannel(api, call, perm::kManageChannels);
+  if (!a) return;
+  std::string reply = bj::serialize(json::ChannelObject(a->channel, a->last_message_id));
+  WriteBatch batch;
+  batch.push_back(mut::DeleteChannel{a->channel.id});
+  api.Commit(call, std::move(batch),
+             [call, reply = std::move(reply)]() mutable { call->Reply(200, std::move(reply)); });
+}
+
+void PutOverwrite(Api& api, const CallPtr& call) {
+  auto a = AccessChannel(api, call, perm::kManageRoles);
+  if (!a) return;
+  auto target = ParamId(call, 1, ApiError::UnknownOverwrite());
+  if (!target) return;
+  bj::object body;
+  if (!call->ParseBody(&body)) return;
+  FormErrors errs;
+  auto* type = body.if_contains("type");
+  auto allow = ReadBits(body.if_contains("allow"));
+  auto deny = ReadBits(body.if_contains("deny"));
+  if (!type || !type->is_int64() || (type->as_int64() != 0 && type->as_int64() != 1))
+    errs.Add("type", "BASE_TYPE_CHOICES", "Value must be one of (0, 1).");
+  if (!allow) errs.Add("allow", "NUMBER_TYPE_COERCE", "Value is not a permission set.");
+  if (!deny) errs.Add("deny", "NUMBER_TYPE_COERCE", "Value is not a permission set.");
+  if (!errs.empty()) return call->Fail(errs.ToError());
+  int t = static_cast<int>(type->as_int64());
+  {
+    std::shared_lock lock(a->guild->mu);
+    bool exists =
+        t == 0 ? a->guild->roles.count(*target) != 0 : a->guild->members.count(*target) != 0;
+    if (!exists) return call->Fail(t == 0 ? ApiError::UnknownRole() : ApiError::UnknownMember());
+  }
+  Channel c = a->channel;
+  std::erase_if(c.overwrites, [&](const Overwrite& o) { return o.id == *target; });
+  c.overwrites.push_back(Overwrite{*target, t, *allow, *deny});
+  WriteBatch batch;
+  batch.push_back(mut::PutChannel{std::move(c)});
+  api.Commit(call, std::move(batch), [call] { call->NoContent(); });
+}
+
+void DeleteOverwrite(Api& api, const CallPtr& call) {
+  auto a = AccessChannel(api, call, perm::kManageRoles);
+  if (!a) return;
+  auto target = ParamId(call, 1, ApiError::UnknownOverwrite());
+  if (!target) return;
+  Channel c = a->channel;
+  std::erase_if(c.overwrites, [&](const Overwrite& o) { return o.id == *target; });
+  WriteBatch batch;
+  batch.push_back(mut::PutChannel{std::move(c)});
+  api.Commit(call, std::move(batch), [call] { call->NoContent(); });
+}
+
+void TriggerTyping(Api& api, const CallPtr& call) {
+  auto a = AccessChannel(api, call, perm::kSendMessages);
+  if (!a) return;
+  // TYPING_START is dispatched by the gateway (not yet in this build).
+  call->NoContent();
+}
+
+}  // namespace parley::handlers

@@ -1,0 +1,99 @@
+// The REST handlers, one file per resource (auth.cc, users.cc, guilds.cc,
+// channels.cc, members.cc, roles.cc, invites.cc, messages.cc). Each replies
+// or fails `call` exactly once, possibly later from another thread.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include "api/api.h"
+
+namespace parley::handlers {
+
+// auth.cc
+void Register(Api& api, const CallPtr& call);
+void Login(Api& api, const CallPtr& call);
+void Logout(Api& api, const CallPtr& call);
+void CreateApplication(Api& api, const CallPtr& call);
+void GetCurrentApplication(Api& api, const CallPtr& call);
+void ListApplications(Api& api, const CallPtr& call);
+
+// users.cc
+void GetCurrentUser(Api& api, const CallPtr& call);
+void PatchCurrentUser(Api& api, const CallPtr& call);
+void GetUser(Api& api, const CallPtr& call);
+void GetCurrentUserGuilds(Api& api, const CallPtr& call);
+void LeaveGuild(Api& api, const CallPtr& call);
+
+// guilds.cc
+void CreateGuild(Api& api, const CallPtr& call);
+void GetGuild(Api& api, const CallPtr& call);
+void PatchGuild(Api& api, const CallPtr& call);
+void DeleteGuild(Api& api, const CallPtr& call);
+void ListGuildChannels(Api& api, const CallPtr& call);
+void CreateGuildChannel(Api& api, const CallPtr& call);
+
+// members.cc
+void ListMembers(Api& api, const CallPtr& call);
+void GetMember(Api& api, const CallPtr& call);
+void AddMember(Api& api, const CallPtr& call);
+void PatchMember(Api& api, const CallPtr& call);
+void KickMember(Api& api, const CallPtr& call);
+
+// roles.cc
+void ListRoles(Api& api, const CallPtr& call);
+void CreateRole(Api& api, const CallPtr& call);
+void PatchRole(Api& api, const CallPtr& call);
+void DeleteRole(Api& api, const CallPtr& call);
+void AddMemberRole(Api& api, const CallPtr& call);
+void RemoveMemberRole(Api& api, const CallPtr& call);
+
+// channels.cc
+void GetChannel(Api& api, const CallPtr& call);
+void PatchChannel(Api& api, const CallPtr& call);
+void DeleteChannel(Api& api, const CallPtr& call);
+void PutOverwrite(Api& api, const CallPtr& call);
+void DeleteOverwrite(Api& api, const CallPtr& call);
+void TriggerTyping(Api& api, const CallPtr& call);
+
+// invites.cc
+void CreateInvite(Api& api, const CallPtr& call);
+void ListChannelInvites(Api& api, const CallPtr& call);
+void ListGuildInvites(Api& api, const CallPtr& call);
+void GetInvite(Api& api, const CallPtr& call);
+void AcceptInvite(Api& api, const CallPtr& call);
+void DeleteInvite(Api& api, const CallPtr& call);
+
+// messages.cc
+void CreateMessage(Api& api, const CallPtr& call);
+void ListMessages(Api& api, const CallPtr& call);
+void GetMessage(Api& api, const CallPtr& call);
+void EditMessage(Api& api, const CallPtr& call);
+void DeleteMessage(Api& api, const CallPtr& call);
+void BulkDeleteMessages(Api& api, const CallPtr& call);
+
+// Shared lookups (access.cc). Each fails `call` and returns null/false when
+// the caller may not proceed.
+
+// The guild of params[i], if the caller is a member; 404 10004 / 403 50001.
+std::shared_ptr<GuildState> MemberGuild(Api& api, const CallPtr& call, size_t param = 0);
+// The channel of params[i] and its guild, if the caller can VIEW it and has
+// every bit of `need` there; 404 10003 / 403 50001 / 403 50013.
+struct ChannelAccess {
+  std::shared_ptr<GuildState> guild;
+  Channel channel;  // a copy, taken under the guild lock
+  uint64_t permissions = 0;
+  Snowflake last_message_id = 0;
+};
+std::optional<ChannelAccess> AccessChannel(Api& api, const CallPtr& call, uint64_t need,
+                                           size_t param = 0);
+// Body readers shared by guilds.cc and channels.cc; they add to `errs`.
+bool ReadChannelName(const boost::json::object& body, bool required, std::string* out,
+                     FormErrors* errs);
+bool ReadOverwrites(const boost::json::value& v, Snowflake guild_id, std::vector<Overwrite>* out,
+                    FormErrors* errs);
+
+// params[i] as a snowflake, or nullopt after failing with `err`.
+std::optional<Snowflake> ParamId(const CallPtr& call, size_t i, const ApiError& err);
+
+}  // namespace parley::handlers

@@ -1,0 +1,165 @@
+// Invites: create, list, look up (no account needed), accept (join), delete.
+#include <boost/json/serialize.hpp>
+
+#include "api/handlers.h"
+#include "api/serialize.h"
+#include "model/permissions.h"
+#include "util/time_format.h"
+
+namespace parley::handlers {
+
+namespace bj = boost::json;
+
+namespace {
+
+bool Expired(const Invite& inv, int64_t now_ms) {
+  return (inv.max_age > 0 && now_ms >= inv.created_ms + int64_t(inv.max_age) * 1000) ||
+         (inv.max_uses > 0 && inv.uses >= inv.max_uses);
+}
+
+// The live invite of params[0], or null after failing with 10006.
+std::optional<Invite> LiveInvite(Api& api, const CallPtr& call) {
+  auto inv = api.state().GetInvite(call->params[0]);
+  if (!inv || Expired(*inv, NowMs())) {
+    call->Fail(ApiError::UnknownInvite());
+    return std::nullopt;
+  }
+  return inv;
+}
+
+bool ReadIntField(const bj::object& body, const char* name, int lo, int hi, int* out,
+                  FormErrors* errs) {
+  auto* v = body.if_contains(name);
+  if (!v || v->is_null()) return true;
+  if (!v->is_int64() || v->as_int64() < lo || v->as_int64() > hi) {
+    errs->Add(name, "NUMBER_TYPE_MAX",
+              "Must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ".");
+    return false;
+  }
+  *out = static_cast<int>(v->as_int64());
+  return true;
+}
+
+}  // namespace
+
+void CreateInvite(Api& api, const CallPtr& call) {
+  auto a = AccessChannel(api, call, perm::kCreateInstantInvite);
+  if (!a) return;
+  bj::object body;
+  // Discord accepts an empty body here.
+  if (!call->req.body().empty() && !call->ParseBody(&body)) return;
+  Invite inv;
+  FormErrors errs;
+  ReadIntField(body, "max_age", 0, 604800, &inv.max_age, &errs);
+  ReadIntField(body, "max_uses", 0, 100, &inv.max_uses, &errs);
+  if (auto* v = body.if_contains("temporary"); v && v->is_bool()) inv.temporary = v->as_bool();
+  if (!errs.empty()) return call->Fail(errs.ToError());
+  inv.code = RandomCode(8);
+  inv.guild_id = a->channel.guild_id;
+  inv.channel_id = a->channel.id;
+  inv.inviter_id = call->user->id;
+  inv.created_ms = NowMs();
+  std::string reply;
+  {
+    std::shared_lock lock(a->guild->mu);
+    reply = bj::serialize(json::InviteObject(inv, *a->guild, api.state(), true));
+  }
+  WriteBatch batch;
+  batch.push_back(mut::PutInvite{inv});
+  api.Commit(call, std::move(batch),
+             [call, reply = std::move(reply)]() mutable { call->Reply(200, std::move(reply)); });
+}
+
+namespace {
+void ReplyInvites(Api& api, const CallPtr& call, const GuildState& g, std::vector<Invite> invites,
+                  Snowflake channel_id) {
+  bj::array out;
+  int64_t now = NowMs();
+  std::shared_lock lock(g.mu);
+  for (const auto& inv : invites) {
+    if (Expired(inv, now) || (channel_id && inv.channel_id != channel_id)) continue;
+    out.push_back(json::InviteObject(inv, g, api.state(), true));
+  }
+  call->Reply(200, out);
+}
+}  // namespace
+
+void ListChannelInvites(Api& api, const CallPtr& call) {
+  auto a = AccessChannel(api, call, perm::kManageChannels);
+  if (!a) return;
+  ReplyInvites(api, call, *a->guild, api.state().InvitesOfGuild(a->channel.guild_id),
+               a->channel.id);
+}
+
+void ListGuildInvites(Api& api, const CallPtr& call) {
+  auto g = MemberGuild(api, call);
+  if (!g) return;
+  {
+    std::shared_lock lock(g->mu);
+    if (!(g->GuildPermissions(call->user->id) & perm::kManageGuild))
+      return call->Fail(ApiError::MissingPermissions());
+  }
+  ReplyInvites(api, call, *g, api.state().InvitesOfGuild(g->guild.id), 0);
+}
+
+void GetInvite(Api& api, const CallPtr& call) {
+  auto inv = LiveInvite(api, call);
+  if (!inv) return;
+  auto g = api.state().GetGuild(inv->guild_id);
+  if (!g) return call->Fail(ApiError::UnknownInvite());
+  std::shared_lock lock(g->mu);
+  call->Reply(200, json::InviteObject(*inv, *g, api.state(), false));
+}
+
+void AcceptInvite(Api& api, const CallPtr& call) {
+  if (call->user->bot) return call->Fail({403, 20001, "Bots cannot use this endpoint", {}});
+  auto inv = LiveInvite(api, call);
+  if (!inv) return;
+  auto g = api.state().GetGuild(inv->guild_id);
+  if (!g) return call->Fail(ApiError::UnknownInvite());
+  bool already;
+  {
+    std::shared_lock lock(g->mu);
+    already = g->members.count(call->user->id) != 0;
+  }
+  auto reply_invite = [&api, call, g, code = inv->code] {
+    auto now = api.state().GetInvite(code);
+    std::shared_lock lock(g->mu);
+    Invite shown = now ? *now : Invite{.code = code, .guild_id = g->guild.id};
+    bj::object o = json::InviteObject(shown, *g, api.state(), false);
+    call->Reply(200, o);
+  };
+  if (already) return reply_invite();
+  if (api.state().GuildsOfUser(call->user->id).size() >= 200)
+    return call->Fail({400, 30001, "Maximum number of guilds reached (200)", {}});
+  Invite used = *inv;
+  ++used.uses;
+  WriteBatch batch;
+  batch.push_back(mut::PutMember{Member{g->guild.id, call->user->id, "", {}, NowMs()}});
+  batch.push_back(mut::PutInvite{used});
+  api.Commit(call, std::move(batch), reply_invite);
+}
+
+void DeleteInvite(Api& api, const CallPtr& call) {
+  auto inv = api.state().GetInvite(call->params[0]);
+  if (!inv) return call->Fail(ApiError::UnknownInvite());
+  auto g = api.state().GetGuild(inv->guild_id);
+  if (!g) return call->Fail(ApiError::UnknownInvite());
+  std::string reply;
+  {
+    std::shared_lock lock(g->mu);
+    if (!g->members.count(call->user->id)) return call->Fail(ApiError::UnknownInvite());
+    uint64_t p = g->GuildPermissions(call->user->id);
+    auto cit = g->channels.find(inv->channel_id);
+    if (cit != g->channels.end()) p = g->ChannelPermissions(cit->second, call->user->id);
+    if (!(p & (perm::kManageChannels | perm::kManageGuild)) && inv->inviter_id != call->user->id)
+      return call->Fail(ApiError::MissingPermissions());
+    reply = bj::serialize(json::InviteObject(*inv, *g, api.state(), false));
+  }
+  WriteBatch batch;
+  batch.push_back(mut::DeleteInvite{inv->code});
+  api.Commit(call, std::move(batch),
+             [call, reply = std::move(reply)]() mutable { call->Reply(200, std::move(reply)); });
+}
+
+}  // namespace parley::handlers

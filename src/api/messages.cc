@@ -1,0 +1,244 @@
+// Messages: the write hot path (create) and history reads.
+#include <algorithm>
+#include <boost/json/serialize.hpp>
+#include <charconv>
+
+#include "api/handlers.h"
+#include "api/serialize.h"
+#include "model/permissions.h"
+#include "util/time_format.h"
+
+namespace parley::handlers {
+
+namespace bj = boost::json;
+
+namespace {
+
+constexpr size_t kMaxContent = 2000;
+
+// Number of Unicode code points (Discord counts characters, not bytes).
+size_t CodePoints(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// Validates content/nonce/tts of a create or edit body into `m`.
+bool ReadMessageFields(const bj::object& body, bool create, Message* m, FormErrors* errs) {
+  bool has_content = false;
+  if (auto* v = body.if_contains("content"); v && !v->is_null()) {
+    if (!v->is_string()) {
+      errs->Add("content", "STRING_TYPE_CONVERT", "Could not interpret value as string.");
+    } else {
+      m->content = std::string(v->as_string());
+      size_t n = CodePoints(m->content);
+      if (n > kMaxContent)
+        errs->Add("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.");
+      has_content = n > 0;
+    }
+  }
+  if (create) {
+    if (auto* v = body.if_contains("nonce"); v && !v->is_null()) {
+      if (v->is_string() && v->as_string().size() <= 25) {
+        m->nonce = std::string(v->as_string());
+      } else if (v->is_int64() || v->is_uint64()) {
+        m->nonce = bj::serialize(*v);
+      } else {
+        errs->Add("nonce", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.");
+      }
+    }
+    if (auto* v = body.if_contains("tts"); v && !v->is_null()) {
+      if (!v->is_bool())
+        errs->Add("tts", "BOOLEAN_TYPE_CONVERT", "Must be either true or false.");
+      else
+        m->tts = v->as_bool();
+    }
+    if (!has_content && errs->empty())
+      return false;  // caller reports "Cannot send an empty message"
+  }
+  return true;
+}
+
+int ParseLimit(const CallPtr& call, FormErrors* errs) {
+  if (!call->HasQueryParam("limit")) return 50;
+  std::string s = call->QueryParam("limit");
+  int v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < 1 || v > 100) {
+    errs->Add("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 100.");
+    return 0;
+  }
+  return v;
+}
+
+void ReplyMessages(Api& api, const CallPtr& call, const std::vector<Message>& msgs,
+                   Snowflake guild_id) {
+  bj::array out;
+  out.reserve(msgs.size());
+  for (Message m : msgs) {
+    m.guild_id = guild_id;
+    out.push_back(json::MessageObject(m, api.state()));
+  }
+  call->Reply(200, out);
+}
+
+}  // namespace
+
+void CreateMessage(Api& api, const CallPtr& call) {
+  auto a = AccessChannel(api, call, perm::kSendMessages);
+  if (!a) return;
+  bj::object body;
+  if (!call->ParseBody(&body)) return;
+  Message m;
+  FormErrors errs;
+  if (!ReadMessageFields(body, true, &m, &errs)) {
+    return call->Fail({400, 50006, "Cannot send an empty message", {}});
+  }
+  if (!errs.empty()) return call->Fail(errs.ToError());
+  if (m.tts && !(a->permissions & perm::kSendTtsMessages)) m.tts = false;
+  m.id = api.ids().Next();
+  m.channel_id = a->channel.id;
+  m.guild_id = a->channel.guild_id;
+  m.author_id = call->user->id;
+  // The reply is built before the commit so that the writer thread only
+  // hands it over.
+  std::string reply = bj::serialize(json::MessageObject(m, api.state()));
+  m.nonce.clear();
+  WriteBatch batch;
+  batch.push_back(mut::InsertMessage{std::move(m)});
+  api.Commit(call, std::move(batch),
+             [call, reply = std::move(reply)]() mutable { call->Reply(200, std::move(reply)); });
+}
+
+void ListMessages(Api& api, const CallPtr& call) {
+  auto a = AccessChannel(api, call, 0);
+  if (!a) return;
+  if (!(a->permissions & perm::kReadMessageHistory)) return call->Reply(200, bj::array());
+  FormErrors errs;
+  HistoryQuery q;
+  q.channel_id = a->channel.id;
+  q.limit = ParseLimit(call, &errs);
+  int modes = 0;
+  for (auto [name, mode] : {std::pair{"before", HistoryQuery::Mode::kBefore},
+                            std::pair{"after", HistoryQuery::Mode::kAfter},
+                            std::pair{"around", HistoryQuery::Mode::kAround}}) {
+    if (!call->HasQueryParam(name)) continue;
+    ++modes;
+    auto id = ParseSnowflake(call->QueryParam(name));
+    if (!id) {
+      errs.Add(name, "NUMBER_TYPE_COERCE", "Value is not snowflake.");
+      continue;
+    }
+    q.mode = mode;
+    q.anchor = *id;
+  }
+  if (modes > 1)
+    errs.Add("_errors", "MESSAGE_HISTORY_ARGS",
+             "Only one of before, after and around may be given.");
+  if (!errs.empty()) return call->Fail(errs.ToError());
+  std::vector<Message> msgs;
+  Status s = api.store().ListMessages(q, &msgs);
+  if (!s.ok()) return call->Fail(ApiError::Internal());
+  ReplyMessages(api, call, msgs, a->channel.guild_id);
+}
+
+void GetMessage(Api& api, const CallPtr& call) {
+  auto a = AccessChannel(api, call, perm::kReadMessageHistory);
+  if (!a) return;
+  auto mid = ParamId(call, 1, ApiError::UnknownMessage());
+  if (!mid) return;
+  Message m;
+  Status s = api.store().GetMessage(a->channel.id, *mid, &m);
+  if (s.IsNotFound()) return call->Fail(ApiError::UnknownMessage());
+  if (!s.ok()) return call->Fail(ApiError::Internal());
+  m.guild_id = a->channel.guild_id;
+  call->Reply(200, json::MessageObject(m, api.state()));
+}
+
+void EditMessage(Api& api, const CallPtr& call) {
+  auto a = AccessChannel(api, call, 0);
+  if (!a) return;
+  auto mid = ParamId(call, 1, ApiError::UnknownMessage());
+  if (!mid) return;
+  bj::object body;
+  if (!call->ParseBody(&body)) return;
+  Message m;
+  Status s = api.store().GetMessage(a->channel.id, *mid, &m);
+  if (s.IsNotFound()) return call->Fail(ApiError::UnknownMessage());
+  if (!s.ok()) return call->Fail(ApiError::Internal());
+  if (m.author_id != call->user->id) return call->Fail(ApiError::NotAuthor());
+  FormErrors errs;
+  Message edit = m;
+  ReadMessageFields(body, false, &edit, &errs);
+  if (!errs.empty()) return call->Fail(errs.ToError());
+  if (body.contains("content") && CodePoints(edit.content) == 0)
+    return call->Fail({400, 50006, "Cannot send an empty message", {}});
+  if (auto* v = body.if_contains("flags"); v && v->is_int64()) {
+    // Only SUPPRESS_EMBEDS (1 << 2) may be toggled by the author.
+    edit.flags = (m.flags & ~4) | (static_cast<int>(v->as_int64()) & 4);
+  }
+  edit.edited_ms = std::max<int64_t>(NowMs(), SnowflakeTimeMs(m.id) + 1);
+  edit.guild_id = a->channel.guild_id;
+  std::string reply = bj::serialize(json::MessageObject(edit, api.state()));
+  WriteBatch batch;
+  batch.push_back(mut::UpdateMessage{std::move(edit)});
+  api.Commit(call, std::move(batch),
+             [call, reply = std::move(reply)]() mutable { call->Reply(200, std::move(reply)); });
+}
+
+void DeleteMessage(Api& api, const CallPtr& call) {
+  auto a = AccessChannel(api, call, 0);
+  if (!a) return;
+  auto mid = ParamId(call, 1, ApiError::UnknownMessage());
+  if (!mid) return;
+  Message m;
+  Status s = api.store().GetMessage(a->channel.id, *mid, &m);
+  if (s.IsNotFound()) return call->Fail(ApiError::UnknownMessage());
+  if (!s.ok()) return call->Fail(ApiError::Internal());
+  if (m.author_id != call->user->id && !(a->permissions & perm::kManageMessages))
+    return call->Fail(ApiError::MissingPermissions());
+  WriteBatch batch;
+  batch.push_back(mut::DeleteMessages{a->channel.id, {*mid}});
+  api.Commit(call, std::move(batch), [call] { call->NoContent(); });
+}
+
+void BulkDeleteMessages(Api& api, const CallPtr& call) {
+  auto a = AccessChannel(api, call, perm::kManageMessages);
+  if (!a) return;
+  bj::object body;
+  if (!call->ParseBody(&body)) return;
+  FormErrors errs;
+  std::vector<Snowflake> ids;
+  auto* v = body.if_contains("messages");
+  if (!v || !v->is_array()) {
+    errs.Add("messages", "BASE_TYPE_REQUIRED", "This field is required");
+  } else {
+    const auto& arr = v->as_array();
+    if (arr.size() < 2)
+      errs.Add("messages", "BASE_TYPE_MIN_LENGTH", "Must be 2 or more in length.");
+    if (arr.size() > 100)
+      errs.Add("messages", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length.");
+    for (size_t i = 0; i < arr.size() && errs.empty(); ++i) {
+      auto id = arr[i].is_string() ? ParseSnowflake(arr[i].as_string()) : std::nullopt;
+      if (!id) {
+        errs.Add("messages." + std::to_string(i), "NUMBER_TYPE_COERCE", "Value is not snowflake.");
+        break;
+      }
+      ids.push_back(*id);
+    }
+  }
+  if (!errs.empty()) return call->Fail(errs.ToError());
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  // Discord refuses messages older than two weeks here.
+  int64_t two_weeks_ago = NowMs() - 14LL * 24 * 3600 * 1000;
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (SnowflakeTimeMs(ids[i]) < two_weeks_ago)
+      return call->Fail(
+          {400, 50034, "You can only bulk delete messages that are under 14 days old.", {}});
+  WriteBatch batch;
+  batch.push_back(mut::DeleteMessages{a->channel.id, std::move(ids)});
+  api.Commit(call, std::move(batch), [call] { call->NoContent(); });
+}
+
+}  // namespace parley::handlers

@@ -1,0 +1,258 @@
+#include "api/serialize.h"
+
+#include <algorithm>
+#include <boost/json/array.hpp>
+#include <string_view>
+
+#include "util/time_format.h"
+
+namespace parley::json {
+
+namespace bj = boost::json;
+
+bj::value Id(Snowflake id) {
+  return bj::value(std::to_string(id));
+}
+bj::value IdOrNull(Snowflake id) {
+  return id ? Id(id) : bj::value(nullptr);
+}
+bj::value StrOrNull(const std::string& s) {
+  return s.empty() ? bj::value(nullptr) : bj::value(s);
+}
+
+bj::object UserObject(const User& u) {
+  bj::object o;
+  o["id"] = Id(u.id);
+  o["username"] = u.username;
+  o["discriminator"] = "0";
+  o["global_name"] = StrOrNull(u.global_name);
+  o["avatar"] = nullptr;
+  if (u.bot) o["bot"] = true;
+  o["public_flags"] = 0;
+  o["flags"] = 0;
+  o["banner"] = nullptr;
+  o["accent_color"] = nullptr;
+  o["avatar_decoration_data"] = nullptr;
+  return o;
+}
+
+bj::object CurrentUserObject(const User& u) {
+  bj::object o = UserObject(u);
+  o["mfa_enabled"] = false;
+  o["locale"] = "en-US";
+  o["verified"] = true;
+  o["email"] = nullptr;
+  o["premium_type"] = 0;
+  return o;
+}
+
+bj::object RoleObject(const Role& r) {
+  return bj::object{{"id", Id(r.id)},
+                    {"name", r.name},
+                    {"color", r.color},
+                    {"hoist", r.hoist},
+                    {"icon", nullptr},
+                    {"unicode_emoji", nullptr},
+                    {"position", r.position},
+                    {"permissions", std::to_string(r.permissions)},
+                    {"managed", false},
+                    {"mentionable", r.mentionable},
+                    {"flags", 0}};
+}
+
+bj::object OverwriteObject(const Overwrite& o) {
+  return bj::object{{"id", Id(o.id)},
+                    {"type", o.type},
+                    {"allow", std::to_string(o.allow)},
+                    {"deny", std::to_string(o.deny)}};
+}
+
+bj::object ChannelObject(const Channel& c, Snowflake last_message_id) {
+  bj::array ows;
+  for (const auto& ow : c.overwrites) ows.push_back(OverwriteObject(ow));
+  bj::object o;
+  o["id"] = Id(c.id);
+  o["type"] = c.type;
+  o["guild_id"] = Id(c.guild_id);
+  o["name"] = c.name;
+  o["position"] = c.position;
+  o["permission_overwrites"] = std::move(ows);
+  o["topic"] = StrOrNull(c.topic);
+  o["nsfw"] = c.nsfw;
+  o["last_message_id"] = IdOrNull(last_message_id);
+  o["rate_limit_per_user"] = c.rate_limit_per_user;
+  o["parent_id"] = IdOrNull(c.parent_id);
+  o["flags"] = 0;
+  return o;
+}
+
+bj::object MemberObject(const Member& m, const State& state) {
+  bj::object o;
+  if (auto u = state.GetUser(m.user_id)) o["user"] = UserObject(*u);
+  bj::array roles;
+  for (Snowflake r : m.roles) roles.push_back(Id(r));
+  o["nick"] = StrOrNull(m.nick);
+  o["avatar"] = nullptr;
+  o["banner"] = nullptr;
+  o["roles"] = std::move(roles);
+  o["joined_at"] = FormatIso8601(m.joined_at_ms);
+  o["premium_since"] = nullptr;
+  o["deaf"] = false;
+  o["mute"] = false;
+  o["flags"] = 0;
+  o["pending"] = false;
+  o["communication_disabled_until"] = nullptr;
+  return o;
+}
+
+bj::object GuildObject(const GuildState& g) {
+  bj::array roles;
+  for (const auto& [_, r] : g.roles) roles.push_back(RoleObject(r));
+  Snowflake system_channel = 0;
+  for (const auto& [id, c] : g.channels)
+    if (c.type == 0) {
+      system_channel = id;
+      break;
+    }
+  bj::object o;
+  o["id"] = Id(g.guild.id);
+  o["name"] = g.guild.name;
+  o["icon"] = StrOrNull(g.guild.icon);
+  o["description"] = StrOrNull(g.guild.description);
+  o["splash"] = nullptr;
+  o["discovery_splash"] = nullptr;
+  o["banner"] = nullptr;
+  o["features"] = bj::array();
+  o["owner_id"] = Id(g.guild.owner_id);
+  o["application_id"] = nullptr;
+  o["region"] = "deprecated";
+  o["afk_channel_id"] = nullptr;
+  o["afk_timeout"] = 300;
+  o["system_channel_id"] = IdOrNull(system_channel);
+  o["system_channel_flags"] = 0;
+  o["widget_enabled"] = false;
+  o["widget_channel_id"] = nullptr;
+  o["verification_level"] = 0;
+  o["default_message_notifications"] = 0;
+  o["explicit_content_filter"] = 0;
+  o["mfa_level"] = 0;
+  o["roles"] = std::move(roles);
+  o["emojis"] = bj::array();
+  o["stickers"] = bj::array();
+  o["max_presences"] = nullptr;
+  o["max_members"] = 500000;
+  o["vanity_url_code"] = nullptr;
+  o["premium_tier"] = 0;
+  o["premium_subscription_count"] = 0;
+  o["preferred_locale"] = "en-US";
+  o["rules_channel_id"] = nullptr;
+  o["public_updates_channel_id"] = nullptr;
+  o["safety_alerts_channel_id"] = nullptr;
+  o["nsfw_level"] = 0;
+  o["premium_progress_bar_enabled"] = false;
+  return o;
+}
+
+bj::object PartialGuildObject(const GuildState& g, Snowflake user_id) {
+  return bj::object{{"id", Id(g.guild.id)},
+                    {"name", g.guild.name},
+                    {"icon", StrOrNull(g.guild.icon)},
+                    {"banner", nullptr},
+                    {"owner", g.guild.owner_id == user_id},
+                    {"permissions", std::to_string(g.GuildPermissions(user_id))},
+                    {"features", bj::array()},
+                    {"approximate_member_count", g.members.size()}};
+}
+
+bj::object InviteObject(const Invite& inv, const GuildState& g, const State& state,
+                        bool with_metadata) {
+  bj::object o;
+  o["type"] = 0;
+  o["code"] = inv.code;
+  o["guild"] = bj::object{{"id", Id(g.guild.id)},
+                          {"name", g.guild.name},
+                          {"icon", StrOrNull(g.guild.icon)},
+                          {"splash", nullptr},
+                          {"banner", nullptr},
+                          {"description", StrOrNull(g.guild.description)},
+                          {"features", bj::array()},
+                          {"verification_level", 0},
+                          {"vanity_url_code", nullptr},
+                          {"nsfw_level", 0},
+                          {"premium_subscription_count", 0}};
+  o["guild_id"] = Id(g.guild.id);
+  auto cit = g.channels.find(inv.channel_id);
+  if (cit != g.channels.end())
+    o["channel"] = bj::object{
+        {"id", Id(cit->second.id)}, {"type", cit->second.type}, {"name", cit->second.name}};
+  if (auto u = state.GetUser(inv.inviter_id)) o["inviter"] = UserObject(*u);
+  o["expires_at"] = inv.max_age > 0
+                        ? bj::value(FormatIso8601(inv.created_ms + int64_t(inv.max_age) * 1000))
+                        : bj::value(nullptr);
+  o["approximate_member_count"] = g.members.size();
+  if (with_metadata) {
+    o["uses"] = inv.uses;
+    o["max_uses"] = inv.max_uses;
+    o["max_age"] = inv.max_age;
+    o["temporary"] = inv.temporary;
+    o["created_at"] = FormatIso8601(inv.created_ms);
+  }
+  return o;
+}
+
+namespace {
+// Parses "<@id>", "<@!id>" (users) and "<@&id>" (roles) out of content.
+void ScanMentions(std::string_view s, std::vector<Snowflake>* users,
+                  std::vector<Snowflake>* roles) {
+  size_t pos = 0;
+  while ((pos = s.find("<@", pos)) != std::string_view::npos) {
+    size_t p = pos + 2;
+    bool role = false;
+    if (p < s.size() && (s[p] == '!' || s[p] == '&')) {
+      role = s[p] == '&';
+      ++p;
+    }
+    size_t end = s.find('>', p);
+    if (end == std::string_view::npos) break;
+    if (auto id = ParseSnowflake(s.substr(p, end - p))) {
+      auto& v = role ? *roles : *users;
+      if (std::find(v.begin(), v.end(), *id) == v.end()) v.push_back(*id);
+    }
+    pos = end + 1;
+  }
+}
+}  // namespace
+
+bj::object MessageObject(const Message& m, const State& state) {
+  std::vector<Snowflake> user_ids, role_ids;
+  ScanMentions(m.content, &user_ids, &role_ids);
+  bj::array mentions, mention_roles;
+  for (Snowflake id : user_ids)
+    if (auto u = state.GetUser(id)) mentions.push_back(UserObject(*u));
+  for (Snowflake id : role_ids) mention_roles.push_back(Id(id));
+  bj::object o;
+  o["type"] = m.type;
+  o["channel_id"] = Id(m.channel_id);
+  o["content"] = m.content;
+  o["attachments"] = bj::array();
+  o["embeds"] = bj::array();
+  o["timestamp"] = FormatIso8601(SnowflakeTimeMs(m.id));
+  o["edited_timestamp"] = m.edited_ms ? bj::value(FormatIso8601(m.edited_ms)) : bj::value(nullptr);
+  o["flags"] = m.flags;
+  o["components"] = bj::array();
+  o["id"] = Id(m.id);
+  if (auto u = state.GetUser(m.author_id)) {
+    o["author"] = UserObject(*u);
+  } else {
+    o["author"] = UserObject(User{.id = m.author_id, .username = "Deleted User"});
+  }
+  o["mentions"] = std::move(mentions);
+  o["mention_roles"] = std::move(mention_roles);
+  o["mention_everyone"] = false;
+  o["pinned"] = m.pinned;
+  o["tts"] = m.tts;
+  if (!m.nonce.empty()) o["nonce"] = m.nonce;
+  return o;
+}
+
+}  // namespace parley::json

@@ -1,0 +1,36 @@
+// JSON shapes of Discord API v10 objects. Optional keys are left out, never
+// null; nullable keys (Discord marks them "?type") are sent as null.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include "model/types.h"
+#include "state/state.h"
+
+namespace parley::json {
+
+boost::json::value Id(Snowflake id);        // "123" (snowflakes are strings)
+boost::json::value IdOrNull(Snowflake id);  // null for 0
+boost::json::value StrOrNull(const std::string& s);
+
+boost::json::object UserObject(const User& u);
+// /users/@me: the user plus account fields.
+boost::json::object CurrentUserObject(const User& u);
+boost::json::object RoleObject(const Role& r);
+boost::json::object OverwriteObject(const Overwrite& o);
+boost::json::object ChannelObject(const Channel& c, Snowflake last_message_id);
+// REQUIRES: the guild's lock is held by the caller.
+boost::json::object MemberObject(const Member& m, const State& state);
+// The full guild (with roles). REQUIRES: g.mu held.
+boost::json::object GuildObject(const GuildState& g);
+// The partial guild of /users/@me/guilds. REQUIRES: g.mu held.
+boost::json::object PartialGuildObject(const GuildState& g, Snowflake user_id);
+// REQUIRES: g.mu held.
+boost::json::object InviteObject(const Invite& inv, const GuildState& g, const State& state,
+                                 bool with_metadata);
+// A message as REST returns it. `author` may be null for a deleted user.
+// REQUIRES: no guild lock needed (mentions resolved through State).
+boost::json::object MessageObject(const Message& m, const State& state);
+
+}  // namespace parley::json

@@ -1,0 +1,11 @@
+// Subcommands of the parley binary.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace parley::cli {
+
+// Adds `parley serve` to `app`; its callback runs the server.
+void AddServeCommand(CLI::App& app, int* exit_code);
+
+}  // namespace parley::cli

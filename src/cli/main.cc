@@ -1,0 +1,13 @@
+// parley: the chat server binary. `parley serve --help` lists every option.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Parley: a real-time chat server speaking Discord's API v10"};
+  app.require_subcommand(1);
+  int exit_code = 0;
+  parley::cli::AddServeCommand(app, &exit_code);
+  CLI11_PARSE(app, argc, argv);
+  return exit_code;
+}

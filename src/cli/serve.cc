@@ -1,0 +1,216 @@
+// `parley serve`: opens the store, loads State, starts the event loops and
+// the HTTP server, and shuts down gracefully on SIGINT/SIGTERM.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <filesystem>
+#include <thread>
+
+#include "api/api.h"
+#include "cli/commands.h"
+#include "net/event_loops.h"
+#include "net/http_server.h"
+#include "state/state.h"
+#include "store/sqlite_store.h"
+#include "util/crypto.h"
+#include "util/time_format.h"
+
+namespace parley::cli {
+
+namespace {
+
+struct ServeConfig {
+  std::string listen = "0.0.0.0:8080";
+  std::string data = "./data";
+  int threads = 0;
+  int node_id = 0;
+  std::string log_level = "info";
+  std::string password_cost = "interactive";
+  int ratelimit_global = 50;
+  double ratelimit_scale = 1.0;
+  int header_timeout_ms = 10000;
+  int idle_timeout_ms = 120000;
+  size_t body_limit = 1024 * 1024;
+  std::string public_url;
+};
+
+bool SplitHostPort(const std::string& s, std::string* host, uint16_t* port) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = s.substr(0, colon);
+  if (host->size() >= 2 && host->front() == '[' && host->back() == ']')
+    *host = host->substr(1, host->size() - 2);
+  try {
+    int p = std::stoi(s.substr(colon + 1));
+    if (p < 0 || p > 65535) return false;
+    *port = static_cast<uint16_t>(p);
+  } catch (...) {
+    return false;
+  }
+  return !host->empty();
+}
+
+int RunServe(const ServeConfig& cfg) {
+  spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  std::string host;
+  uint16_t port = 0;
+  if (!SplitHostPort(cfg.listen, &host, &port)) {
+    spdlog::error("--listen wants HOST:PORT, got '{}'", cfg.listen);
+    return 2;
+  }
+  if (Status s = InitCrypto(); !s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return 1;
+  }
+  std::unique_ptr<SqliteStore> store;
+  if (Status s = SqliteStore::Open(cfg.data, &store); !s.ok()) {
+    spdlog::error("cannot open store in {}: {}", cfg.data, s.ToString());
+    return 1;
+  }
+  State state;
+  {
+    Snapshot snap;
+    if (Status s = store->LoadAll(&snap); !s.ok()) {
+      spdlog::error("cannot load state: {}", s.ToString());
+      return 1;
+    }
+    state.Load(std::move(snap));
+  }
+  spdlog::info("store {} loaded: {} users, {} guilds", cfg.data, state.user_count(),
+               state.guild_count());
+
+  CommitQueue writer(store.get(), CommitQueue::Options{});
+  SnowflakeGenerator ids(static_cast<unsigned>(cfg.node_id >> 5) & 31,
+                         static_cast<unsigned>(cfg.node_id) & 31);
+  boost::asio::thread_pool blocking(2);
+  int threads = cfg.threads > 0
+                    ? cfg.threads
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  net::EventLoops loops(threads);
+
+  ApiOptions api_opts;
+  api_opts.password_cost = cfg.password_cost == "min"        ? PasswordCost::kMin
+                           : cfg.password_cost == "moderate" ? PasswordCost::kModerate
+                                                             : PasswordCost::kInteractive;
+  api_opts.ratelimit_global = cfg.ratelimit_global;
+  api_opts.ratelimit_scale = cfg.ratelimit_scale;
+  Api api({&state, store.get(), &writer, &ids, &blocking}, api_opts);
+
+  net::HttpServerOptions http_opts;
+  http_opts.host = host;
+  http_opts.port = port;
+  http_opts.body_limit = cfg.body_limit;
+  http_opts.header_timeout = std::chrono::milliseconds(cfg.header_timeout_ms);
+  http_opts.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
+  net::HttpServer http(&loops, http_opts, [&api](net::Request&& req, net::Responder respond) {
+    api.Handle(std::move(req), std::move(respond));
+  });
+  if (Status s = http.Start(); !s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return 1;
+  }
+  loops.Run();
+
+  // Forget rate-limit windows that ended, once a minute.
+  boost::asio::steady_timer sweep(loops.loop(0));
+  std::function<void()> arm_sweep = [&] {
+    sweep.expires_after(std::chrono::seconds(60));
+    sweep.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      api.rate_limiter().Sweep(NowMs());
+      arm_sweep();
+    });
+  };
+  boost::asio::post(loops.loop(0), arm_sweep);
+
+  std::string shown_host = host == "0.0.0.0" ? "localhost" : host;
+  spdlog::info("Parley listening on http://{}:{} ({} event loops, data in {})", shown_host,
+               http.port(), threads, cfg.data);
+  std::printf("Parley is listening on http://%s:%u\n", shown_host.c_str(), http.port());
+  std::fflush(stdout);
+
+  boost::asio::io_context main_ctx;
+  boost::asio::signal_set signals(main_ctx, SIGINT, SIGTERM);
+  int got = 0;
+  signals.async_wait([&](boost::system::error_code, int sig) { got = sig; });
+  main_ctx.run();
+
+  spdlog::info("signal {}: stopping (finishing in-flight requests)", got);
+  http.Shutdown(std::chrono::milliseconds(4000));
+  boost::asio::post(loops.loop(0), [&] { sweep.cancel(); });
+  blocking.join();
+  writer.Stop();  // everything acknowledged is committed already; flush the rest
+  loops.Stop();
+  loops.Join();
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app, int* exit_code) {
+  auto cfg = std::make_shared<ServeConfig>();
+  CLI::App* serve = app.add_subcommand("serve", "Run the chat server");
+  serve->set_config("--config", "", "Read options from a TOML/INI file (keys = option names)");
+  serve->add_option("--listen", cfg->listen, "HOST:PORT to serve REST (and the gateway) on")
+      ->envname("PARLEY_LISTEN")
+      ->capture_default_str();
+  serve->add_option("--data", cfg->data, "Data directory (SQLite store), created if missing")
+      ->envname("PARLEY_DATA")
+      ->capture_default_str();
+  serve->add_option("--threads", cfg->threads, "Event loops (0 = one per core)")
+      ->envname("PARLEY_THREADS")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
+  serve
+      ->add_option("--node-id", cfg->node_id,
+                   "Node id 0..1023 for snowflakes (worker = id/32, process = id%32)")
+      ->envname("PARLEY_NODE_ID")
+      ->check(CLI::Range(0, 1023))
+      ->capture_default_str();
+  serve->add_option("--log-level", cfg->log_level, "trace, debug, info, warn, error")
+      ->envname("PARLEY_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  serve
+      ->add_option("--password-cost", cfg->password_cost,
+                   "argon2id cost: interactive, moderate, or min (tests only)")
+      ->envname("PARLEY_PASSWORD_COST")
+      ->check(CLI::IsMember({"min", "interactive", "moderate"}))
+      ->capture_default_str();
+  serve
+      ->add_option("--ratelimit-global", cfg->ratelimit_global,
+                   "Requests per second per token across all routes (0 = off)")
+      ->envname("PARLEY_RATELIMIT_GLOBAL")
+      ->check(CLI::Range(0, 100000000))
+      ->capture_default_str();
+  serve
+      ->add_option("--ratelimit-scale", cfg->ratelimit_scale,
+                   "Multiplies every per-route rate limit (benchmarks raise it)")
+      ->envname("PARLEY_RATELIMIT_SCALE")
+      ->check(CLI::Range(0.001, 1e9))
+      ->capture_default_str();
+  serve
+      ->add_option("--header-timeout-ms", cfg->header_timeout_ms,
+                   "A new connection's first request must arrive within this")
+      ->envname("PARLEY_HEADER_TIMEOUT_MS")
+      ->check(CLI::Range(100, 3600000))
+      ->capture_default_str();
+  serve
+      ->add_option("--idle-timeout-ms", cfg->idle_timeout_ms,
+                   "Keep-alive connections idle longer than this are closed")
+      ->envname("PARLEY_IDLE_TIMEOUT_MS")
+      ->check(CLI::Range(100, 86400000))
+      ->capture_default_str();
+  serve->add_option("--body-limit", cfg->body_limit, "Largest request body in bytes (else 413)")
+      ->envname("PARLEY_BODY_LIMIT")
+      ->check(CLI::Range(1024, 64 * 1024 * 1024))
+      ->capture_default_str();
+  serve->callback([cfg, exit_code] { *exit_code = RunServe(*cfg); });
+}
+
+}  // namespace parley::cli

@@ -1,0 +1,232 @@
+#include "net/http_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <optional>
+#include <thread>
+#include <unordered_set>
+
+namespace parley::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+struct HttpServer::LoopState {
+  explicit LoopState(asio::io_context& c) : ctx(c), acceptor(c) {}
+  asio::io_context& ctx;
+  tcp::acceptor acceptor;
+  // Touched only on this loop's thread.
+  std::unordered_set<HttpSession*> sessions;
+};
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(HttpServer* server, HttpServer::LoopState* ls, tcp::socket&& socket)
+      : server_(server), ls_(ls), stream_(std::move(socket)) {}
+
+  void Start() {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ip_ = ep.address().to_string();
+    ls_->sessions.insert(this);
+    server_->open_.fetch_add(1, std::memory_order_relaxed);
+    DoRead();
+  }
+
+  // On the loop thread.
+  void Reply(Response&& res) {
+    server_->in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    busy_ = false;
+    res_ = std::move(res);
+    if (server_->stopping_.load(std::memory_order_relaxed)) res_.keep_alive(false);
+    res_.prepare_payload();
+    Write();
+  }
+
+  // Closes the connection if no request is being handled (shutdown).
+  void CloseIfIdle() {
+    if (!busy_ && !writing_) {
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+      stream_.socket().close(ec);
+    }
+  }
+
+  asio::io_context& ctx() { return ls_->ctx; }
+  const std::string& remote_ip() const { return remote_ip_; }
+
+ private:
+  void DoRead() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(server_->options_.header_limit));
+    parser_->body_limit(server_->options_.body_limit);
+    stream_.expires_after(requests_ == 0 ? server_->options_.header_timeout
+                                         : server_->options_.idle_timeout);
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec) {
+      if (ec == http::error::body_limit)
+        return ReplyError(413, R"({"code":40005,"message":"Request entity too large"})");
+      if (ec == http::error::header_limit)
+        return ReplyError(431, R"({"code":0,"message":"Request header fields too large"})");
+      if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+          ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+          ec == asio::error::eof || ec == asio::error::bad_descriptor)
+        return Finish();
+      // Any other parse error: malformed HTTP.
+      return ReplyError(400, R"({"code":0,"message":"400: Bad Request"})");
+    }
+    ++requests_;
+    busy_ = true;
+    server_->in_flight_.fetch_add(1, std::memory_order_relaxed);
+    // While the handler works, the only limit is the write timeout later.
+    stream_.expires_never();
+    server_->handler_(parser_->release(), Responder(shared_from_this()));
+  }
+
+  void ReplyError(unsigned status, const char* body) {
+    res_ = Response(static_cast<http::status>(status), 11);
+    res_.set(http::field::content_type, "application/json");
+    res_.body() = body;
+    res_.keep_alive(false);
+    res_.prepare_payload();
+    Write();
+  }
+
+  void Write() {
+    writing_ = true;
+    stream_.expires_after(server_->options_.write_timeout);
+    http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->OnWrite(ec);
+    });
+  }
+
+  void OnWrite(beast::error_code ec) {
+    writing_ = false;
+    if (ec || !res_.keep_alive() || server_->stopping_.load(std::memory_order_relaxed)) {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      return Finish();
+    }
+    res_ = {};
+    DoRead();
+  }
+
+  void Finish() {
+    if (finished_) return;
+    finished_ = true;
+    ls_->sessions.erase(this);
+    server_->open_.fetch_sub(1, std::memory_order_relaxed);
+    beast::error_code ignored;
+    stream_.socket().close(ignored);
+  }
+
+  HttpServer* server_;
+  HttpServer::LoopState* ls_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  Response res_;
+  std::string remote_ip_;
+  uint32_t requests_ = 0;
+  bool busy_ = false;
+  bool writing_ = false;
+  bool finished_ = false;
+};
+
+void Responder::operator()(Response&& res) const {
+  auto s = session_;
+  asio::post(s->ctx(), [s, r = std::move(res)]() mutable { s->Reply(std::move(r)); });
+}
+
+const std::string& Responder::remote_ip() const {
+  return session_->remote_ip();
+}
+
+HttpServer::HttpServer(EventLoops* loops, HttpServerOptions options, Handler handler)
+    : loops_(loops), options_(std::move(options)), handler_(std::move(handler)) {}
+
+HttpServer::~HttpServer() = default;
+
+Status HttpServer::Start() {
+  beast::error_code ec;
+  auto addr = asio::ip::make_address(options_.host, ec);
+  if (ec) return Status::InvalidArgument("bad listen address: " + options_.host);
+  uint16_t port = options_.port;
+  for (int i = 0; i < loops_->size(); ++i) {
+    auto ls = std::make_unique<LoopState>(loops_->loop(i));
+    tcp::endpoint ep(addr, port);
+    ls->acceptor.open(ep.protocol(), ec);
+    if (!ec) ls->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) {
+      int one = 1;
+      if (::setsockopt(ls->acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) !=
+          0)
+        ec = beast::error_code(errno, boost::system::system_category());
+    }
+    if (!ec) ls->acceptor.bind(ep, ec);
+    if (!ec) ls->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      return Status::IOError("cannot listen on " + options_.host + ":" + std::to_string(port) +
+                             ": " + ec.message());
+    // Port 0: every further acceptor joins the port the first one got.
+    port = ls->acceptor.local_endpoint().port();
+    per_loop_.push_back(std::move(ls));
+  }
+  port_ = port;
+  for (auto& ls : per_loop_) {
+    LoopState* p = ls.get();
+    asio::post(p->ctx, [this, p] { Accept(p); });
+  }
+  return Status::OK();
+}
+
+void HttpServer::Accept(LoopState* ls) {
+  ls->acceptor.async_accept(ls->ctx, [this, ls](beast::error_code ec, tcp::socket socket) {
+    if (stopping_.load(std::memory_order_relaxed) || !ls->acceptor.is_open()) return;
+    if (ec) {
+      // EMFILE and friends: back off briefly instead of spinning.
+      spdlog::warn("accept failed: {}", ec.message());
+      auto t = std::make_shared<asio::steady_timer>(ls->ctx, std::chrono::milliseconds(50));
+      t->async_wait([this, ls, t](beast::error_code) { Accept(ls); });
+      return;
+    }
+    accepted_.fetch_add(1, std::memory_order_relaxed);
+    socket.set_option(tcp::no_delay(true), ec);
+    std::make_shared<HttpSession>(this, ls, std::move(socket))->Start();
+    Accept(ls);
+  });
+}
+
+void HttpServer::Shutdown(std::chrono::milliseconds deadline) {
+  stopping_.store(true);
+  for (auto& ls : per_loop_) {
+    LoopState* p = ls.get();
+    asio::post(p->ctx, [p] {
+      beast::error_code ec;
+      p->acceptor.close(ec);
+      for (HttpSession* s : std::vector<HttpSession*>(p->sessions.begin(), p->sessions.end()))
+        s->CloseIfIdle();
+    });
+  }
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until && (in_flight_.load() > 0 || open_.load() > 0)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+}  // namespace parley::net

@@ -1,0 +1,90 @@
+// HttpServer: HTTP/1.1 on every event loop, each loop with its own
+// SO_REUSEPORT acceptor (the kernel spreads connections; no shared accept
+// lock). Sessions follow Boost.Beast's advanced_server_flex: bounded header
+// and body sizes, a header timeout (slow-loris), an idle timeout, keep-alive,
+// one request in flight per connection (pipelined requests wait, bounded by
+// the read buffer).
+#pragma once
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "net/event_loops.h"
+#include "util/status.h"
+
+namespace parley::net {
+
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+class HttpSession;
+
+// Completes one request. Callable from any thread, exactly once; the reply is
+// written on the connection's own loop.
+class Responder {
+ public:
+  explicit Responder(std::shared_ptr<HttpSession> session) : session_(std::move(session)) {}
+  void operator()(Response&& res) const;
+  // The peer's IP address, as text.
+  const std::string& remote_ip() const;
+
+ private:
+  std::shared_ptr<HttpSession> session_;
+};
+
+struct HttpServerOptions {
+  std::string host = "0.0.0.0";
+  uint16_t port = 8080;  // 0: pick a free port
+  size_t header_limit = 16 * 1024;
+  size_t body_limit = 1024 * 1024;
+  std::chrono::milliseconds header_timeout{10000};  // whole request must arrive within this
+  std::chrono::milliseconds idle_timeout{120000};   // between keep-alive requests
+  std::chrono::milliseconds write_timeout{30000};
+};
+
+class HttpServer {
+ public:
+  using Handler = std::function<void(Request&& req, Responder respond)>;
+
+  // REQUIRES: `loops` outlives the server.
+  HttpServer(EventLoops* loops, HttpServerOptions options, Handler handler);
+  ~HttpServer();
+
+  // Binds one acceptor per loop and starts accepting.
+  Status Start();
+  uint16_t port() const { return port_; }
+
+  // Stops accepting, closes idle connections, lets in-flight requests finish
+  // (their connections close after the reply). Returns when none is left or
+  // `deadline` passed.
+  void Shutdown(std::chrono::milliseconds deadline);
+
+  // Counters (relaxed).
+  uint64_t connections_accepted() const { return accepted_.load(std::memory_order_relaxed); }
+  int64_t connections_open() const { return open_.load(std::memory_order_relaxed); }
+
+ private:
+  friend class HttpSession;
+  struct LoopState;
+  void Accept(LoopState* ls);
+
+  EventLoops* loops_;
+  HttpServerOptions options_;
+  Handler handler_;
+  uint16_t port_ = 0;
+  std::vector<std::unique_ptr<LoopState>> per_loop_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> accepted_{0};
+  std::atomic<int64_t> open_{0};
+  std::atomic<int64_t> in_flight_{0};
+};
+
+}  // namespace parley::net

@@ -1,0 +1,154 @@
+// CommitQueue: group commit over a StoreBackend.
+//
+// One writer thread loops: wait until work is queued, take every waiting
+// batch (up to max_batches_per_commit), commit them in one transaction, then
+// run their callbacks in submission order. There is no timer: a lone write is
+// committed as soon as the writer is free, and batches pile up only while a
+// commit is in progress. If a grouped transaction fails, every batch of the
+// group is retried alone so that one bad batch does not fail its neighbours.
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "store/store.h"
+
+namespace parley {
+
+struct CommitQueue::Impl {
+  struct Item {
+    WriteBatch batch;
+    Callback done;
+  };
+
+  Impl(StoreBackend* b, Options o)
+      : backend(b), max_batches(std::max<size_t>(1, o.max_batches_per_commit)) {}
+
+  // The writer thread's loop; returns once stopping and the queue is empty.
+  void Run();
+  // Runs `done` (if any) with `s`.
+  static void Finish(Item& item, const Status& s) {
+    if (item.done) item.done(s, item.batch);
+  }
+
+  StoreBackend* const backend;
+  const size_t max_batches;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Item> queue;  // guarded by mu
+  bool stopping = false;   // guarded by mu
+
+  std::atomic<uint64_t> commits{0};
+  std::atomic<uint64_t> batches{0};
+  std::atomic<uint64_t> failed_batches{0};
+  std::atomic<size_t> depth{0};  // == queue.size(), readable without mu
+
+  std::mutex join_mu;  // serializes concurrent Stop() calls around join()
+  std::thread writer;
+};
+
+void CommitQueue::Impl::Run() {
+  std::vector<Item> work;
+  std::vector<const WriteBatch*> ptrs;
+  work.reserve(std::min<size_t>(max_batches, 1024));
+  ptrs.reserve(work.capacity());
+  for (;;) {
+    work.clear();
+    ptrs.clear();
+    {
+      std::unique_lock<std::mutex> l(mu);
+      cv.wait(l, [this] { return stopping || !queue.empty(); });
+      if (queue.empty()) return;  // stopping, and everything is drained
+      const size_t n = std::min(queue.size(), max_batches);
+      for (size_t i = 0; i < n; ++i) {
+        work.push_back(std::move(queue.front()));
+        queue.pop_front();
+      }
+      depth.store(queue.size(), std::memory_order_relaxed);
+    }
+    for (const Item& item : work) ptrs.push_back(&item.batch);
+
+    // Callbacks run below, outside the lock, on this thread.
+    Status s = backend->CommitBatches(std::span<const WriteBatch* const>(ptrs));
+    if (s.ok()) {
+      commits.fetch_add(1, std::memory_order_relaxed);
+      batches.fetch_add(work.size(), std::memory_order_relaxed);
+      for (Item& item : work) Finish(item, s);
+    } else if (work.size() == 1) {
+      batches.fetch_add(1, std::memory_order_relaxed);
+      failed_batches.fetch_add(1, std::memory_order_relaxed);
+      Finish(work[0], s);
+    } else {
+      // The group's transaction rolled back as a whole: retry each batch
+      // alone so that each gets its own verdict.
+      for (size_t i = 0; i < work.size(); ++i) {
+        Status si = backend->CommitBatches(std::span<const WriteBatch* const>(&ptrs[i], 1));
+        batches.fetch_add(1, std::memory_order_relaxed);
+        if (si.ok()) {
+          commits.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          failed_batches.fetch_add(1, std::memory_order_relaxed);
+        }
+        Finish(work[i], si);
+      }
+    }
+  }
+}
+
+CommitQueue::CommitQueue(StoreBackend* backend, Options options)
+    : impl_(std::make_unique<Impl>(backend, options)) {
+  impl_->writer = std::thread([impl = impl_.get()] { impl->Run(); });
+}
+
+CommitQueue::~CommitQueue() {
+  Stop();
+}
+
+void CommitQueue::Submit(WriteBatch batch, Callback done) {
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    if (!impl_->stopping) {
+      impl_->queue.push_back(Impl::Item{std::move(batch), std::move(done)});
+      impl_->depth.store(impl_->queue.size(), std::memory_order_relaxed);
+      // Notify under the lock: Stop() may otherwise destroy cv in between.
+      impl_->cv.notify_one();
+      return;
+    }
+  }
+  if (done) done(Status::IOError("store stopped"), batch);
+}
+
+// Stop() from inside a callback (i.e. on the writer thread) only marks the
+// queue stopping: the writer cannot join itself. The writer then exits after
+// draining, and a later Stop()/destructor from another thread joins it.
+void CommitQueue::Stop() {
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    impl_->stopping = true;
+    impl_->cv.notify_all();
+  }
+  std::lock_guard<std::mutex> j(impl_->join_mu);
+  if (impl_->writer.joinable() && impl_->writer.get_id() != std::this_thread::get_id()) {
+    impl_->writer.join();
+  }
+}
+
+CommitQueue::Stats CommitQueue::stats() const {
+  Stats s;
+  s.commits = impl_->commits.load(std::memory_order_relaxed);
+  s.batches = impl_->batches.load(std::memory_order_relaxed);
+  s.failed_batches = impl_->failed_batches.load(std::memory_order_relaxed);
+  return s;
+}
+
+size_t CommitQueue::queue_depth() const {
+  return impl_->depth.load(std::memory_order_relaxed);
+}
+
+}  // namespace parley

@@ -1,0 +1,191 @@
+// Identity and auth (issue §3): register, login, logout, bots, users endpoints,
+// both API prefixes, 401 handling.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startServer, request, register, uniqueName, PASSWORD, expectStatus, expectError, expectFieldError,
+  assertUserShape, assertSnowflake, fakeSnowflake, snowflakeMs,
+} from './lib/server.mjs';
+
+let srv;
+before(async () => {
+  srv = await startServer();
+});
+after(async () => {
+  if (srv) await srv.stopAndAssertClean();
+});
+
+test('register returns 201 {token, user} with a snowflake user id', async () => {
+  const name = uniqueName('reg');
+  const t0 = Date.now();
+  const res = await request(srv, 'POST', '/auth/register', { body: { username: name, password: PASSWORD } });
+  const body = expectStatus(res, 201);
+  assert.equal(typeof body.token, 'string');
+  assert.ok(body.token.length >= 20, `token too short to carry 128 random bits: ${body.token}`);
+  assertUserShape(body.user);
+  assert.equal(body.user.username, name);
+  assertSnowflake(body.user.id);
+  const ms = snowflakeMs(body.user.id);
+  assert.ok(ms >= t0 - 5000 && ms <= Date.now() + 5000, `user id ${body.user.id} timestamp ${ms} not near now (${t0})`);
+  assert.ok(!('bot' in body.user) || body.user.bot === false, 'a user is not a bot');
+});
+
+test('tokens differ between users and between sessions', async () => {
+  const a = await register(srv);
+  const b = await register(srv);
+  assert.notEqual(a.token, b.token);
+  const login = expectStatus(
+    await request(srv, 'POST', '/auth/login', { body: { username: a.name, password: PASSWORD } }),
+    200,
+  );
+  assert.notEqual(login.token, a.token, 'a new login gets a fresh token');
+});
+
+test('usernames must be 2–32 characters', async () => {
+  expectFieldError(await request(srv, 'POST', '/auth/register', { body: { username: 'x', password: PASSWORD } }), 'username', '1 char');
+  expectFieldError(
+    await request(srv, 'POST', '/auth/register', { body: { username: 'y'.repeat(33), password: PASSWORD } }),
+    'username',
+    '33 chars',
+  );
+  // exactly 2 and exactly 32 are fine
+  const two = `${String.fromCharCode(97 + (process.pid % 26))}${(process.pid >> 5) % 10}`;
+  const r2 = await request(srv, 'POST', '/auth/register', { body: { username: two, password: PASSWORD } });
+  expectStatus(r2, 201, '2-char username');
+  const n32 = (uniqueName('l') + 'z'.repeat(32)).slice(0, 32);
+  expectStatus(await request(srv, 'POST', '/auth/register', { body: { username: n32, password: PASSWORD } }), 201, '32-char username');
+});
+
+test('missing username or password → 400 50035', async () => {
+  expectFieldError(await request(srv, 'POST', '/auth/register', { body: { password: PASSWORD } }), 'username');
+  expectFieldError(await request(srv, 'POST', '/auth/register', { body: { username: uniqueName() } }), 'password');
+  expectFieldError(await request(srv, 'POST', '/auth/register', { body: { username: 12345, password: PASSWORD } }), 'username');
+});
+
+test('usernames are unique case-insensitively', async () => {
+  const base = uniqueName('Case');
+  await register(srv, base);
+  const dupSame = await request(srv, 'POST', '/auth/register', { body: { username: base, password: PASSWORD } });
+  expectFieldError(dupSame, 'username', 'exact duplicate');
+  const swapped = base === base.toUpperCase() ? base.toLowerCase() : base.toUpperCase();
+  const dupCase = await request(srv, 'POST', '/auth/register', { body: { username: swapped, password: PASSWORD } });
+  expectFieldError(dupCase, 'username', 'case-insensitive duplicate');
+});
+
+test('login works, wrong password or unknown user is refused with a Discord error body', async () => {
+  const u = await register(srv);
+  const ok = expectStatus(await request(srv, 'POST', '/auth/login', { body: { username: u.name, password: PASSWORD } }), 200);
+  assert.equal(typeof ok.token, 'string');
+  assertUserShape(ok.user);
+  assert.equal(ok.user.id, u.user.id);
+  const me = expectStatus(await request(srv, 'GET', '/users/@me', { token: ok.token }), 200);
+  assert.equal(me.id, u.user.id);
+
+  for (const body of [
+    { username: u.name, password: PASSWORD + 'x' },
+    { username: uniqueName('nobody'), password: PASSWORD },
+  ]) {
+    const bad = await request(srv, 'POST', '/auth/login', { body });
+    assert.ok([400, 401].includes(bad.status), `bad login → ${bad.status} ${bad.text}`);
+    const e = expectError(bad, [400, 401]);
+    if (bad.status === 400) assert.equal(e.code, 50035, 'a 400 login refusal uses 50035');
+    else assert.equal(e.code, 0, 'a 401 uses code 0');
+    assert.ok(!('token' in e), 'no token on failed login');
+  }
+});
+
+test('logout revokes the token (204, then 401) but not other sessions', async () => {
+  const u = await register(srv);
+  const second = expectStatus(await request(srv, 'POST', '/auth/login', { body: { username: u.name, password: PASSWORD } }), 200);
+  const out = await request(srv, 'POST', '/auth/logout', { token: second.token });
+  assert.equal(out.status, 204, `logout: ${out.status} ${out.text}`);
+  expectError(await request(srv, 'GET', '/users/@me', { token: second.token }), 401, 0, 'revoked token');
+  // the registration token is another session and keeps working
+  expectStatus(await request(srv, 'GET', '/users/@me', { token: u.token }), 200, 'other session');
+  // logging out without a token is a 401
+  expectError(await request(srv, 'POST', '/auth/logout', {}), 401, 0);
+});
+
+test('missing, malformed and unknown tokens → 401 code 0', async () => {
+  expectError(await request(srv, 'GET', '/users/@me'), 401, 0, 'no token');
+  expectError(await request(srv, 'GET', '/users/@me', { token: 'not-a-token' }), 401, 0, 'garbage token');
+  expectError(await request(srv, 'GET', '/users/@me', { token: 'A'.repeat(64) }), 401, 0, 'unknown token');
+  expectError(await request(srv, 'GET', '/users/@me', { headers: { Authorization: '' } }), 401, 0, 'empty header');
+  expectError(await request(srv, 'GET', '/users/@me', { headers: { Authorization: 'Bot ' } }), 401, 0, '"Bot " only');
+  expectError(await request(srv, 'POST', '/guilds', { body: { name: 'nope' } }), 401, 0, 'create guild without token');
+  const u = await register(srv);
+  // A user token presented as a bot token is not accepted
+  expectError(await request(srv, 'GET', '/users/@me', { token: u.token, bot: true }), 401, 0, 'user token with Bot prefix');
+});
+
+test('both /api/v10 and /api (no version) serve the API', async () => {
+  const name = uniqueName('pfx');
+  const r = await request(srv, 'POST', '/auth/register', { body: { username: name, password: PASSWORD }, prefix: '/api' });
+  const body = expectStatus(r, 201, 'register via /api');
+  const v10 = expectStatus(await request(srv, 'GET', '/users/@me', { token: body.token, prefix: '/api/v10' }), 200);
+  const bare = expectStatus(await request(srv, 'GET', '/users/@me', { token: body.token, prefix: '/api' }), 200);
+  assert.deepEqual(v10, bare);
+  assert.equal(bare.username, name);
+  const notFound = await request(srv, 'GET', '/users/@me', { token: body.token, prefix: '/nope' });
+  assert.equal(notFound.status, 404, `unknown prefix: ${notFound.status}`);
+});
+
+test('GET /users/@me and /users/{id}', async () => {
+  const a = await register(srv);
+  const b = await register(srv);
+  const me = expectStatus(await a.client.get('/users/@me'), 200);
+  assertUserShape(me, '@me');
+  assert.equal(me.id, a.user.id);
+  assert.equal(me.username, a.name);
+  const other = expectStatus(await a.client.get(`/users/${b.user.id}`), 200);
+  assertUserShape(other, 'other user');
+  assert.equal(other.id, b.user.id);
+  assert.equal(other.username, b.name);
+  expectError(await a.client.get(`/users/${fakeSnowflake()}`), 404, 10013, 'unknown user');
+});
+
+test('GET /users/@me/guilds lists joined guilds only', async () => {
+  const a = await register(srv);
+  const b = await register(srv);
+  const list0 = expectStatus(await a.client.get('/users/@me/guilds'), 200);
+  assert.deepEqual(list0, []);
+  const g = expectStatus(await a.client.post('/guilds', { name: 'mine' }), [200, 201]);
+  const list1 = expectStatus(await a.client.get('/users/@me/guilds'), 200);
+  assert.equal(list1.length, 1);
+  assert.equal(list1[0].id, g.id);
+  assert.equal(list1[0].name, 'mine');
+  assert.deepEqual(expectStatus(await b.client.get('/users/@me/guilds'), 200), []);
+});
+
+test('applications: create a bot, authenticate as it, GET /applications/@me', async () => {
+  const owner = await register(srv);
+  const appName = uniqueName('app');
+  const res = await owner.client.post('/applications', { name: appName });
+  const app = expectStatus(res, [200, 201], 'create application');
+  assertSnowflake(app.id, 'application.id');
+  assert.equal(app.name, appName);
+  assert.ok(app.bot && typeof app.bot === 'object', 'application.bot');
+  assertSnowflake(app.bot.id, 'application.bot.id');
+  assert.equal(typeof app.bot.username, 'string');
+  assert.equal(app.bot.bot, true);
+  assert.equal(typeof app.token, 'string');
+  assert.ok(app.token.length >= 20, 'bot token too short');
+
+  const bot = srv.client(app.token, { bot: true });
+  const me = expectStatus(await bot.get('/users/@me'), 200, 'bot @me');
+  assertUserShape(me, 'bot user');
+  assert.equal(me.id, app.bot.id);
+  assert.equal(me.bot, true);
+
+  const appMe = expectStatus(await bot.get('/applications/@me'), 200, 'GET /applications/@me');
+  assert.equal(appMe.id, app.id);
+  assert.equal(appMe.name, appName);
+  assert.ok(!('token' in appMe), 'GET /applications/@me must not return the token');
+
+  // Bot tokens need the "Bot " prefix
+  expectError(await request(srv, 'GET', '/users/@me', { token: app.token }), 401, 0, 'bot token without prefix');
+  // Creating an application requires a logged-in user
+  expectError(await request(srv, 'POST', '/applications', { body: { name: 'x' } }), 401, 0);
+  // Application name validation
+  expectFieldError(await owner.client.post('/applications', {}), 'name', 'application without name');
+});

@@ -1,0 +1,327 @@
+// Guilds, channels, members, invites, bots in guilds (issue §4), and that a
+// non-member never learns what a guild contains.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startServer, register, uniqueName, createGuild, createChannel, inviteAndJoin, postMessage,
+  expectStatus, expectError, expectFieldError, expectNoAccess, assertSnowflake, assertUserShape,
+  assertIsoTimestamp, fakeSnowflake, request,
+} from './lib/server.mjs';
+
+let srv;
+before(async () => {
+  srv = await startServer();
+});
+after(async () => {
+  if (srv) await srv.stopAndAssertClean();
+});
+
+test('POST /guilds: owner, @everyone role id == guild id, default text channel "general"', async () => {
+  const a = await register(srv);
+  const name = uniqueName('Guild ');
+  const res = await a.client.post('/guilds', { name });
+  const g = expectStatus(res, [200, 201]);
+  assertSnowflake(g.id, 'guild.id');
+  assert.equal(g.name, name);
+  assert.equal(g.owner_id, a.user.id);
+  assert.ok(Array.isArray(g.roles), `guild.roles is an array: ${res.text}`);
+  const everyone = g.roles.find((r) => r.id === g.id);
+  assert.ok(everyone, '@everyone role has the guild id');
+  assert.equal(everyone.name, '@everyone');
+  assert.equal(typeof everyone.permissions, 'string', 'role.permissions is a string');
+  assert.match(everyone.permissions, /^\d+$/);
+
+  const got = expectStatus(await a.client.get(`/guilds/${g.id}`), 200);
+  assert.equal(got.id, g.id);
+  assert.equal(got.name, name);
+  assert.equal(got.owner_id, a.user.id);
+
+  const channels = expectStatus(await a.client.get(`/guilds/${g.id}/channels`), 200);
+  assert.ok(Array.isArray(channels));
+  const general = channels.find((c) => c.name === 'general');
+  assert.ok(general, 'general channel exists');
+  assert.equal(general.type, 0);
+  assert.equal(general.guild_id, g.id);
+  assertSnowflake(general.id);
+  assert.equal(typeof general.position, 'number');
+  if ('permission_overwrites' in general) assert.ok(Array.isArray(general.permission_overwrites));
+
+  const roles = expectStatus(await a.client.get(`/guilds/${g.id}/roles`), 200);
+  assert.ok(roles.some((r) => r.id === g.id && r.name === '@everyone'));
+
+  const ch = expectStatus(await a.client.get(`/channels/${general.id}`), 200);
+  assert.equal(ch.id, general.id);
+  assert.equal(ch.guild_id, g.id);
+  assert.equal(ch.type, 0);
+});
+
+test('guild name validation and unknown guild', async () => {
+  const a = await register(srv);
+  expectFieldError(await a.client.post('/guilds', {}), 'name', 'no name');
+  expectFieldError(await a.client.post('/guilds', { name: '' }), 'name', 'empty name');
+  expectFieldError(await a.client.post('/guilds', { name: 'n'.repeat(101) }), 'name', '101 chars');
+  expectFieldError(await a.client.post('/guilds', { name: { x: 1 } }), 'name', 'name as object');
+  expectError(await a.client.get(`/guilds/${fakeSnowflake()}`), 404, 10004, 'unknown guild');
+  expectError(await a.client.get(`/guilds/${fakeSnowflake()}/channels`), 404, 10004);
+  expectError(await a.client.get(`/channels/${fakeSnowflake()}`), 404, 10003, 'unknown channel');
+});
+
+test('PATCH /guilds/{id} needs MANAGE_GUILD; DELETE is owner-only → 204', async () => {
+  const a = await register(srv);
+  const b = await register(srv);
+  const { guild, general } = await createGuild(a.client);
+  await inviteAndJoin(a.client, b.client, general.id);
+
+  const p = expectStatus(await a.client.patch(`/guilds/${guild.id}`, { name: 'renamed' }), 200);
+  assert.equal(p.name, 'renamed');
+  assert.equal(expectStatus(await b.client.get(`/guilds/${guild.id}`), 200).name, 'renamed');
+  expectError(await b.client.patch(`/guilds/${guild.id}`, { name: 'bob was here' }), 403, 50013, 'member PATCH guild');
+  expectFieldError(await a.client.patch(`/guilds/${guild.id}`, { name: '' }), 'name');
+
+  const bd = await b.client.del(`/guilds/${guild.id}`);
+  expectError(bd, 403, [50001, 50013], 'member DELETE guild');
+  const d = await a.client.del(`/guilds/${guild.id}`);
+  assert.equal(d.status, 204, `owner DELETE guild: ${d.status} ${d.text}`);
+  expectError(await a.client.get(`/guilds/${guild.id}`), 404, 10004, 'deleted guild');
+  expectError(await b.client.get(`/guilds/${guild.id}`), 404, 10004, 'deleted guild (member)');
+  expectError(await a.client.get(`/channels/${general.id}`), 404, 10003, 'channel of deleted guild');
+  expectError(await a.client.post(`/channels/${general.id}/messages`, { content: 'x' }), 404, 10003);
+  const ga = expectStatus(await a.client.get('/users/@me/guilds'), 200);
+  assert.ok(!ga.some((g) => g.id === guild.id));
+  const gb = expectStatus(await b.client.get('/users/@me/guilds'), 200);
+  assert.ok(!gb.some((g) => g.id === guild.id));
+});
+
+test('channels: create with Discord name rules, GET, PATCH, DELETE', async () => {
+  const a = await register(srv);
+  const { guild } = await createGuild(a.client);
+  const url = `/guilds/${guild.id}/channels`;
+
+  const c = expectStatus(await a.client.post(url, { name: 'dev-talk', type: 0 }), [200, 201]);
+  assertSnowflake(c.id);
+  assert.equal(c.name, 'dev-talk');
+  assert.equal(c.type, 0);
+  assert.equal(c.guild_id, guild.id);
+  assert.equal(typeof c.position, 'number');
+
+  // no type → text channel
+  const c2 = expectStatus(await a.client.post(url, { name: 'defaults' }), [200, 201]);
+  assert.equal(c2.type, 0);
+
+  // the server may keep "Hello World" or apply the Discord client's lowercase/dash conversion
+  const c3 = expectStatus(await a.client.post(url, { name: 'Hello World' }), [200, 201]);
+  assert.ok(['Hello World', 'hello world', 'hello-world'].includes(c3.name), `unexpected name ${c3.name}`);
+
+  const hundred = 'c'.repeat(100);
+  expectStatus(await a.client.post(url, { name: hundred }), [200, 201], '100-char name');
+  expectFieldError(await a.client.post(url, { name: '' }), 'name', 'empty channel name');
+  expectFieldError(await a.client.post(url, { name: 'c'.repeat(101) }), 'name', '101-char name');
+  expectFieldError(await a.client.post(url, {}), 'name', 'missing name');
+  expectFieldError(await a.client.post(url, { name: 12 }), 'name', 'name as number');
+
+  const list = expectStatus(await a.client.get(url), 200);
+  for (const id of [c.id, c2.id, c3.id]) assert.ok(list.some((x) => x.id === id), `listing has ${id}`);
+
+  const p = expectStatus(await a.client.patch(`/channels/${c.id}`, { name: 'renamed-chan' }), 200);
+  assert.equal(p.name, 'renamed-chan');
+  assert.equal(p.id, c.id);
+  assert.equal(expectStatus(await a.client.get(`/channels/${c.id}`), 200).name, 'renamed-chan');
+  expectFieldError(await a.client.patch(`/channels/${c.id}`, { name: '' }), 'name');
+
+  const d = await a.client.del(`/channels/${c.id}`);
+  assert.ok([200, 204].includes(d.status), `DELETE channel: ${d.status} ${d.text}`);
+  if (d.status === 200) assert.equal(d.json.id, c.id, 'Discord returns the deleted channel');
+  expectError(await a.client.get(`/channels/${c.id}`), 404, 10003);
+  expectError(await a.client.post(`/channels/${c.id}/messages`, { content: 'x' }), 404, 10003);
+  const list2 = expectStatus(await a.client.get(url), 200);
+  assert.ok(!list2.some((x) => x.id === c.id), 'deleted channel not listed');
+});
+
+test('invites: create, GET without membership, join, unknown → 404 10006', async () => {
+  const a = await register(srv);
+  const b = await register(srv);
+  const { guild, general } = await createGuild(a.client, uniqueName('InvG'));
+  const inv = expectStatus(await a.client.post(`/channels/${general.id}/invites`, {}), [200, 201]);
+  assert.equal(typeof inv.code, 'string');
+  assert.ok(inv.code.length >= 4);
+  assert.equal(inv.guild?.id, guild.id, 'invite.guild.id');
+  assert.equal(inv.channel?.id, general.id, 'invite.channel.id');
+
+  // not a member yet: cannot see the guild, but can look at the invite
+  expectNoAccess(await b.client.get(`/guilds/${guild.id}`), 10004, 'before joining');
+  const look = expectStatus(await b.client.get(`/invites/${inv.code}`), 200, 'GET invite as non-member');
+  assert.equal(look.code, inv.code);
+  assert.equal(look.guild.id, guild.id);
+  assert.equal(look.guild.name, guild.name);
+  assert.equal(look.channel.id, general.id);
+
+  const j = await b.client.post(`/invites/${inv.code}`, {});
+  expectStatus(j, [200, 201, 204], 'join');
+  expectStatus(await b.client.get(`/guilds/${guild.id}`), 200, 'after joining');
+  const mine = expectStatus(await b.client.get('/users/@me/guilds'), 200);
+  assert.ok(mine.some((g) => g.id === guild.id));
+  await postMessage(b.client, general.id, 'joined!');
+
+  expectError(await b.client.get('/invites/doesnotexist'), 404, 10006);
+  expectError(await b.client.post('/invites/doesnotexist', {}), 404, 10006);
+  expectError(await b.client.post(`/channels/${fakeSnowflake()}/invites`, {}), 404, 10003);
+  // unauthenticated join is refused
+  expectError(await request(srv, 'POST', `/invites/${inv.code}`, { body: {} }), 401, 0);
+});
+
+test('members: list with limit/after, GET member, unknown member, limit bounds', async () => {
+  const a = await register(srv);
+  const others = [await register(srv), await register(srv), await register(srv)];
+  const { guild, general } = await createGuild(a.client);
+  for (const o of others) await inviteAndJoin(a.client, o.client, general.id);
+  const allIds = [a, ...others].map((u) => u.user.id).sort((x, y) => (BigInt(x) < BigInt(y) ? -1 : 1));
+
+  const url = `/guilds/${guild.id}/members`;
+  const first = expectStatus(await a.client.get(`${url}?limit=1&after=0`), 200);
+  assert.equal(first.length, 1);
+  assert.equal(first[0].user.id, allIds[0], 'members ordered by user id');
+  assertUserShape(first[0].user, 'member.user');
+  assert.ok(Array.isArray(first[0].roles), 'member.roles');
+  assertIsoTimestamp(first[0].joined_at, 'member.joined_at');
+
+  // paging with after
+  const seen = [];
+  let after = '0';
+  for (let i = 0; i < 10; i++) {
+    const page = expectStatus(await a.client.get(`${url}?limit=1&after=${after}`), 200);
+    if (!page.length) break;
+    seen.push(page[0].user.id);
+    after = page[0].user.id;
+  }
+  assert.deepEqual(seen, allIds);
+  const big = expectStatus(await a.client.get(`${url}?limit=1000`), 200);
+  assert.deepEqual(big.map((m) => m.user.id), allIds);
+  const two = expectStatus(await others[0].client.get(`${url}?limit=2&after=${allIds[1]}`), 200);
+  assert.deepEqual(two.map((m) => m.user.id), allIds.slice(2, 4));
+  for (const bad of ['0', '1001', 'x']) expectFieldError(await a.client.get(`${url}?limit=${bad}`), 'limit', `members limit=${bad}`);
+
+  const m = expectStatus(await a.client.get(`${url}/${others[1].user.id}`), 200);
+  assert.equal(m.user.id, others[1].user.id);
+  assert.ok(Array.isArray(m.roles));
+  const outsider = await register(srv);
+  expectError(await a.client.get(`${url}/${outsider.user.id}`), 404, 10007, 'non-member user');
+  expectError(await a.client.get(`${url}/${fakeSnowflake()}`), 404, [10007, 10013], 'unknown user');
+});
+
+test('leave with DELETE /users/@me/guilds/{id} → 204; access is gone', async () => {
+  const a = await register(srv);
+  const b = await register(srv);
+  const { guild, general } = await createGuild(a.client);
+  await inviteAndJoin(a.client, b.client, general.id);
+  const r = await b.client.del(`/users/@me/guilds/${guild.id}`);
+  assert.equal(r.status, 204, `leave: ${r.status} ${r.text}`);
+  expectNoAccess(await b.client.get(`/guilds/${guild.id}`), 10004, 'after leaving');
+  expectNoAccess(await b.client.post(`/channels/${general.id}/messages`, { content: 'ghost' }), 10003, 'post after leaving');
+  expectError(await a.client.get(`/guilds/${guild.id}/members/${b.user.id}`), 404, 10007);
+  assert.ok(!expectStatus(await b.client.get('/users/@me/guilds'), 200).some((g) => g.id === guild.id));
+  // leaving a guild one is not in
+  expectError(await b.client.del(`/users/@me/guilds/${guild.id}`), [403, 404], [50001, 10004, 10007]);
+});
+
+test('kick: owner → 204; member without KICK_MEMBERS → 403 50013; unknown member → 404 10007', async () => {
+  const a = await register(srv);
+  const b = await register(srv);
+  const c = await register(srv);
+  const { guild, general } = await createGuild(a.client);
+  await inviteAndJoin(a.client, b.client, general.id);
+  await inviteAndJoin(a.client, c.client, general.id);
+  expectError(await b.client.del(`/guilds/${guild.id}/members/${c.user.id}`), 403, 50013, 'member kicks member');
+  const k = await a.client.del(`/guilds/${guild.id}/members/${c.user.id}`);
+  assert.equal(k.status, 204, `kick: ${k.status} ${k.text}`);
+  expectNoAccess(await c.client.get(`/guilds/${guild.id}`), 10004, 'kicked user');
+  expectNoAccess(await c.client.get(`/channels/${general.id}/messages`), 10003, 'kicked user history');
+  expectError(await a.client.get(`/guilds/${guild.id}/members/${c.user.id}`), 404, 10007);
+  expectError(await a.client.del(`/guilds/${guild.id}/members/${c.user.id}`), 404, 10007, 'kick non-member');
+  // the owner cannot be kicked by a member
+  expectError(await b.client.del(`/guilds/${guild.id}/members/${a.user.id}`), 403, [50013, 50001]);
+});
+
+test('bots: the owner adds a bot with PUT /guilds/{id}/members/{bot_id}; the bot posts', async () => {
+  const a = await register(srv);
+  const b = await register(srv);
+  const { guild, general } = await createGuild(a.client);
+  await inviteAndJoin(a.client, b.client, general.id);
+  const app = expectStatus(await a.client.post('/applications', { name: uniqueName('bot') }), [200, 201]);
+  const bot = srv.client(app.token, { bot: true });
+
+  expectNoAccess(await bot.get(`/guilds/${guild.id}`), 10004, 'bot before being added');
+  // a plain member may not add the bot
+  const byMember = await b.client.put(`/guilds/${guild.id}/members/${app.bot.id}`, {});
+  expectError(byMember, 403, [50001, 50013], 'member adds bot');
+
+  const add = await a.client.put(`/guilds/${guild.id}/members/${app.bot.id}`, {});
+  assert.ok([201, 204].includes(add.status), `owner adds bot: ${add.status} ${add.text}`);
+  if (add.status === 201) assert.equal(add.json?.user?.id, app.bot.id, '201 carries the member');
+
+  const g = expectStatus(await bot.get(`/guilds/${guild.id}`), 200, 'bot sees guild');
+  assert.equal(g.id, guild.id);
+  const bm = expectStatus(await bot.get('/users/@me/guilds'), 200);
+  assert.ok(bm.some((x) => x.id === guild.id));
+  const m = await postMessage(bot, general.id, 'beep boop');
+  assert.equal(m.author.id, app.bot.id);
+  assert.equal(m.author.bot, true, 'bot author has bot:true');
+  const member = expectStatus(await a.client.get(`/guilds/${guild.id}/members/${app.bot.id}`), 200);
+  assert.equal(member.user.bot, true);
+
+  // adding it again is idempotent (Discord: 204 when already a member)
+  const again = await a.client.put(`/guilds/${guild.id}/members/${app.bot.id}`, {});
+  assert.ok([200, 201, 204].includes(again.status), `re-add bot: ${again.status}`);
+  const list = expectStatus(await a.client.get(`/guilds/${guild.id}/members?limit=1000`), 200);
+  assert.equal(list.filter((x) => x.user.id === app.bot.id).length, 1, 'bot listed once');
+});
+
+test('a non-member never learns what a guild contains', async () => {
+  const a = await register(srv);
+  const stranger = await register(srv);
+  const secretName = uniqueName('SecretGuild');
+  const { guild, general } = await createGuild(a.client, secretName);
+  const secretText = `top secret ${Math.random()}`;
+  const msg = await postMessage(a.client, general.id, secretText);
+  const role = expectStatus(await a.client.post(`/guilds/${guild.id}/roles`, { name: 'secret-role' }), [200, 201]);
+  const s = stranger.client;
+  const probes = [
+    ['GET', `/guilds/${guild.id}`, 10004],
+    ['PATCH', `/guilds/${guild.id}`, 10004, { name: 'pwned' }],
+    ['DELETE', `/guilds/${guild.id}`, 10004],
+    ['GET', `/guilds/${guild.id}/channels`, 10004],
+    ['POST', `/guilds/${guild.id}/channels`, 10004, { name: 'intruder' }],
+    ['GET', `/guilds/${guild.id}/members?limit=10`, 10004],
+    ['GET', `/guilds/${guild.id}/members/${a.user.id}`, 10004],
+    ['GET', `/guilds/${guild.id}/roles`, 10004],
+    ['POST', `/guilds/${guild.id}/roles`, 10004, { name: 'x' }],
+    ['PATCH', `/guilds/${guild.id}/roles/${role.id}`, 10004, { name: 'y' }],
+    ['GET', `/channels/${general.id}`, 10003],
+    ['PATCH', `/channels/${general.id}`, 10003, { name: 'z' }],
+    ['DELETE', `/channels/${general.id}`, 10003],
+    ['GET', `/channels/${general.id}/messages`, 10003],
+    ['GET', `/channels/${general.id}/messages?around=${msg.id}`, 10003],
+    ['GET', `/channels/${general.id}/messages/${msg.id}`, 10003],
+    ['POST', `/channels/${general.id}/messages`, 10003, { content: 'intrusion' }],
+    ['PATCH', `/channels/${general.id}/messages/${msg.id}`, 10003, { content: 'x' }],
+    ['DELETE', `/channels/${general.id}/messages/${msg.id}`, 10003],
+    ['POST', `/channels/${general.id}/messages/bulk-delete`, 10003, { messages: [msg.id, fakeSnowflake()] }],
+    ['POST', `/channels/${general.id}/invites`, 10003, {}],
+    ['PUT', `/channels/${general.id}/permissions/${stranger.user.id}`, 10003, { type: 1, allow: '3072', deny: '0' }],
+  ];
+  for (const [method, route, code, body] of probes) {
+    const res = await s.req(method, route, body === undefined ? {} : { body });
+    assert.ok([403, 404].includes(res.status), `${method} ${route} by a non-member → ${res.status} ${res.text}`);
+    if (res.status === 403) expectError(res, 403, [50001, 50013], `${method} ${route}`);
+    else expectError(res, 404, [code, 10003, 10004, 10008, 10011], `${method} ${route}`);
+    assert.ok(!res.text.includes(secretName), `${method} ${route} leaks the guild name`);
+    assert.ok(!res.text.includes(secretText), `${method} ${route} leaks message content`);
+  }
+  // nothing changed
+  const g = expectStatus(await a.client.get(`/guilds/${guild.id}`), 200);
+  assert.equal(g.name, secretName);
+  expectStatus(await a.client.get(`/channels/${general.id}/messages/${msg.id}`), 200);
+  const chans = expectStatus(await a.client.get(`/guilds/${guild.id}/channels`), 200);
+  assert.ok(!chans.some((c) => c.name === 'intruder'));
+  const hist = expectStatus(await a.client.get(`/channels/${general.id}/messages`), 200);
+  assert.ok(!hist.some((m) => m.content === 'intrusion'));
+});

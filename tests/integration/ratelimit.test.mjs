@@ -1,0 +1,151 @@
+// Rate limits (issue §6): per-route buckets with Discord's headers, 429 with
+// Retry-After and {message, retry_after, global}, and the global per-token
+// limit. Timing assertions have wide margins (ASan builds are slow).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  Server, register, createGuild, createChannel, inviteAndJoin, request, expectStatus, expectError, sleep,
+} from './lib/server.mjs';
+
+const servers = [];
+after(async () => {
+  for (const s of servers) await s.stopAndAssertClean();
+});
+
+async function start(extraArgs) {
+  const s = new Server({ extraArgs });
+  servers.push(s);
+  await s.start();
+  return s;
+}
+
+function num(h, name) {
+  const v = h.get(name);
+  assert.ok(v !== null, `missing header ${name}`);
+  const n = Number(v);
+  assert.ok(Number.isFinite(n), `${name} is not a number: ${v}`);
+  return n;
+}
+
+function assert429(res, { global }) {
+  assert.equal(res.status, 429, `expected 429: ${res.status} ${res.text}`);
+  assert.match(res.contentType, /^application\/json\b/i, '429 is JSON');
+  const body = res.json;
+  assert.equal(typeof body?.message, 'string', `429 body.message: ${res.text}`);
+  assert.equal(typeof body.retry_after, 'number', `429 body.retry_after must be a number: ${res.text}`);
+  assert.ok(body.retry_after > 0 && body.retry_after <= 60, `retry_after ${body.retry_after}`);
+  assert.equal(typeof body.global, 'boolean', `429 body.global must be a boolean: ${res.text}`);
+  assert.equal(body.global, global, `429 body.global: ${res.text}`);
+  const ra = num(res.headers, 'retry-after');
+  assert.ok(ra > 0 && ra <= 60, `Retry-After header ${ra}`);
+  assert.ok(Math.abs(ra - body.retry_after) <= 1.01, `Retry-After header ${ra} vs body ${body.retry_after}`);
+  if (global) {
+    assert.equal(res.headers.get('x-ratelimit-global'), 'true', 'X-RateLimit-Global: true on a global 429');
+  } else {
+    const g = res.headers.get('x-ratelimit-global');
+    assert.ok(g === null || g === 'false', `X-RateLimit-Global on a route 429: ${g}`);
+  }
+  return body;
+}
+
+test('per-route limit on message create: headers, 429 after the bucket is spent, recovery', { timeout: 120_000 }, async () => {
+  // default limits (Discord's: 5 messages per 5 s per channel), fast password hashing
+  const srv = await start(['--password-cost', 'min']);
+  const a = await register(srv);
+  const { guild, general } = await createGuild(a.client);
+  const other = await createChannel(a.client, guild.id);
+  const url = `/channels/${general.id}/messages`;
+
+  const results = [];
+  for (let i = 0; i < 12; i++) {
+    const r = await a.client.post(url, { content: `rl-${i}` });
+    results.push(r);
+    if (r.status === 429) break;
+  }
+  const first = results[0];
+  expectStatus(first, [200, 201], 'first post');
+  const limit = num(first.headers, 'x-ratelimit-limit');
+  const remaining0 = num(first.headers, 'x-ratelimit-remaining');
+  const reset = num(first.headers, 'x-ratelimit-reset');
+  const resetAfter = num(first.headers, 'x-ratelimit-reset-after');
+  const bucket = first.headers.get('x-ratelimit-bucket');
+  assert.ok(limit >= 1 && limit <= 10, `X-RateLimit-Limit for message create ${limit} (Discord: 5)`);
+  assert.equal(remaining0, limit - 1, 'remaining after the first request');
+  const nowS = Date.now() / 1000;
+  assert.ok(reset > nowS - 5 && reset < nowS + 120, `X-RateLimit-Reset is epoch seconds: ${reset}`);
+  assert.ok(resetAfter > 0 && resetAfter <= 60, `X-RateLimit-Reset-After seconds: ${resetAfter}`);
+  assert.ok(bucket && bucket.length > 0, 'X-RateLimit-Bucket present');
+
+  const ok = results.filter((r) => r.status === 200 || r.status === 201);
+  const last = results.at(-1);
+  assert.equal(last.status, 429, `no 429 after ${results.length} quick posts (limit ${limit}); statuses ${results.map((r) => r.status)}`);
+  assert.ok(ok.length >= limit - 1 && ok.length <= limit, `${ok.length} posts succeeded before the 429 with limit ${limit}`);
+  // remaining counted down to 0 and the bucket is stable
+  for (let i = 1; i < ok.length; i++) {
+    assert.ok(num(ok[i].headers, 'x-ratelimit-remaining') < num(ok[i - 1].headers, 'x-ratelimit-remaining'), 'remaining decreases');
+    assert.equal(ok[i].headers.get('x-ratelimit-bucket'), bucket, 'same bucket for the same route');
+  }
+  assert.equal(num(ok.at(-1).headers, 'x-ratelimit-remaining'), 0, 'remaining reaches 0');
+  const body = assert429(last, { global: false });
+  const scope = last.headers.get('x-ratelimit-scope');
+  if (scope !== null) assert.ok(['user', 'shared'].includes(scope), `X-RateLimit-Scope ${scope}`);
+
+  // the rejected message was not stored
+  const hist = expectStatus(await a.client.get(`${url}?limit=100`), 200);
+  assert.equal(hist.length, ok.length, 'a 429 does not store the message');
+
+  // the bucket is per channel: another channel is not limited
+  const o = await a.client.post(`/channels/${other.id}/messages`, { content: 'other channel' });
+  expectStatus(o, [200, 201], 'another channel has its own bucket');
+  // and per token: another member posting in the same channel is not limited
+  const b = await register(srv);
+  await inviteAndJoin(a.client, b.client, general.id);
+  expectStatus(await b.client.post(url, { content: 'b is not limited' }), [200, 201], 'another token has its own bucket');
+  // reads are a different bucket
+  expectStatus(await a.client.get(url), 200, 'GET is not limited by the POST bucket');
+
+  // after Retry-After the bucket has room again
+  await sleep(body.retry_after * 1000 + 750);
+  expectStatus(await a.client.post(url, { content: 'after waiting' }), [200, 201], 'after waiting retry_after');
+});
+
+test('global limit per token: --ratelimit-global 5 → 429 with global:true and X-RateLimit-Global', { timeout: 120_000 }, async () => {
+  const srv = await start(['--password-cost', 'min', '--ratelimit-global', '5']);
+  const a = await register(srv);
+  const b = await register(srv);
+  await sleep(1200); // let the first second's budget refill
+  const reqs = Array.from({ length: 20 }, () => request(srv, 'GET', '/users/@me', { token: a.token }));
+  const res = await Promise.all(reqs);
+  const statuses = res.map((r) => r.status);
+  const oks = statuses.filter((s) => s === 200).length;
+  const limited = res.filter((r) => r.status === 429);
+  assert.ok(limited.length >= 1, `no 429 among 20 quick requests with a global limit of 5/s: ${statuses}`);
+  assert.ok(oks >= 1, `no request succeeded: ${statuses}`);
+  assert.ok(oks <= 12, `${oks} of 20 succeeded with a global limit of 5/s`);
+  assert.ok(statuses.every((s) => s === 200 || s === 429), `unexpected statuses ${statuses}`);
+  for (const r of limited) assert429(r, { global: true });
+  const scope = limited[0].headers.get('x-ratelimit-scope');
+  if (scope !== null) assert.equal(scope, 'global');
+
+  // the global limit is per token: another user is unaffected
+  expectStatus(await request(srv, 'GET', '/users/@me', { token: b.token }), 200, 'other token');
+
+  // after the wait it works again
+  await sleep(limited[0].json.retry_after * 1000 + 1100);
+  expectStatus(await request(srv, 'GET', '/users/@me', { token: a.token }), 200, 'after global retry_after');
+  // unauthenticated 401s are still JSON errors even under load
+  expectError(await request(srv, 'GET', '/users/@me', { token: 'nope' }), [401, 429]);
+});
+
+test('--ratelimit-scale raises the per-route limits', { timeout: 120_000 }, async () => {
+  const srv = await start(['--password-cost', 'min', '--ratelimit-scale', '1000', '--ratelimit-global', '100000']);
+  const a = await register(srv);
+  const { general } = await createGuild(a.client);
+  for (let i = 0; i < 30; i++) {
+    const r = await a.client.post(`/channels/${general.id}/messages`, { content: `scaled ${i}` });
+    expectStatus(r, [200, 201], `post ${i} with scale 1000`);
+  }
+  const r = await a.client.post(`/channels/${general.id}/messages`, { content: 'last' });
+  const limit = Number(r.headers.get('x-ratelimit-limit'));
+  assert.ok(limit >= 1000, `X-RateLimit-Limit with scale 1000: ${limit}`);
+});
