@@ -124,7 +124,7 @@ Api::Api(Deps deps, ApiOptions options)
 Api::~Api() = default;
 
 void Api::Handle(net::Request&& req, net::Responder respond) {
-  auto call = std::make_shared<Call>(Call{std::move(req), std::move(respond)});
+  auto call = std::make_shared<Call>(std::move(req), std::move(respond));
   Dispatch(call);
 }
 
@@ -204,7 +204,7 @@ void Api::Dispatch(const CallPtr& call) {
     res.set("Retry-After", fmt::format("{:.3f}", d.retry_after_s));
     if (d.global) res.set("X-RateLimit-Global", "true");
     res.set("X-RateLimit-Scope", d.global ? "global" : "user");
-    call->respond(std::move(res));
+    call->Send(std::move(res));
     return;
   }
 
@@ -259,16 +259,25 @@ void Call::Reply(unsigned status, const boost::json::value& body) {
   Reply(status, boost::json::serialize(body));
 }
 
+void Call::Send(net::Response&& res) {
+  if (replied_.exchange(true)) {
+    spdlog::error("second reply to {} {} dropped", std::string(req.method_string()),
+                  std::string(req.target()));
+    return;
+  }
+  respond(std::move(res));
+}
+
 void Call::Reply(unsigned status, std::string body_json) {
-  respond(MakeResponse(status, std::move(body_json)));
+  Send(MakeResponse(status, std::move(body_json)));
 }
 
 void Call::NoContent() {
-  respond(MakeResponse(204, ""));
+  Send(MakeResponse(204, ""));
 }
 
 void Call::Fail(const ApiError& e) {
-  respond(MakeResponse(e.status, e.Body()));
+  Send(MakeResponse(e.status, e.Body()));
 }
 
 bool Call::ParseBody(boost::json::object* out) {

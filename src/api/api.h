@@ -3,6 +3,7 @@
 // CommitQueue (group commit) and reply only once their write is durable.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/json/value.hpp>
 #include <functional>
@@ -42,6 +43,7 @@ struct Call {
   bool rate_limited = false;
   std::string bucket;  // X-RateLimit-Bucket
 
+  Call(net::Request&& r, net::Responder&& res) : req(std::move(r)), respond(std::move(res)) {}
   void Reply(unsigned status, const boost::json::value& body);
   void Reply(unsigned status, std::string body_json);
   void NoContent();
@@ -54,6 +56,12 @@ struct Call {
   bool HasQueryParam(std::string_view name) const;
 
   net::Response MakeResponse(unsigned status, std::string body) const;
+  // Sends `res` unless a reply was sent already (a handler bug must not
+  // write twice on one connection).
+  void Send(net::Response&& res);
+
+ private:
+  std::atomic<bool> replied_{false};
 };
 using CallPtr = std::shared_ptr<Call>;
 

@@ -134,13 +134,13 @@ void PatchGuild(Api& api, const CallPtr& call) {
   }
   if (auto* v = body.if_contains("owner_id")) {
     // Only the owner may transfer, and only to a member.
-    auto id = v->is_string() ? ParseSnowflake(v->as_string()) : std::nullopt;
+    Snowflake new_owner = v->is_string() ? ParseSnowflake(v->as_string()).value_or(0) : 0;
     std::shared_lock lock(g->mu);
     if (g->guild.owner_id != call->user->id) return call->Fail(ApiError::MissingPermissions());
-    if (!id || !g->members.count(*id))
+    if (new_owner == 0 || !g->members.count(new_owner))
       errs.Add("owner_id", "GUILD_OWNER_INVALID", "Unknown member.");
     else
-      updated.owner_id = *id;
+      updated.owner_id = new_owner;
   }
   if (!errs.empty()) return call->Fail(errs.ToError());
   WriteBatch batch;

@@ -71,15 +71,16 @@ int ParseLimit(const CallPtr& call, FormErrors* errs) {
   return v;
 }
 
-void ReplyMessages(Api& api, const CallPtr& call, const std::vector<Message>& msgs,
-                   Snowflake guild_id) {
-  bj::array out;
-  out.reserve(msgs.size());
-  for (Message m : msgs) {
-    m.guild_id = guild_id;
-    out.push_back(json::MessageObject(m, api.state()));
+void ReplyMessages(Api& api, const CallPtr& call, const std::vector<Message>& msgs) {
+  std::string out;
+  out.reserve(msgs.size() * 600 + 2);
+  out.push_back('[');
+  for (const Message& m : msgs) {
+    if (out.size() > 1) out.push_back(',');
+    json::AppendMessageJson(&out, m, api.state());
   }
-  call->Reply(200, out);
+  out.push_back(']');
+  call->Reply(200, std::move(out));
 }
 
 }  // namespace
@@ -102,7 +103,8 @@ void CreateMessage(Api& api, const CallPtr& call) {
   m.author_id = call->user->id;
   // The reply is built before the commit so that the writer thread only
   // hands it over.
-  std::string reply = bj::serialize(json::MessageObject(m, api.state()));
+  std::string reply;
+  json::AppendMessageJson(&reply, m, api.state());
   m.nonce.clear();
   WriteBatch batch;
   batch.push_back(mut::InsertMessage{std::move(m)});
@@ -139,7 +141,7 @@ void ListMessages(Api& api, const CallPtr& call) {
   std::vector<Message> msgs;
   Status s = api.store().ListMessages(q, &msgs);
   if (!s.ok()) return call->Fail(ApiError::Internal());
-  ReplyMessages(api, call, msgs, a->channel.guild_id);
+  ReplyMessages(api, call, msgs);
 }
 
 void GetMessage(Api& api, const CallPtr& call) {
@@ -151,8 +153,9 @@ void GetMessage(Api& api, const CallPtr& call) {
   Status s = api.store().GetMessage(a->channel.id, *mid, &m);
   if (s.IsNotFound()) return call->Fail(ApiError::UnknownMessage());
   if (!s.ok()) return call->Fail(ApiError::Internal());
-  m.guild_id = a->channel.guild_id;
-  call->Reply(200, json::MessageObject(m, api.state()));
+  std::string out;
+  json::AppendMessageJson(&out, m, api.state());
+  call->Reply(200, std::move(out));
 }
 
 void EditMessage(Api& api, const CallPtr& call) {
@@ -179,7 +182,8 @@ void EditMessage(Api& api, const CallPtr& call) {
   }
   edit.edited_ms = std::max<int64_t>(NowMs(), SnowflakeTimeMs(m.id) + 1);
   edit.guild_id = a->channel.guild_id;
-  std::string reply = bj::serialize(json::MessageObject(edit, api.state()));
+  std::string reply;
+  json::AppendMessageJson(&reply, edit, api.state());
   WriteBatch batch;
   batch.push_back(mut::UpdateMessage{std::move(edit)});
   api.Commit(call, std::move(batch),

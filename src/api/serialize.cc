@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
 #include <string_view>
 
+#include "util/json_writer.h"
 #include "util/time_format.h"
 
 namespace parley::json {
@@ -20,20 +22,27 @@ bj::value StrOrNull(const std::string& s) {
   return s.empty() ? bj::value(nullptr) : bj::value(s);
 }
 
+void AppendUserJson(std::string* out, const User& u) {
+  out->append("{\"id\":");
+  AppendJsonId(out, u.id);
+  out->append(",\"username\":");
+  AppendJsonString(out, u.username);
+  out->append(",\"discriminator\":\"0\",\"global_name\":");
+  if (u.global_name.empty())
+    out->append("null");
+  else
+    AppendJsonString(out, u.global_name);
+  out->append(",\"avatar\":null");
+  if (u.bot) out->append(",\"bot\":true");
+  out->append(
+      ",\"public_flags\":0,\"flags\":0,\"banner\":null,\"accent_color\":null,"
+      "\"avatar_decoration_data\":null}");
+}
+
 bj::object UserObject(const User& u) {
-  bj::object o;
-  o["id"] = Id(u.id);
-  o["username"] = u.username;
-  o["discriminator"] = "0";
-  o["global_name"] = StrOrNull(u.global_name);
-  o["avatar"] = nullptr;
-  if (u.bot) o["bot"] = true;
-  o["public_flags"] = 0;
-  o["flags"] = 0;
-  o["banner"] = nullptr;
-  o["accent_color"] = nullptr;
-  o["avatar_decoration_data"] = nullptr;
-  return o;
+  std::string s;
+  AppendUserJson(&s, u);
+  return bj::parse(s).as_object();
 }
 
 bj::object CurrentUserObject(const User& u) {
@@ -223,36 +232,58 @@ void ScanMentions(std::string_view s, std::vector<Snowflake>* users,
 }
 }  // namespace
 
-bj::object MessageObject(const Message& m, const State& state) {
+void AppendMessageJson(std::string* out, const Message& m, const State& state) {
   std::vector<Snowflake> user_ids, role_ids;
   ScanMentions(m.content, &user_ids, &role_ids);
-  bj::array mentions, mention_roles;
-  for (Snowflake id : user_ids)
-    if (auto u = state.GetUser(id)) mentions.push_back(UserObject(*u));
-  for (Snowflake id : role_ids) mention_roles.push_back(Id(id));
-  bj::object o;
-  o["type"] = m.type;
-  o["channel_id"] = Id(m.channel_id);
-  o["content"] = m.content;
-  o["attachments"] = bj::array();
-  o["embeds"] = bj::array();
-  o["timestamp"] = FormatIso8601(SnowflakeTimeMs(m.id));
-  o["edited_timestamp"] = m.edited_ms ? bj::value(FormatIso8601(m.edited_ms)) : bj::value(nullptr);
-  o["flags"] = m.flags;
-  o["components"] = bj::array();
-  o["id"] = Id(m.id);
-  if (auto u = state.GetUser(m.author_id)) {
-    o["author"] = UserObject(*u);
+  out->append("{\"type\":");
+  AppendJsonInt(out, m.type);
+  out->append(",\"channel_id\":");
+  AppendJsonId(out, m.channel_id);
+  out->append(",\"content\":");
+  AppendJsonString(out, m.content);
+  out->append(",\"attachments\":[],\"embeds\":[],\"timestamp\":\"");
+  AppendIso8601(out, SnowflakeTimeMs(m.id));
+  out->append("\",\"edited_timestamp\":");
+  if (m.edited_ms) {
+    out->push_back('"');
+    AppendIso8601(out, m.edited_ms);
+    out->push_back('"');
   } else {
-    o["author"] = UserObject(User{.id = m.author_id, .username = "Deleted User"});
+    out->append("null");
   }
-  o["mentions"] = std::move(mentions);
-  o["mention_roles"] = std::move(mention_roles);
-  o["mention_everyone"] = false;
-  o["pinned"] = m.pinned;
-  o["tts"] = m.tts;
-  if (!m.nonce.empty()) o["nonce"] = m.nonce;
-  return o;
+  out->append(",\"flags\":");
+  AppendJsonInt(out, m.flags);
+  out->append(",\"components\":[],\"id\":");
+  AppendJsonId(out, m.id);
+  out->append(",\"author\":");
+  if (auto u = state.GetUser(m.author_id)) {
+    AppendUserJson(out, *u);
+  } else {
+    AppendUserJson(out, User{.id = m.author_id, .username = "Deleted User"});
+  }
+  out->append(",\"mentions\":[");
+  bool first = true;
+  for (Snowflake id : user_ids) {
+    if (auto u = state.GetUser(id)) {
+      if (!first) out->push_back(',');
+      first = false;
+      AppendUserJson(out, *u);
+    }
+  }
+  out->append("],\"mention_roles\":[");
+  for (size_t i = 0; i < role_ids.size(); ++i) {
+    if (i) out->push_back(',');
+    AppendJsonId(out, role_ids[i]);
+  }
+  out->append("],\"mention_everyone\":false,\"pinned\":");
+  out->append(m.pinned ? "true" : "false");
+  out->append(",\"tts\":");
+  out->append(m.tts ? "true" : "false");
+  if (!m.nonce.empty()) {
+    out->append(",\"nonce\":");
+    AppendJsonString(out, m.nonce);
+  }
+  out->push_back('}');
 }
 
 }  // namespace parley::json

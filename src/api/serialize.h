@@ -29,8 +29,12 @@ boost::json::object PartialGuildObject(const GuildState& g, Snowflake user_id);
 // REQUIRES: g.mu held.
 boost::json::object InviteObject(const Invite& inv, const GuildState& g, const State& state,
                                  bool with_metadata);
-// A message as REST returns it. `author` may be null for a deleted user.
-// REQUIRES: no guild lock needed (mentions resolved through State).
-boost::json::object MessageObject(const Message& m, const State& state);
+// The user object, appended as JSON text (the one definition of its shape;
+// UserObject parses it).
+void AppendUserJson(std::string* out, const User& u);
+// A message as REST returns it, appended as JSON text (hot path: history
+// pages and posts). Author and mentions are resolved through State.
+// REQUIRES: no guild lock held.
+void AppendMessageJson(std::string* out, const Message& m, const State& state);
 
 }  // namespace parley::json

@@ -7,5 +7,7 @@ namespace parley::cli {
 
 // Adds `parley serve` to `app`; its callback runs the server.
 void AddServeCommand(CLI::App& app, int* exit_code);
+// Adds `parley fill` (bulk-append messages for benchmarks).
+void AddFillCommand(CLI::App& app, int* exit_code);
 
 }  // namespace parley::cli

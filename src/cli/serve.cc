@@ -35,6 +35,7 @@ struct ServeConfig {
   int idle_timeout_ms = 120000;
   size_t body_limit = 1024 * 1024;
   std::string public_url;
+  std::string sync = "full";
 };
 
 bool SplitHostPort(const std::string& s, std::string* host, uint16_t* port) {
@@ -67,7 +68,9 @@ int RunServe(const ServeConfig& cfg) {
     return 1;
   }
   std::unique_ptr<SqliteStore> store;
-  if (Status s = SqliteStore::Open(cfg.data, &store); !s.ok()) {
+  SqliteStore::Options store_opts;
+  store_opts.sync_every_commit = cfg.sync == "full";
+  if (Status s = SqliteStore::Open(cfg.data, store_opts, &store); !s.ok()) {
     spdlog::error("cannot open store in {}: {}", cfg.data, s.ToString());
     return 1;
   }
@@ -144,6 +147,10 @@ int RunServe(const ServeConfig& cfg) {
   boost::asio::post(loops.loop(0), [&] { sweep.cancel(); });
   blocking.join();
   writer.Stop();  // everything acknowledged is committed already; flush the rest
+  auto st = writer.stats();
+  spdlog::info("store: {} batches in {} commits ({:.1f} per commit), {} failed", st.batches,
+               st.commits, st.commits ? double(st.batches) / double(st.commits) : 0.0,
+               st.failed_batches);
   loops.Stop();
   loops.Join();
   spdlog::info("stopped cleanly");
@@ -209,6 +216,13 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   serve->add_option("--body-limit", cfg->body_limit, "Largest request body in bytes (else 413)")
       ->envname("PARLEY_BODY_LIMIT")
       ->check(CLI::Range(1024, 64 * 1024 * 1024))
+      ->capture_default_str();
+  serve
+      ->add_option("--sync", cfg->sync,
+                   "full: fsync every group commit (acked writes survive power loss); "
+                   "normal: survive a process crash only, faster")
+      ->envname("PARLEY_SYNC")
+      ->check(CLI::IsMember({"full", "normal"}))
       ->capture_default_str();
   serve->callback([cfg, exit_code] { *exit_code = RunServe(*cfg); });
 }

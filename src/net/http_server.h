@@ -73,8 +73,10 @@ class HttpServer {
 
  private:
   friend class HttpSession;
+  friend class Responder;
   struct LoopState;
   void Accept(LoopState* ls);
+  void Sweep(LoopState* ls);
 
   EventLoops* loops_;
   HttpServerOptions options_;

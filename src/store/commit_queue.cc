@@ -7,6 +7,8 @@
 // commit is in progress. If a grouped transaction fails, every batch of the
 // group is retried alone so that one bad batch does not fail its neighbours.
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -103,7 +105,10 @@ void CommitQueue::Impl::Run() {
 
 CommitQueue::CommitQueue(StoreBackend* backend, Options options)
     : impl_(std::make_unique<Impl>(backend, options)) {
-  impl_->writer = std::thread([impl = impl_.get()] { impl->Run(); });
+  impl_->writer = std::thread([impl = impl_.get()] {
+    pthread_setname_np(pthread_self(), "parley-writer");
+    impl->Run();
+  });
 }
 
 CommitQueue::~CommitQueue() {

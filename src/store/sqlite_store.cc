@@ -867,6 +867,11 @@ SqliteStore::~SqliteStore() {
 }
 
 Status SqliteStore::Open(const std::string& dir, std::unique_ptr<SqliteStore>* out) {
+  return Open(dir, Options{}, out);
+}
+
+Status SqliteStore::Open(const std::string& dir, const Options& options,
+                         std::unique_ptr<SqliteStore>* out) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status::IOError("create directory " + dir + ": " + ec.message());
@@ -894,7 +899,8 @@ Status SqliteStore::Open(const std::string& dir, std::unique_ptr<SqliteStore>* o
   // may lose the last commits on power loss or an OS crash. FULL also fsyncs
   // the WAL at every commit, so an acknowledged write survives power loss
   // too; group commit amortizes that fsync over every batch of a commit.
-  s = writer->Exec("PRAGMA synchronous = FULL");
+  s = writer->Exec(options.sync_every_commit ? "PRAGMA synchronous = FULL"
+                                             : "PRAGMA synchronous = NORMAL");
   if (!s.ok()) return s;
 
   s = Migrate(*writer);

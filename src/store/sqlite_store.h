@@ -31,7 +31,15 @@ class SqliteStore : public StoreBackend {
   // Opens (creating if missing) the directory `dir` and the database
   // dir + "/parley.db", and migrates its schema to the current version.
   // On success stores the new store in *out.
+  struct Options {
+    // true: fsync the WAL at every commit (an acknowledged write survives
+    // power loss). false: synchronous=NORMAL (survives kill -9 of the
+    // process, may lose the last commits on power loss or an OS crash).
+    bool sync_every_commit = true;
+  };
   static Status Open(const std::string& dir, std::unique_ptr<SqliteStore>* out);
+  static Status Open(const std::string& dir, const Options& options,
+                     std::unique_ptr<SqliteStore>* out);
 
   // REQUIRES: no call into this store is in progress (stop the CommitQueue
   // and the readers first).

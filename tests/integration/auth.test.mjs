@@ -189,3 +189,55 @@ test('applications: create a bot, authenticate as it, GET /applications/@me', as
   // Application name validation
   expectFieldError(await owner.client.post('/applications', {}), 'name', 'application without name');
 });
+
+test('--node-id and PARLEY_NODE_ID set the worker/process bits of snowflakes', async () => {
+  const { Server, FAST_FLAGS } = await import('./lib/server.mjs');
+  const check = async (s, nodeId) => {
+    try {
+      await s.start();
+      const u = await register(s);
+      const a = expectStatus(await u.client.post('/guilds', { name: 'node id guild' }), [200, 201]);
+      for (const id of [u.user.id, a.id]) {
+        assert.equal(Number((BigInt(id) >> 12n) & 1023n), nodeId, `id ${id} carries node id ${nodeId} in bits 12..21`);
+      }
+    } finally {
+      await s.stopAndAssertClean();
+    }
+  };
+  await check(new Server({ extraArgs: [...FAST_FLAGS, '--node-id', '37'] }), 37);
+  await check(new Server({ extraArgs: FAST_FLAGS, env: { PARLEY_NODE_ID: '1022' } }), 1022);
+});
+
+test('the data directory stores neither tokens nor passwords in clear', async () => {
+  const { Server, FAST_FLAGS } = await import('./lib/server.mjs');
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const s = new Server({ extraArgs: FAST_FLAGS });
+  const secrets = [];
+  try {
+    await s.start();
+    const pw = `Very-Distinct-Password-${Math.random().toString(36).slice(2)}`;
+    const u = await register(s, uniqueName('sec'), pw);
+    const login = expectStatus(await request(s, 'POST', '/auth/login', { body: { username: u.name, password: pw } }), 200);
+    const app = expectStatus(await u.client.post('/applications', { name: uniqueName('secbot') }), [200, 201]);
+    secrets.push(['password', pw], ['register token', u.token], ['login token', login.token], ['bot token', app.token]);
+  } finally {
+    await s.stopAndAssertClean();
+  }
+  const files = [];
+  const walk = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) files.push(p);
+    }
+  };
+  walk(s.dataDir);
+  assert.ok(files.length > 0, 'the data directory holds the store');
+  for (const f of files) {
+    const buf = fs.readFileSync(f);
+    for (const [what, secret] of secrets) {
+      assert.ok(!buf.includes(Buffer.from(secret)), `${what} stored in clear in ${f}`);
+    }
+  }
+});

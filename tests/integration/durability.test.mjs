@@ -82,7 +82,65 @@ test('kill -9 under concurrent load loses no acknowledged message', { timeout: 3
     }
   }
 
-  const workers = users.map((_, w) => worker(w));
+  // a mutator: posts, then edits or deletes its own messages; records what was acknowledged
+  const ackedEdits = new Map(); // id -> {channelId, content}
+  const ackedDeletes = new Map(); // id -> channelId
+  async function mutator() {
+    const u = users[0];
+    const ch = channels[0];
+    let n = 0;
+    while (!stop) {
+      try {
+        const r = await fetch(`${srv.base}/channels/${ch.id}/messages`, {
+          method: 'POST', headers: { Authorization: u.token, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ content: `mut-${n}` }), signal: AbortSignal.timeout(30_000),
+        });
+        if (r.status !== 200 && r.status !== 201) continue;
+        const m = await r.json();
+        // while its edit/delete is in flight the message's fate is uncertain: track it only once acknowledged
+        if (n++ % 2 === 0) {
+          const content = `mut-edited-${n}`;
+          const e = await fetch(`${srv.base}/channels/${ch.id}/messages/${m.id}`, {
+            method: 'PATCH', headers: { Authorization: u.token, 'Content-Type': 'application/json' },
+            body: JSON.stringify({ content }), signal: AbortSignal.timeout(30_000),
+          });
+          await e.text();
+          if (e.status === 200) {
+            ackedEdits.set(m.id, content);
+            acked.set(m.id, { channelId: ch.id, content, authorId: u.user.id });
+          }
+        } else {
+          const d = await fetch(`${srv.base}/channels/${ch.id}/messages/${m.id}`, {
+            method: 'DELETE', headers: { Authorization: u.token }, signal: AbortSignal.timeout(30_000),
+          });
+          await d.text();
+          if (d.status === 204) ackedDeletes.set(m.id, ch.id);
+        }
+      } catch {
+        if (stop) break;
+      }
+    }
+  }
+  // a registrar: new accounts during the load; every acknowledged one must survive
+  const ackedUsers = [];
+  async function registrar() {
+    let n = 0;
+    while (!stop) {
+      const username = `dur_${process.pid}_${n++}`;
+      try {
+        const r = await fetch(`${srv.base}/auth/register`, {
+          method: 'POST', headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ username, password: PASSWORD }), signal: AbortSignal.timeout(30_000),
+        });
+        const body = await r.json().catch(() => null);
+        if (r.status === 201 && body?.token) ackedUsers.push({ username, token: body.token, id: body.user.id });
+      } catch {
+        if (stop) break;
+      }
+    }
+  }
+
+  const workers = [...users.map((_, w) => worker(w)), mutator(), registrar()];
   await sleep(3000);
   const ackedBeforeKill = acked.size;
   // SIGKILL while requests are in flight
@@ -91,7 +149,7 @@ test('kill -9 under concurrent load loses no acknowledged message', { timeout: 3
   stop = true;
   await Promise.all(workers);
 
-  const summary = `attempts ${attempts}, acked ${acked.size} (${ackedBeforeKill} before the kill signal), transport failures ${failures}, non-2xx ${non2xx}, statuses ${JSON.stringify(statusCounts)}`;
+  const summary = `edits ${ackedEdits.size}, deletes ${ackedDeletes.size}, registrations ${ackedUsers.length}, attempts ${attempts}, acked ${acked.size} (${ackedBeforeKill} before the kill signal), transport failures ${failures}, non-2xx ${non2xx}, statuses ${JSON.stringify(statusCounts)}`;
   t.diagnostic(summary);
   assert.ok(acked.size >= 50, `too few acknowledged posts to prove anything: ${summary}`);
   assert.ok(failures >= 1 || attempts > acked.size, `expected requests in flight at the kill: ${summary}`);
@@ -126,6 +184,14 @@ test('kill -9 under concurrent load loses no acknowledged message', { timeout: 3
     assert.equal(m.author.id, info.authorId, `message ${id} author changed`);
   }
   for (const e of early) assert.ok(found.has(e.id), `early message ${e.id} lost`);
+  for (const [id, content] of ackedEdits) {
+    if (found.has(id)) assert.equal(found.get(id).content, content, `acknowledged edit of ${id} lost`);
+  }
+  for (const [id] of ackedDeletes) assert.ok(!found.has(id), `acknowledged delete of ${id} undone by the crash`);
+  for (const u of ackedUsers) {
+    const r = await request(srv2, 'GET', '/users/@me', { token: u.token });
+    assert.equal(r.status, 200, `acknowledged registration ${u.username} lost (${r.status})`);
+  }
   // cross-check missing ones by direct GET so the report is precise
   const reallyMissing = [];
   for (const id of missing.slice(0, 50)) {

@@ -293,3 +293,18 @@ test('many concurrent half-open connections do not starve the server', async () 
   await sleep(200);
   await assertAlive(srv, alice.token, 'after closing them');
 });
+
+test('a valid chunked request body is accepted', async () => {
+  const json = JSON.stringify({ content: 'chunked hello' });
+  const a = json.slice(0, 10);
+  const b = json.slice(10);
+  const reqText =
+    `POST /api/v10/channels/${chan.id}/messages HTTP/1.1\r\nHost: ${host()}\r\nAuthorization: ${alice.token}\r\n` +
+    `Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n` +
+    `${a.length.toString(16)}\r\n${a}\r\n${b.length.toString(16)}\r\n${b}\r\n0\r\n\r\n`;
+  const r = await rawExchange(srv.port, reqText, { timeoutMs: 15_000, idleMs: 2000 });
+  const codes = statusCodes(r.data);
+  assert.ok(codes[0] === 200 || codes[0] === 201, `chunked POST → ${r.data.toString('latin1').slice(0, 300)}`);
+  const hist = expectStatus(await alice.client.get(`/channels/${chan.id}/messages?limit=5`), 200);
+  assert.ok(hist.some((m) => m.content === 'chunked hello'));
+});

@@ -325,3 +325,29 @@ test('a non-member never learns what a guild contains', async () => {
   const hist = expectStatus(await a.client.get(`/channels/${general.id}/messages`), 200);
   assert.ok(!hist.some((m) => m.content === 'intrusion'));
 });
+
+test('invites die with their channel or guild; joining twice does not duplicate the member', async () => {
+  const a = await register(srv);
+  const b = await register(srv);
+  const { guild, general } = await createGuild(a.client);
+  const side = await createChannel(a.client, guild.id);
+  const inv = expectStatus(await a.client.post(`/channels/${general.id}/invites`, {}), [200, 201]);
+  const sideInv = expectStatus(await a.client.post(`/channels/${side.id}/invites`, {}), [200, 201]);
+  expectStatus(await b.client.post(`/invites/${inv.code}`, {}), [200, 201, 204]);
+  expectStatus(await b.client.post(`/invites/${inv.code}`, {}), [200, 201, 204], 'second join');
+  const list = expectStatus(await a.client.get(`/guilds/${guild.id}/members?limit=1000`), 200);
+  assert.equal(list.filter((m) => m.user.id === b.user.id).length, 1, 'member listed once');
+  assert.equal(list.length, 2);
+
+  const d = await a.client.del(`/channels/${side.id}`);
+  assert.ok([200, 204].includes(d.status));
+  expectError(await b.client.get(`/invites/${sideInv.code}`), 404, 10006, 'invite of a deleted channel');
+  const c = await register(srv);
+  expectError(await c.client.post(`/invites/${sideInv.code}`, {}), 404, 10006, 'join via invite of a deleted channel');
+  expectNoAccess(await c.client.get(`/guilds/${guild.id}`), 10004);
+
+  assert.equal((await a.client.del(`/guilds/${guild.id}`)).status, 204);
+  expectError(await c.client.get(`/invites/${inv.code}`), 404, 10006, 'invite of a deleted guild');
+  expectError(await c.client.post(`/invites/${inv.code}`, {}), 404, 10006, 'join a deleted guild');
+  assert.deepEqual(expectStatus(await c.client.get('/users/@me/guilds'), 200), []);
+});

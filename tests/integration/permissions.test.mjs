@@ -333,3 +333,54 @@ test('overwrite validation and MANAGE_ROLES requirement', async () => {
   assert.equal(res.status, 204, `MANAGE_ROLES edits overwrite: ${res.status} ${res.text}`);
   expectError(await A.client.del(`/channels/${fakeSnowflake()}/permissions/${g}`), 404, 10003);
 });
+
+test('ids from another guild or channel cannot be mixed in (no cross-guild reach)', async () => {
+  // victim guild: V owns it, M is a member with a message there
+  const { A: V, B: M, g: gv, general: cv } = await setup();
+  const victimMsg = await postMessage(M.client, cv.id, 'victim message');
+  const victimMsg2 = await postMessage(V.client, cv.id, 'victim message 2');
+  const victimRole = await makeRole(V, gv, [P.ADMINISTRATOR]);
+  // attacker owns another guild (all permissions there) and is a plain member of the victim guild
+  const X = await register(srv);
+  await inviteAndJoin(V.client, X.client, cv.id);
+  const { guild: gx, general: cx } = await createGuild(X.client);
+  const xr = expectStatus(await X.client.post(`/guilds/${gx.id}/roles`, { name: 'x' }), [200, 201]);
+
+  // messages addressed through the attacker's own channel
+  expectError(await X.client.del(`/channels/${cx.id}/messages/${victimMsg.id}`), 404, 10008, 'delete via own channel');
+  expectError(await X.client.patch(`/channels/${cx.id}/messages/${victimMsg.id}`, { content: 'x' }), 404, 10008, 'edit via own channel');
+  expectError(await X.client.get(`/channels/${cx.id}/messages/${victimMsg.id}`), 404, 10008, 'read via own channel');
+  const bd = await X.client.post(`/channels/${cx.id}/messages/bulk-delete`, { messages: [victimMsg.id, victimMsg2.id] });
+  assert.ok([204, 400, 404].includes(bd.status), `bulk-delete foreign ids via own channel: ${bd.status} ${bd.text}`);
+  expectStatus(await V.client.get(`/channels/${cv.id}/messages/${victimMsg.id}`), 200, 'victim message intact');
+  expectStatus(await V.client.get(`/channels/${cv.id}/messages/${victimMsg2.id}`), 200, 'victim message 2 intact');
+
+  // roles addressed through the attacker's own guild
+  expectError(await X.client.put(`/guilds/${gx.id}/members/${X.user.id}/roles/${victimRole.id}`), 404, 10011, 'foreign role in own guild');
+  expectError(await X.client.patch(`/guilds/${gx.id}/roles/${victimRole.id}`, { permissions: '0' }), 404, 10011);
+  expectError(await X.client.del(`/guilds/${gx.id}/roles/${victimRole.id}`), 404, 10011);
+  // and the attacker's role cannot be handed out in the victim guild
+  const r = await V.client.put(`/guilds/${gv}/members/${X.user.id}/roles/${xr.id}`);
+  expectError(r, 404, 10011, 'role of another guild');
+  // overwrites on the victim channel need MANAGE_ROLES there, whatever the attacker owns elsewhere
+  expectError(await X.client.put(`/channels/${cv.id}/permissions/${X.user.id}`, { type: 1, allow: perms(P.MANAGE_MESSAGES), deny: '0' }), 403, 50013);
+  expectError(await X.client.del(`/channels/${cv.id}/messages/${victimMsg.id}`), 403, 50013, 'still no MANAGE_MESSAGES');
+  // members of the victim guild are not members of the attacker's guild
+  expectError(await X.client.get(`/guilds/${gx.id}/members/${M.user.id}`), 404, 10007);
+  expectError(await X.client.del(`/guilds/${gx.id}/members/${M.user.id}`), 404, 10007);
+  expectStatus(await V.client.get(`/guilds/${gv}/members/${M.user.id}`), 200);
+  const role = expectStatus(await V.client.get(`/guilds/${gv}/roles`), 200).find((x) => x.id === victimRole.id);
+  assert.equal(role.permissions, perms(P.ADMINISTRATOR));
+});
+
+test('a member who leaves and rejoins comes back without roles', async () => {
+  const { A, B, g, general } = await setup();
+  const r = await makeRole(A, g, [P.MANAGE_MESSAGES]);
+  await assign(A, g, B, r);
+  assert.equal((await B.client.del(`/users/@me/guilds/${g}`)).status, 204);
+  await inviteAndJoin(A.client, B.client, general.id);
+  const m = expectStatus(await A.client.get(`/guilds/${g}/members/${B.user.id}`), 200);
+  assert.deepEqual(m.roles, [], 'roles are dropped when a member leaves');
+  const am = await postMessage(A.client, general.id, 'x');
+  expectError(await B.client.del(`/channels/${general.id}/messages/${am.id}`), 403, 50013);
+});

@@ -58,9 +58,36 @@ export function freePort() {
   });
 }
 
+const createdDirs = [];
 export function tmpDataDir(tag = 'data') {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `parley-it-${tag}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `parley-it-${tag}-`));
+  createdDirs.push(dir);
+  return dir;
 }
+// Remove our data directories when this test file's process ends, unless it failed
+// (then they are kept for inspection) or PARLEY_TEST_KEEP_DATA is set.
+const liveProcs = new Set();
+process.on('exit', (code) => {
+  // never leave a server behind, even if a test crashed before its after() hook
+  for (const p of liveProcs) {
+    try {
+      p.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  if (process.env.PARLEY_TEST_KEEP_DATA || code || process.exitCode) {
+    if (createdDirs.length) process.stderr.write(`# parley data kept in: ${createdDirs.join(' ')}\n`);
+    return;
+  }
+  for (const d of createdDirs) {
+    try {
+      fs.rmSync(d, { recursive: true, force: true });
+    } catch {
+      // best effort
+    }
+  }
+});
 
 function tryConnect(port) {
   return new Promise((resolve) => {
@@ -117,6 +144,7 @@ export class Server {
       env: { ...process.env, ...(this.env || {}) },
     });
     this.proc = proc;
+    liveProcs.add(proc);
     const onData = (d) => {
       this.output += d.toString();
       if (this.output.length > 200_000) this.output = this.output.slice(-100_000);
@@ -126,6 +154,7 @@ export class Server {
     proc.stderr.on('data', onData);
     this.exited = new Promise((resolve) => {
       proc.once('exit', (code, signal) => {
+        liveProcs.delete(proc);
         this.exitInfo = { code, signal };
         resolve(this.exitInfo);
       });

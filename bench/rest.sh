@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# REST benchmarks of issue "Parley foundation", run on this machine:
+#   bench/rest.sh writes   [CLIENTS=64] [CHANNELS=8] [DURATION=20]
+#   bench/rest.sh history  [MESSAGES=10000000] [DURATION=15]
+# writes:  acknowledged POST /channels/{id}/messages per second from CLIENTS
+#          keep-alive connections (wrk, one thread, open on the same box),
+#          then checks the store holds at least as many messages as were acked.
+# history: fills one channel with MESSAGES messages (parley fill), then pages
+#          it with limit=50 at random anchors in before/after/around modes.
+# Needs: scripts/build.sh release, wrk (apt-get install wrk), node.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:?usage: bench/rest.sh writes|history}
+BIN=${PARLEY_BIN:-build/release/parley}
+PORT=${PORT:-18600}
+DATA=$(mktemp -d /tmp/parley-bench.XXXXXX)
+API=http://127.0.0.1:$PORT/api/v10
+SERVER_PID=
+trap '[ -n "$SERVER_PID" ] && kill $SERVER_PID 2>/dev/null; rm -rf "$DATA"' EXIT
+command -v wrk >/dev/null || { echo "wrk missing: apt-get install wrk" >&2; exit 1; }
+
+start_server() {
+  "$BIN" serve --listen 127.0.0.1:$PORT --data "$DATA" --password-cost min \
+    --ratelimit-global 0 --ratelimit-scale 1000000 --log-level warn --sync "${SYNC:-full}" >"$DATA/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 100); do curl -s -o /dev/null "$API/users/@me" && return 0; sleep 0.1; done
+  echo "server did not start" >&2; cat "$DATA/server.log" >&2; exit 1
+}
+stop_server() { kill -TERM $SERVER_PID; wait $SERVER_PID || true; SERVER_PID=; }
+json() { node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(eval('JSON.parse(s)'+process.argv[1])))" "$1"; }
+post() { curl -sf -X POST "$API$1" -H "Authorization: $TOKEN" -H 'Content-Type: application/json' -d "$2"; }
+
+setup_guild() {
+  local reg
+  reg=$(curl -sf "$API/auth/register" -H 'Content-Type: application/json' \
+    -d '{"username":"bench","password":"benchmark-password"}')
+  TOKEN=$(echo "$reg" | json .token)
+  USER_ID=$(echo "$reg" | json .user.id)
+  local guild
+  guild=$(post /guilds '{"name":"bench guild"}')
+  GUILD_ID=$(echo "$guild" | json .id)
+  CHANNELS=$(echo "$guild" | json '.channels[0].id')
+}
+
+echo "# $(date -u +%FT%TZ) $(git rev-parse --short HEAD) $(nproc) cores, $(uname -r)"
+case "$mode" in
+  writes)
+    CLIENTS=${CLIENTS:-64}; NCHAN=${CHANNELS_N:-8}; SECONDS_=${DURATION:-20}
+    start_server; setup_guild
+    for _ in $(seq 2 "$NCHAN"); do
+      CHANNELS="$CHANNELS,$(post /guilds/$GUILD_ID/channels '{"name":"bench"}' | json .id)"
+    done
+    echo "writes: $CLIENTS keep-alive clients, $NCHAN channels, ${SECONDS_}s (wrk -t1)"
+    PARLEY_TOKEN=$TOKEN PARLEY_CHANNELS=$CHANNELS \
+      wrk -t1 -c"$CLIENTS" -d"${SECONDS_}s" -s bench/wrk/post_messages.lua "http://127.0.0.1:$PORT" |
+      tee "$DATA/wrk.out" | grep -E "RESULT|Socket errors|Requests/sec"
+    stop_server
+    acked=$(sed -n 's/.*acked=\([0-9]*\).*/\1/p' "$DATA/wrk.out")
+    stored=$(sqlite3 "$DATA/parley.db" "SELECT COUNT(*) FROM messages")
+    echo "stored=$stored acked=$acked"
+    [ "$stored" -ge "$acked" ] || { echo "LOST MESSAGES" >&2; exit 1; }
+    ;;
+  history)
+    MESSAGES=${MESSAGES:-10000000}; SECONDS_=${DURATION:-15}
+    start_server; setup_guild; stop_server
+    "$BIN" fill --data "$DATA" --channel "$CHANNELS" --author "$USER_ID" --count "$MESSAGES"
+    ls -la "$DATA"/parley.db | awk '{print "db bytes:", $5}'
+    MIN_ID=$(sqlite3 "$DATA/parley.db" "SELECT MIN(id) FROM messages WHERE channel_id=$CHANNELS")
+    MAX_ID=$(sqlite3 "$DATA/parley.db" "SELECT MAX(id) FROM messages WHERE channel_id=$CHANNELS")
+    start_server
+    # Warm-up (excluded): one short pass to load the index pages into cache.
+    PARLEY_TOKEN=$TOKEN PARLEY_CHANNEL=$CHANNELS PARLEY_MIN_ID=$MIN_ID PARLEY_MAX_ID=$MAX_ID \
+      wrk -t1 -c16 -d5s -s bench/wrk/history.lua "http://127.0.0.1:$PORT" >/dev/null
+    for m in before after around; do
+      PARLEY_MODE=$m PARLEY_TOKEN=$TOKEN PARLEY_CHANNEL=$CHANNELS PARLEY_MIN_ID=$MIN_ID PARLEY_MAX_ID=$MAX_ID \
+        wrk -t1 -c"${CONNS:-16}" -d"${SECONDS_}s" -s bench/wrk/history.lua "http://127.0.0.1:$PORT" | grep RESULT
+    done
+    stop_server
+    ;;
+  *) echo "usage: bench/rest.sh writes|history" >&2; exit 2 ;;
+esac
