@@ -162,7 +162,7 @@ int RunServe(const ServeConfig& cfg) {
 void AddServeCommand(CLI::App& app, int* exit_code) {
   auto cfg = std::make_shared<ServeConfig>();
   CLI::App* serve = app.add_subcommand("serve", "Run the chat server");
-  serve->set_config("--config", "", "Read options from a TOML/INI file (keys = option names)");
+  serve->fallthrough();  // so that `parley serve --config FILE` reaches the top-level --config
   serve->add_option("--listen", cfg->listen, "HOST:PORT to serve REST (and the gateway) on")
       ->envname("PARLEY_LISTEN")
       ->capture_default_str();
