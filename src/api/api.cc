@@ -190,7 +190,9 @@ void Api::Dispatch(const CallPtr& call) {
 
   // Rate limits.
   std::string key = match->bucket;
-  if (match->major && !call->params.empty()) key += ":" + call->params[0];
+  // Only a real snowflake becomes part of a key: junk ids cannot mint keys.
+  if (match->major && !call->params.empty() && ParseSnowflake(call->params[0]))
+    key += ":" + call->params[0];
   call->bucket = BucketHash(match->bucket);
   call->rate = rate_limiter_.Check(who, key, match->limit, NowMs());
   call->rate_limited = true;
@@ -229,6 +231,33 @@ void Api::Commit(const CallPtr& call, WriteBatch batch, std::function<void()> on
                          deps_.state->Apply(b);
                          on_ok();
                        });
+}
+
+void Api::CommitBuilt(const CallPtr& call, std::function<Built()> build) {
+  auto out = std::make_shared<Built>();
+  deps_.writer->SubmitBuilder(
+      [out, build = std::move(build)](WriteBatch* batch) {
+        try {
+          *out = build();
+        } catch (const std::exception& e) {
+          spdlog::error("builder threw: {}", e.what());
+          out->error = ApiError::Internal();
+        }
+        if (out->error) return Status::InvalidArgument("rejected");
+        *batch = std::move(out->batch);
+        return Status::OK();
+      },
+      [this, call, out](Status s, const WriteBatch& b) {
+        if (out->error) return call->Fail(*out->error);
+        if (!s.ok()) {
+          spdlog::error("commit failed: {}", s.ToString());
+          return call->Fail(ApiError::Internal());
+        }
+        deps_.state->Apply(b);
+        if (out->reply) return out->reply();
+        if (out->status == 204) return call->NoContent();
+        call->Reply(out->status, std::move(out->body));
+      });
 }
 
 void Api::CommitWithStatus(WriteBatch batch, std::function<void(Status)> done) {

@@ -8,6 +8,7 @@
 #include <boost/json/value.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,24 @@ struct ApiOptions {
 };
 
 class Api;
+
+// What a read-modify-write handler decides on the writer thread (see
+// Api::CommitBuilt): a batch to commit alone and the reply, or an error.
+struct Built {
+  WriteBatch batch;  // empty: nothing to change (still replies)
+  std::optional<ApiError> error;
+  unsigned status = 204;
+  std::string body;  // the reply's JSON (ignored for 204)
+  // If set, builds the reply after the batch is applied to State (instead of
+  // status/body).
+  std::function<void()> reply;
+
+  static Built Fail(ApiError e) {
+    Built b;
+    b.error = std::move(e);
+    return b;
+  }
+};
 
 // One request in flight. Handlers take it by shared_ptr and may finish it
 // from any thread with Reply/Fail, exactly once.
@@ -84,6 +103,12 @@ class Api {
   // writer thread: keep it short, reply with a prebuilt body), else replies
   // 500.
   void Commit(const CallPtr& call, WriteBatch batch, std::function<void()> on_ok);
+  // Read-modify-write without lost updates: `build` runs on the writer thread
+  // against the State left by every earlier commit (re-checking existence
+  // and permissions there), and what it returns is committed alone, applied
+  // to State, and replied. Use it for changes to existing records; plain
+  // inserts (messages) use Commit.
+  void CommitBuilt(const CallPtr& call, std::function<Built()> build);
   // Like Commit, but `done` gets the status (OK after State has the batch).
   void CommitWithStatus(WriteBatch batch, std::function<void(Status)> done);
 

@@ -1,5 +1,6 @@
 // Channels: read, modify, delete, permission overwrites, typing.
 #include <boost/json/serialize.hpp>
+#include <functional>
 
 #include "api/handlers.h"
 #include "api/serialize.h"
@@ -66,41 +67,90 @@ void GetChannel(Api& api, const CallPtr& call) {
   call->Reply(200, json::ChannelObject(a->channel, a->last_message_id));
 }
 
-void PatchChannel(Api& api, const CallPtr& call) {
-  auto a = AccessChannel(api, call, perm::kManageChannels);
+namespace {
+
+// The caller's permissions in channel `channel_id` of `g`, re-read on the
+// writer thread. REQUIRES: g.mu held.
+const Channel* FindChannel(const GuildState& g, Snowflake channel_id) {
+  auto it = g.channels.find(channel_id);
+  return it == g.channels.end() ? nullptr : &it->second;
+}
+
+// Overwrites may only allow or deny bits the caller holds in the channel
+// (the owner and administrators hold all).
+bool MayWriteOverwrites(uint64_t caller, const std::vector<Overwrite>& ows) {
+  for (const Overwrite& o : ows)
+    if (((o.allow | o.deny) & ~caller) != 0) return false;
+  return true;
+}
+
+// Runs `change` on a copy of the channel under the checks every channel edit
+// shares (exists, visible, `need` held), on the writer thread, and commits it.
+void EditChannel(Api& api, const CallPtr& call, uint64_t need,
+                 std::function<std::optional<ApiError>(Channel&, uint64_t)> change,
+                 bool reply_channel) {
+  auto a = AccessChannel(api, call, need);
   if (!a) return;
-  bj::object body;
-  if (!call->ParseBody(&body)) return;
-  FormErrors errs;
-  Channel c = a->channel;
-  ReadChannelName(body, false, &c.name, &errs);
-  if (auto* v = body.if_contains("topic")) {
-    if (v->is_null())
-      c.topic.clear();
-    else if (!v->is_string() || v->as_string().size() > 1024 * 4)
-      errs.Add("topic", "BASE_TYPE_MAX_LENGTH", "Must be 1024 or fewer in length.");
-    else
-      c.topic = std::string(v->as_string());
-  }
-  if (auto* v = body.if_contains("nsfw"); v && v->is_bool()) c.nsfw = v->as_bool();
-  if (auto* v = body.if_contains("position"); v && v->is_int64())
-    c.position = static_cast<int>(v->as_int64());
-  if (auto* v = body.if_contains("rate_limit_per_user"); v && !v->is_null()) {
-    if (!v->is_int64() || v->as_int64() < 0 || v->as_int64() > 21600)
-      errs.Add("rate_limit_per_user", "NUMBER_TYPE_MAX", "Must be between 0 and 21600.");
-    else
-      c.rate_limit_per_user = static_cast<int>(v->as_int64());
-  }
-  if (auto* v = body.if_contains("permission_overwrites"); v && !v->is_null()) {
-    if (!(a->permissions & perm::kManageRoles)) return call->Fail(ApiError::MissingPermissions());
-    ReadOverwrites(*v, c.guild_id, &c.overwrites, &errs);
-  }
-  if (!errs.empty()) return call->Fail(errs.ToError());
-  std::string reply = bj::serialize(json::ChannelObject(c, a->last_message_id));
-  WriteBatch batch;
-  batch.push_back(mut::PutChannel{std::move(c)});
-  api.Commit(call, std::move(batch),
-             [call, reply = std::move(reply)]() mutable { call->Reply(200, std::move(reply)); });
+  api.CommitBuilt(call,
+                  [g = a->guild, call, need, change = std::move(change), reply_channel,
+                   cid = a->channel.id]() -> Built {
+                    std::shared_lock lock(g->mu);
+                    const Channel* c = FindChannel(*g, cid);
+                    if (!c) return Built::Fail(ApiError::UnknownChannel());
+                    uint64_t p = g->ChannelPermissions(*c, call->user->id);
+                    if (!(p & perm::kViewChannel)) return Built::Fail(ApiError::MissingAccess());
+                    if ((p & need) != need) return Built::Fail(ApiError::MissingPermissions());
+                    Channel updated = *c;
+                    if (auto err = change(updated, p)) return Built::Fail(*err);
+                    Built b;
+                    if (reply_channel) {
+                      auto lit = g->last_message_ids.find(cid);
+                      b.status = 200;
+                      b.body = bj::serialize(json::ChannelObject(
+                          updated, lit == g->last_message_ids.end() ? 0 : lit->second));
+                    }
+                    b.batch.push_back(mut::PutChannel{std::move(updated)});
+                    return b;
+                  });
+}
+
+}  // namespace
+
+void PatchChannel(Api& api, const CallPtr& call) {
+  auto body = std::make_shared<bj::object>();
+  if (!AccessChannel(api, call, perm::kManageChannels) || !call->ParseBody(body.get())) return;
+  EditChannel(
+      api, call, perm::kManageChannels,
+      [body](Channel& c, uint64_t p) -> std::optional<ApiError> {
+        FormErrors errs;
+        ReadChannelName(*body, false, &c.name, &errs);
+        if (auto* v = body->if_contains("topic")) {
+          if (v->is_null())
+            c.topic.clear();
+          else if (!v->is_string() || v->as_string().size() > 1024 * 4)
+            errs.Add("topic", "BASE_TYPE_MAX_LENGTH", "Must be 1024 or fewer in length.");
+          else
+            c.topic = std::string(v->as_string());
+        }
+        if (auto* v = body->if_contains("nsfw"); v && v->is_bool()) c.nsfw = v->as_bool();
+        if (auto* v = body->if_contains("position"); v && v->is_int64())
+          c.position = static_cast<int>(v->as_int64());
+        if (auto* v = body->if_contains("rate_limit_per_user"); v && !v->is_null()) {
+          if (!v->is_int64() || v->as_int64() < 0 || v->as_int64() > 21600)
+            errs.Add("rate_limit_per_user", "NUMBER_TYPE_MAX", "Must be between 0 and 21600.");
+          else
+            c.rate_limit_per_user = static_cast<int>(v->as_int64());
+        }
+        if (auto* v = body->if_contains("permission_overwrites"); v && !v->is_null()) {
+          if (!(p & perm::kManageRoles)) return ApiError::MissingPermissions();
+          ReadOverwrites(*v, c.guild_id, &c.overwrites, &errs);
+          if (errs.empty() && !MayWriteOverwrites(p, c.overwrites))
+            return ApiError::MissingPermissions();
+        }
+        if (!errs.empty()) return errs.ToError();
+        return std::nullopt;
+      },
+      true);
 }
 
 void DeleteChannel(Api& api, const CallPtr& call) {
@@ -114,8 +164,7 @@ void DeleteChannel(Api& api, const CallPtr& call) {
 }
 
 void PutOverwrite(Api& api, const CallPtr& call) {
-  auto a = AccessChannel(api, call, perm::kManageRoles);
-  if (!a) return;
+  if (!AccessChannel(api, call, perm::kManageRoles)) return;
   auto target = ParamId(call, 1, ApiError::UnknownOverwrite());
   if (!target) return;
   bj::object body;
@@ -129,31 +178,32 @@ void PutOverwrite(Api& api, const CallPtr& call) {
   if (!allow) errs.Add("allow", "NUMBER_TYPE_COERCE", "Value is not a permission set.");
   if (!deny) errs.Add("deny", "NUMBER_TYPE_COERCE", "Value is not a permission set.");
   if (!errs.empty()) return call->Fail(errs.ToError());
-  int t = static_cast<int>(type->as_int64());
-  {
-    std::shared_lock lock(a->guild->mu);
-    bool exists =
-        t == 0 ? a->guild->roles.count(*target) != 0 : a->guild->members.count(*target) != 0;
-    if (!exists) return call->Fail(t == 0 ? ApiError::UnknownRole() : ApiError::UnknownMember());
-  }
-  Channel c = a->channel;
-  std::erase_if(c.overwrites, [&](const Overwrite& o) { return o.id == *target; });
-  c.overwrites.push_back(Overwrite{*target, t, *allow, *deny});
-  WriteBatch batch;
-  batch.push_back(mut::PutChannel{std::move(c)});
-  api.Commit(call, std::move(batch), [call] { call->NoContent(); });
+  Overwrite ow{*target, static_cast<int>(type->as_int64()), *allow, *deny};
+  auto g = api.state().GetGuild(*api.state().GuildOfChannel(*ParseSnowflake(call->params[0])));
+  EditChannel(
+      api, call, perm::kManageRoles,
+      [g, ow](Channel& c, uint64_t p) -> std::optional<ApiError> {
+        // REQUIRES (by EditChannel): g->mu held.
+        bool exists = ow.type == 0 ? g->roles.count(ow.id) != 0 : g->members.count(ow.id) != 0;
+        if (!exists) return ow.type == 0 ? ApiError::UnknownRole() : ApiError::UnknownMember();
+        if (!MayWriteOverwrites(p, {ow})) return ApiError::MissingPermissions();
+        std::erase_if(c.overwrites, [&](const Overwrite& o) { return o.id == ow.id; });
+        c.overwrites.push_back(ow);
+        return std::nullopt;
+      },
+      false);
 }
 
 void DeleteOverwrite(Api& api, const CallPtr& call) {
-  auto a = AccessChannel(api, call, perm::kManageRoles);
-  if (!a) return;
   auto target = ParamId(call, 1, ApiError::UnknownOverwrite());
   if (!target) return;
-  Channel c = a->channel;
-  std::erase_if(c.overwrites, [&](const Overwrite& o) { return o.id == *target; });
-  WriteBatch batch;
-  batch.push_back(mut::PutChannel{std::move(c)});
-  api.Commit(call, std::move(batch), [call] { call->NoContent(); });
+  EditChannel(
+      api, call, perm::kManageRoles,
+      [id = *target](Channel& c, uint64_t) -> std::optional<ApiError> {
+        std::erase_if(c.overwrites, [&](const Overwrite& o) { return o.id == id; });
+        return std::nullopt;
+      },
+      false);
 }
 
 void TriggerTyping(Api& api, const CallPtr& call) {

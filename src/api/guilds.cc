@@ -113,41 +113,40 @@ void GetGuild(Api& api, const CallPtr& call) {
 void PatchGuild(Api& api, const CallPtr& call) {
   auto g = MemberGuild(api, call);
   if (!g) return;
-  Guild updated;
-  {
+  auto body = std::make_shared<bj::object>();
+  if (!call->ParseBody(body.get())) return;
+  api.CommitBuilt(call, [g, call, body]() -> Built {
     std::shared_lock lock(g->mu);
     if (!(g->GuildPermissions(call->user->id) & perm::kManageGuild))
-      return call->Fail(ApiError::MissingPermissions());
-    updated = g->guild;
-  }
-  bj::object body;
-  if (!call->ParseBody(&body)) return;
-  FormErrors errs;
-  ReadGuildName(body, false, &updated.name, &errs);
-  if (auto* v = body.if_contains("description")) {
-    if (v->is_null())
-      updated.description.clear();
-    else if (v->is_string() && v->as_string().size() <= 120 * 4)
-      updated.description = std::string(v->as_string());
-    else
-      errs.Add("description", "BASE_TYPE_MAX_LENGTH", "Must be 120 or fewer in length.");
-  }
-  if (auto* v = body.if_contains("owner_id")) {
-    // Only the owner may transfer, and only to a member.
-    Snowflake new_owner = v->is_string() ? ParseSnowflake(v->as_string()).value_or(0) : 0;
-    std::shared_lock lock(g->mu);
-    if (g->guild.owner_id != call->user->id) return call->Fail(ApiError::MissingPermissions());
-    if (new_owner == 0 || !g->members.count(new_owner))
-      errs.Add("owner_id", "GUILD_OWNER_INVALID", "Unknown member.");
-    else
-      updated.owner_id = new_owner;
-  }
-  if (!errs.empty()) return call->Fail(errs.ToError());
-  WriteBatch batch;
-  batch.push_back(mut::PutGuild{updated});
-  api.Commit(call, std::move(batch), [call, g] {
-    std::shared_lock lock(g->mu);
-    call->Reply(200, json::GuildObject(*g));
+      return Built::Fail(ApiError::MissingPermissions());
+    Guild updated = g->guild;
+    FormErrors errs;
+    ReadGuildName(*body, false, &updated.name, &errs);
+    if (auto* v = body->if_contains("description")) {
+      if (v->is_null())
+        updated.description.clear();
+      else if (v->is_string() && v->as_string().size() <= 120 * 4)
+        updated.description = std::string(v->as_string());
+      else
+        errs.Add("description", "BASE_TYPE_MAX_LENGTH", "Must be 120 or fewer in length.");
+    }
+    if (auto* v = body->if_contains("owner_id")) {
+      // Only the owner may transfer, and only to a member.
+      Snowflake new_owner = v->is_string() ? ParseSnowflake(v->as_string()).value_or(0) : 0;
+      if (g->guild.owner_id != call->user->id) return Built::Fail(ApiError::MissingPermissions());
+      if (new_owner == 0 || !g->members.count(new_owner))
+        errs.Add("owner_id", "GUILD_OWNER_INVALID", "Unknown member.");
+      else
+        updated.owner_id = new_owner;
+    }
+    if (!errs.empty()) return Built::Fail(errs.ToError());
+    Built b;
+    b.batch.push_back(mut::PutGuild{std::move(updated)});
+    b.reply = [call, g] {
+      std::shared_lock lock(g->mu);
+      call->Reply(200, json::GuildObject(*g));
+    };
+    return b;
   });
 }
 
@@ -212,6 +211,14 @@ void CreateGuildChannel(Api& api, const CallPtr& call) {
   if (auto* v = body.if_contains("permission_overwrites"); v && !v->is_null())
     ReadOverwrites(*v, g->guild.id, &c.overwrites, &errs);
   if (!errs.empty()) return call->Fail(errs.ToError());
+  if (!c.overwrites.empty()) {
+    // Overwrites may only allow or deny bits the caller holds.
+    std::shared_lock lock(g->mu);
+    uint64_t p = g->GuildPermissions(call->user->id);
+    if (!(p & perm::kManageRoles)) return call->Fail(ApiError::MissingPermissions());
+    for (const Overwrite& o : c.overwrites)
+      if ((o.allow | o.deny) & ~p) return call->Fail(ApiError::MissingPermissions());
+  }
   c.id = api.ids().Next();
   c.guild_id = g->guild.id;
   c.type = 0;

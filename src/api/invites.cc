@@ -113,31 +113,33 @@ void GetInvite(Api& api, const CallPtr& call) {
 
 void AcceptInvite(Api& api, const CallPtr& call) {
   if (call->user->bot) return call->Fail({403, 20001, "Bots cannot use this endpoint", {}});
-  auto inv = LiveInvite(api, call);
-  if (!inv) return;
-  auto g = api.state().GetGuild(inv->guild_id);
-  if (!g) return call->Fail(ApiError::UnknownInvite());
-  bool already;
-  {
-    std::shared_lock lock(g->mu);
-    already = g->members.count(call->user->id) != 0;
-  }
-  auto reply_invite = [&api, call, g, code = inv->code] {
-    auto now = api.state().GetInvite(code);
-    std::shared_lock lock(g->mu);
-    Invite shown = now ? *now : Invite{.code = code, .guild_id = g->guild.id};
-    bj::object o = json::InviteObject(shown, *g, api.state(), false);
-    call->Reply(200, o);
-  };
-  if (already) return reply_invite();
-  if (api.state().GuildsOfUser(call->user->id).size() >= 200)
-    return call->Fail({400, 30001, "Maximum number of guilds reached (200)", {}});
-  Invite used = *inv;
-  ++used.uses;
-  WriteBatch batch;
-  batch.push_back(mut::PutMember{Member{g->guild.id, call->user->id, "", {}, NowMs()}});
-  batch.push_back(mut::PutInvite{used});
-  api.Commit(call, std::move(batch), reply_invite);
+  if (!LiveInvite(api, call)) return;
+  // Re-checked on the writer thread: concurrent joins cannot exceed
+  // max_uses, and an invite deleted meanwhile is not brought back.
+  api.CommitBuilt(call, [&api, call, code = call->params[0]]() -> Built {
+    auto inv = api.state().GetInvite(code);
+    auto g = inv ? api.state().GetGuild(inv->guild_id) : nullptr;
+    if (!g) return Built::Fail(ApiError::UnknownInvite());
+    Built b;
+    b.reply = [&api, call, g, code] {
+      auto now = api.state().GetInvite(code);
+      std::shared_lock lock(g->mu);
+      Invite shown = now ? *now : Invite{.code = code, .guild_id = g->guild.id};
+      call->Reply(200, json::InviteObject(shown, *g, api.state(), false));
+    };
+    {
+      std::shared_lock lock(g->mu);
+      if (g->members.count(call->user->id)) return b;  // already a member
+    }
+    if (Expired(*inv, NowMs())) return Built::Fail(ApiError::UnknownInvite());
+    if (api.state().GuildsOfUser(call->user->id).size() >= 200)
+      return Built::Fail({400, 30001, "Maximum number of guilds reached (200)", {}});
+    Invite used = *inv;
+    ++used.uses;
+    b.batch.push_back(mut::PutMember{Member{g->guild.id, call->user->id, "", {}, NowMs()}});
+    b.batch.push_back(mut::PutInvite{used});
+    return b;
+  });
 }
 
 void DeleteInvite(Api& api, const CallPtr& call) {

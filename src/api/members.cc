@@ -59,72 +59,91 @@ void AddMember(Api& api, const CallPtr& call) {
   if (!uid) return;
   auto user = api.state().GetUser(*uid);
   if (!user) return call->Fail(ApiError::UnknownUser());
-  {
-    std::shared_lock lock(g->mu);
-    if (!(g->GuildPermissions(call->user->id) & perm::kManageGuild))
-      return call->Fail(ApiError::MissingPermissions());
-    if (g->members.count(*uid)) return call->NoContent();  // already a member
-  }
   if (!user->bot)
     return call->Fail(
         {403, 50025, "Only bots can be added directly; users join through an invite", {}});
   Member m{g->guild.id, *uid, "", {}, NowMs()};
-  WriteBatch batch;
-  batch.push_back(mut::PutMember{m});
-  api.Commit(call, std::move(batch),
-             [&api, call, m] { call->Reply(201, json::MemberObject(m, api.state())); });
+  api.CommitBuilt(call, [&api, g, call, m]() -> Built {
+    std::shared_lock lock(g->mu);
+    if (!(g->GuildPermissions(call->user->id) & perm::kManageGuild))
+      return Built::Fail(ApiError::MissingPermissions());
+    if (g->members.count(m.user_id)) return Built{};  // already a member: 204
+    Built b;
+    b.batch.push_back(mut::PutMember{m});
+    b.reply = [&api, call, m] { call->Reply(201, json::MemberObject(m, api.state())); };
+    return b;
+  });
 }
 
 void PatchMember(Api& api, const CallPtr& call) {
   auto g = MemberGuild(api, call);
   if (!g) return;
-  auto uid = ParamId(call, 1, ApiError::UnknownMember());
+  // "@me" is the caller (discord.js sets the bot's nickname that way).
+  std::optional<Snowflake> uid = call->params[1] == "@me"
+                                     ? std::optional(call->user->id)
+                                     : ParamId(call, 1, ApiError::UnknownMember());
   if (!uid) return;
-  bj::object body;
-  if (!call->ParseBody(&body)) return;
-  FormErrors errs;
-  Member m;
-  {
+  auto body = std::make_shared<bj::object>();
+  if (!call->ParseBody(body.get())) return;
+  api.CommitBuilt(call, [&api, g, call, body, uid = *uid]() -> Built {
     std::shared_lock lock(g->mu);
-    auto it = g->members.find(*uid);
-    if (it == g->members.end()) return call->Fail(ApiError::UnknownMember());
-    m = it->second;
-    uint64_t p = g->GuildPermissions(call->user->id);
-    bool self = *uid == call->user->id;
-    if (auto* v = body.if_contains("nick")) {
-      if (!(p & (self ? perm::kChangeNickname : perm::kManageNicknames)))
-        return call->Fail(ApiError::MissingPermissions());
-      if (v->is_null())
+    auto it = g->members.find(uid);
+    if (it == g->members.end()) return Built::Fail(ApiError::UnknownMember());
+    Member m = it->second;
+    const Snowflake me = call->user->id;
+    const bool self = uid == me;
+    const bool owner = g->guild.owner_id == me;
+    const uint64_t p = g->GuildPermissions(me);
+    const int top = g->TopRolePosition(me);
+    // Others may be changed only by someone ranked above them.
+    const bool above_target = owner || g->TopRolePosition(uid) < top;
+    FormErrors errs;
+    bool changed = false;
+    if (auto* v = body->if_contains("nick")) {
+      if (!(p & (self ? perm::kChangeNickname : perm::kManageNicknames)) ||
+          (!self && !above_target))
+        return Built::Fail(ApiError::MissingPermissions());
+      if (v->is_null()) {
         m.nick.clear();
-      else if (v->is_string() && v->as_string().size() <= 32 * 4)
+      } else if (v->is_string() && v->as_string().size() <= 32 * 4) {
         m.nick = std::string(v->as_string());
-      else
+      } else {
         errs.Add("nick", "BASE_TYPE_MAX_LENGTH", "Must be 32 or fewer in length.");
+      }
+      changed = true;
     }
-    if (auto* v = body.if_contains("roles"); v && !v->is_null()) {
-      if (!(p & perm::kManageRoles)) return call->Fail(ApiError::MissingPermissions());
-      int top = g->TopRolePosition(call->user->id);
-      std::vector<Snowflake> roles;
+    if (auto* v = body->if_contains("roles"); v && !v->is_null()) {
+      if (!(p & perm::kManageRoles) || (!self && !above_target))
+        return Built::Fail(ApiError::MissingPermissions());
       if (!v->is_array()) {
         errs.Add("roles", "LIST_TYPE_CONVERT", "Must be an array.");
       } else {
+        std::vector<Snowflake> roles;
         for (const auto& r : v->as_array()) {
           auto rid = r.is_string() ? ParseSnowflake(r.as_string()) : std::nullopt;
-          auto rit = rid ? g->roles.find(*rid) : g->roles.end();
-          if (rit == g->roles.end() || *rid == g->guild.id)
-            return call->Fail(ApiError::UnknownRole());
-          if (rit->second.position >= top) return call->Fail(ApiError::MissingPermissions());
+          if (!rid || *rid == g->guild.id || !g->roles.count(*rid))
+            return Built::Fail(ApiError::UnknownRole());
           if (std::find(roles.begin(), roles.end(), *rid) == roles.end()) roles.push_back(*rid);
         }
+        // Every role added or removed must be below the caller.
+        auto outranked = [&](Snowflake rid) { return owner || g->roles.at(rid).position < top; };
+        for (Snowflake rid : roles)
+          if (std::find(m.roles.begin(), m.roles.end(), rid) == m.roles.end() && !outranked(rid))
+            return Built::Fail(ApiError::MissingPermissions());
+        for (Snowflake rid : m.roles)
+          if (std::find(roles.begin(), roles.end(), rid) == roles.end() && g->roles.count(rid) &&
+              !outranked(rid))
+            return Built::Fail(ApiError::MissingPermissions());
         m.roles = std::move(roles);
+        changed = true;
       }
     }
-  }
-  if (!errs.empty()) return call->Fail(errs.ToError());
-  WriteBatch batch;
-  batch.push_back(mut::PutMember{m});
-  api.Commit(call, std::move(batch),
-             [&api, call, m] { call->Reply(200, json::MemberObject(m, api.state())); });
+    if (!errs.empty()) return Built::Fail(errs.ToError());
+    Built b;
+    if (changed) b.batch.push_back(mut::PutMember{m});
+    b.reply = [&api, call, m] { call->Reply(200, json::MemberObject(m, api.state())); };
+    return b;
+  });
 }
 
 void KickMember(Api& api, const CallPtr& call) {

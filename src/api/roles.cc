@@ -41,18 +41,25 @@ void ReadRoleFields(const bj::object& body, Role* r, FormErrors* errs) {
   if (auto* v = body.if_contains("mentionable"); v && v->is_bool()) r->mentionable = v->as_bool();
 }
 
-// The guild, if the caller has MANAGE_ROLES there. Fills `top` with the
-// caller's highest role position.
-std::shared_ptr<GuildState> RoleManager(Api& api, const CallPtr& call, int* top) {
-  auto g = MemberGuild(api, call);
-  if (!g) return nullptr;
-  std::shared_lock lock(g->mu);
-  if (!(g->GuildPermissions(call->user->id) & perm::kManageRoles)) {
-    call->Fail(ApiError::MissingPermissions());
-    return nullptr;
-  }
-  *top = g->TopRolePosition(call->user->id);
-  return g;
+// What a role manager may do, read under the guild lock. REQUIRES: g.mu held.
+struct Manager {
+  uint64_t permissions = 0;  // the caller's guild permissions
+  int top = 0;               // the caller's highest role position
+  bool owner = false;
+  // A role at `position` is below the caller (the owner outranks all).
+  bool Outranks(int position) const { return owner || position < top; }
+  // `bits` are all held by the caller (no one grants what they lack).
+  bool Holds(uint64_t bits) const { return (bits & ~permissions) == 0; }
+};
+
+// Fails the call unless the caller has MANAGE_ROLES. REQUIRES: g.mu held.
+std::optional<Manager> RoleManager(const GuildState& g, Snowflake user_id) {
+  Manager m;
+  m.permissions = g.GuildPermissions(user_id);
+  if (!(m.permissions & perm::kManageRoles)) return std::nullopt;
+  m.top = g.TopRolePosition(user_id);
+  m.owner = g.guild.owner_id == user_id;
+  return m;
 }
 
 }  // namespace
@@ -67,108 +74,129 @@ void ListRoles(Api& api, const CallPtr& call) {
 }
 
 void CreateRole(Api& api, const CallPtr& call) {
-  int top = 0;
-  auto g = RoleManager(api, call, &top);
+  auto g = MemberGuild(api, call);
   if (!g) return;
-  bj::object body;
-  if (!call->ParseBody(&body)) return;
-  Role r;
-  r.guild_id = g->guild.id;
-  r.name = "new role";
-  {
+  auto body = std::make_shared<bj::object>();
+  if (!call->ParseBody(body.get())) return;
+  Snowflake id = api.ids().Next();
+  api.CommitBuilt(call, [g, call, body, id]() -> Built {
     std::shared_lock lock(g->mu);
+    auto mgr = RoleManager(*g, call->user->id);
+    if (!mgr) return Built::Fail(ApiError::MissingPermissions());
+    if (g->roles.size() >= 250)
+      return Built::Fail({400, 30005, "Maximum number of guild roles reached (250)", {}});
+    Role r;
+    r.id = id;
+    r.guild_id = g->guild.id;
+    r.name = "new role";
     const Role* ev = g->everyone();
     r.permissions = ev ? ev->permissions : 0;
-    if (g->roles.size() >= 250)
-      return call->Fail({400, 30005, "Maximum number of guild roles reached (250)", {}});
-  }
-  FormErrors errs;
-  ReadRoleFields(body, &r, &errs);
-  if (!errs.empty()) return call->Fail(errs.ToError());
-  r.id = api.ids().Next();
-  r.position = 1;  // just above @everyone, as on Discord
-  std::string reply = bj::serialize(json::RoleObject(r));
-  WriteBatch batch;
-  batch.push_back(mut::PutRole{r});
-  api.Commit(call, std::move(batch),
-             [call, reply = std::move(reply)]() mutable { call->Reply(200, std::move(reply)); });
+    FormErrors errs;
+    ReadRoleFields(*body, &r, &errs);
+    if (!errs.empty()) return Built::Fail(errs.ToError());
+    if (!mgr->Holds(r.permissions)) return Built::Fail(ApiError::MissingPermissions());
+    r.position = 1;  // just above @everyone, as on Discord
+    Built b;
+    b.status = 200;
+    b.body = bj::serialize(json::RoleObject(r));
+    b.batch.push_back(mut::PutRole{std::move(r)});
+    return b;
+  });
 }
 
 void PatchRole(Api& api, const CallPtr& call) {
-  int top = 0;
-  auto g = RoleManager(api, call, &top);
+  auto g = MemberGuild(api, call);
   if (!g) return;
   auto rid = ParamId(call, 1, ApiError::UnknownRole());
   if (!rid) return;
-  bj::object body;
-  if (!call->ParseBody(&body)) return;
-  Role r;
-  {
+  auto body = std::make_shared<bj::object>();
+  if (!call->ParseBody(body.get())) return;
+  api.CommitBuilt(call, [g, call, body, rid = *rid]() -> Built {
     std::shared_lock lock(g->mu);
-    auto it = g->roles.find(*rid);
-    if (it == g->roles.end()) return call->Fail(ApiError::UnknownRole());
-    r = it->second;
-  }
-  if (r.id != r.guild_id && r.position >= top) return call->Fail(ApiError::MissingPermissions());
-  FormErrors errs;
-  ReadRoleFields(body, &r, &errs);
-  if (r.id == r.guild_id) r.name = "@everyone";
-  if (auto* v = body.if_contains("position"); v && v->is_int64() && r.id != r.guild_id)
-    r.position = static_cast<int>(std::clamp<int64_t>(v->as_int64(), 1, 1000));
-  if (!errs.empty()) return call->Fail(errs.ToError());
-  std::string reply = bj::serialize(json::RoleObject(r));
-  WriteBatch batch;
-  batch.push_back(mut::PutRole{r});
-  api.Commit(call, std::move(batch),
-             [call, reply = std::move(reply)]() mutable { call->Reply(200, std::move(reply)); });
+    auto mgr = RoleManager(*g, call->user->id);
+    if (!mgr) return Built::Fail(ApiError::MissingPermissions());
+    auto it = g->roles.find(rid);
+    if (it == g->roles.end()) return Built::Fail(ApiError::UnknownRole());
+    Role r = it->second;
+    bool everyone = r.id == r.guild_id;
+    if (!everyone && !mgr->Outranks(r.position)) return Built::Fail(ApiError::MissingPermissions());
+    FormErrors errs;
+    ReadRoleFields(*body, &r, &errs);
+    if (everyone) r.name = "@everyone";
+    if (auto* v = body->if_contains("position"); v && v->is_int64() && !everyone) {
+      int pos = static_cast<int>(std::clamp<int64_t>(v->as_int64(), 1, 1000));
+      if (!mgr->Outranks(pos)) return Built::Fail(ApiError::MissingPermissions());
+      r.position = pos;
+    }
+    if (!errs.empty()) return Built::Fail(errs.ToError());
+    // Only bits the caller holds may be added (to any role, @everyone too).
+    if (!mgr->Holds(r.permissions & ~it->second.permissions))
+      return Built::Fail(ApiError::MissingPermissions());
+    Built b;
+    b.status = 200;
+    b.body = bj::serialize(json::RoleObject(r));
+    b.batch.push_back(mut::PutRole{std::move(r)});
+    return b;
+  });
 }
 
 void DeleteRole(Api& api, const CallPtr& call) {
-  int top = 0;
-  auto g = RoleManager(api, call, &top);
+  auto g = MemberGuild(api, call);
   if (!g) return;
   auto rid = ParamId(call, 1, ApiError::UnknownRole());
   if (!rid) return;
-  {
+  api.CommitBuilt(call, [g, call, rid = *rid]() -> Built {
     std::shared_lock lock(g->mu);
-    auto it = g->roles.find(*rid);
-    if (it == g->roles.end()) return call->Fail(ApiError::UnknownRole());
-    if (*rid == g->guild.id) return call->Fail({400, 50028, "Invalid Role", {}});
-    if (it->second.position >= top) return call->Fail(ApiError::MissingPermissions());
-  }
-  WriteBatch batch;
-  batch.push_back(mut::DeleteRole{g->guild.id, *rid});
-  api.Commit(call, std::move(batch), [call] { call->NoContent(); });
+    auto mgr = RoleManager(*g, call->user->id);
+    if (!mgr) return Built::Fail(ApiError::MissingPermissions());
+    auto it = g->roles.find(rid);
+    if (it == g->roles.end()) return Built::Fail(ApiError::UnknownRole());
+    if (rid == g->guild.id) return Built::Fail({400, 50028, "Invalid Role", {}});
+    if (!mgr->Outranks(it->second.position)) return Built::Fail(ApiError::MissingPermissions());
+    Built b;
+    // The role's channel overwrites go with it (in the store as in State).
+    for (const auto& [_, c] : g->channels) {
+      if (std::none_of(c.overwrites.begin(), c.overwrites.end(),
+                       [&](const Overwrite& o) { return o.type == 0 && o.id == rid; }))
+        continue;
+      Channel updated = c;
+      std::erase_if(updated.overwrites,
+                    [&](const Overwrite& o) { return o.type == 0 && o.id == rid; });
+      b.batch.push_back(mut::PutChannel{std::move(updated)});
+    }
+    b.batch.push_back(mut::DeleteRole{g->guild.id, rid});
+    return b;
+  });
 }
 
 namespace {
 void ChangeMemberRole(Api& api, const CallPtr& call, bool add) {
-  int top = 0;
-  auto g = RoleManager(api, call, &top);
+  auto g = MemberGuild(api, call);
   if (!g) return;
   auto uid = ParamId(call, 1, ApiError::UnknownMember());
   if (!uid) return;
   auto rid = ParamId(call, 2, ApiError::UnknownRole());
   if (!rid) return;
-  Member m;
-  {
+  api.CommitBuilt(call, [g, call, add, uid = *uid, rid = *rid]() -> Built {
     std::shared_lock lock(g->mu);
-    auto mit = g->members.find(*uid);
-    if (mit == g->members.end()) return call->Fail(ApiError::UnknownMember());
-    auto rit = g->roles.find(*rid);
-    if (rit == g->roles.end() || *rid == g->guild.id) return call->Fail(ApiError::UnknownRole());
-    if (rit->second.position >= top) return call->Fail(ApiError::MissingPermissions());
-    m = mit->second;
-  }
-  auto it = std::find(m.roles.begin(), m.roles.end(), *rid);
-  if (add == (it != m.roles.end())) return call->NoContent();  // nothing to change
-  if (add)
-    m.roles.push_back(*rid);
-  else
-    m.roles.erase(it);
-  WriteBatch batch;
-  batch.push_back(mut::PutMember{std::move(m)});
-  api.Commit(call, std::move(batch), [call] { call->NoContent(); });
+    auto mgr = RoleManager(*g, call->user->id);
+    if (!mgr) return Built::Fail(ApiError::MissingPermissions());
+    auto mit = g->members.find(uid);
+    if (mit == g->members.end()) return Built::Fail(ApiError::UnknownMember());
+    auto rit = g->roles.find(rid);
+    if (rit == g->roles.end() || rid == g->guild.id) return Built::Fail(ApiError::UnknownRole());
+    if (!mgr->Outranks(rit->second.position)) return Built::Fail(ApiError::MissingPermissions());
+    Member m = mit->second;
+    auto it = std::find(m.roles.begin(), m.roles.end(), rid);
+    if (add == (it != m.roles.end())) return Built{};  // nothing to change
+    if (add)
+      m.roles.push_back(rid);
+    else
+      m.roles.erase(it);
+    Built b;
+    b.batch.push_back(mut::PutMember{std::move(m)});
+    return b;
+  });
 }
 }  // namespace
 

@@ -14,7 +14,7 @@
 #include <boost/beast/http/write.hpp>
 #include <optional>
 #include <thread>
-#include <unordered_set>
+#include <unordered_map>
 
 namespace parley::net {
 
@@ -30,8 +30,9 @@ struct HttpServer::LoopState {
   // One coarse timer per loop instead of one per socket: every sweep closes
   // the sessions whose deadline passed (header, idle and write timeouts).
   asio::steady_timer sweep;
-  // Touched only on this loop's thread.
-  std::unordered_set<HttpSession*> sessions;
+  // Touched only on this loop's thread. Weak: a session dropped without
+  // Finish() (e.g. a reply that never came) is skipped, never dereferenced.
+  std::unordered_map<HttpSession*, std::weak_ptr<HttpSession>> sessions;
 };
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
@@ -43,7 +44,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     beast::error_code ec;
     auto ep = socket_.remote_endpoint(ec);
     if (!ec) remote_ip_ = ep.address().to_string();
-    ls_->sessions.insert(this);
+    ls_->sessions.emplace(this, weak_from_this());
     server_->open_.fetch_add(1, std::memory_order_relaxed);
     DoRead();
   }
@@ -243,8 +244,15 @@ void HttpServer::Sweep(LoopState* ls) {
   ls->sweep.async_wait([this, ls](beast::error_code ec) {
     if (ec) return;
     auto now = std::chrono::steady_clock::now();
-    for (HttpSession* s : std::vector<HttpSession*>(ls->sessions.begin(), ls->sessions.end()))
+    for (auto it = ls->sessions.begin(); it != ls->sessions.end();) {
+      auto s = it->second.lock();
+      if (!s) {
+        it = ls->sessions.erase(it);
+        continue;
+      }
+      ++it;  // CloseIfExpired never erases synchronously (Finish runs later)
       s->CloseIfExpired(now);
+    }
     Sweep(ls);
   });
 }
@@ -274,8 +282,10 @@ void HttpServer::Shutdown(std::chrono::milliseconds deadline) {
       beast::error_code ec;
       p->acceptor.close(ec);
       p->sweep.cancel();
-      for (HttpSession* s : std::vector<HttpSession*>(p->sessions.begin(), p->sessions.end()))
-        s->CloseIfIdle();
+      std::vector<std::shared_ptr<HttpSession>> live;
+      for (auto& [_, weak] : p->sessions)
+        if (auto s = weak.lock()) live.push_back(std::move(s));
+      for (auto& s : live) s->CloseIfIdle();
     });
   }
   auto until = std::chrono::steady_clock::now() + deadline;

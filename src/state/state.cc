@@ -28,9 +28,11 @@ uint64_t GuildState::GuildPermissions(Snowflake user_id) const {
 }
 
 uint64_t GuildState::ChannelPermissions(const Channel& channel, Snowflake user_id) const {
-  uint64_t base = GuildPermissions(user_id);
-  if (base == 0) return 0;
   auto mit = members.find(user_id);
+  if (mit == members.end()) return 0;
+  // Overwrites apply even when the guild-level permissions are 0 (a locked
+  // down @everyone with one channel opened by an overwrite).
+  uint64_t base = GuildPermissions(user_id);
   return ApplyOverwrites(base, guild.id, user_id, mit->second.roles, channel.overwrites);
 }
 

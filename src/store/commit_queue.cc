@@ -26,6 +26,7 @@ struct CommitQueue::Impl {
   struct Item {
     WriteBatch batch;
     Callback done;
+    Builder build;  // if set: fills `batch` on the writer thread, committed alone
   };
 
   Impl(StoreBackend* b, Options o)
@@ -33,6 +34,11 @@ struct CommitQueue::Impl {
 
   // The writer thread's loop; returns once stopping and the queue is empty.
   void Run();
+  // Commits `work` (plain batches) as one group, falling back to one commit
+  // per batch if the group fails.
+  void CommitGroup(std::vector<Item>& work, std::vector<const WriteBatch*>& ptrs);
+  // Builds and commits one builder item alone.
+  void CommitBuilt(Item& item);
   // Runs `done` (if any) with `s`.
   static void Finish(Item& item, const Status& s) {
     if (item.done) item.done(s, item.batch);
@@ -67,38 +73,67 @@ void CommitQueue::Impl::Run() {
       std::unique_lock<std::mutex> l(mu);
       cv.wait(l, [this] { return stopping || !queue.empty(); });
       if (queue.empty()) return;  // stopping, and everything is drained
-      const size_t n = std::min(queue.size(), max_batches);
-      for (size_t i = 0; i < n; ++i) {
+      // A builder is taken alone; plain batches are taken up to the next
+      // builder, so that every builder sees the State left by all that was
+      // submitted before it.
+      if (queue.front().build) {
         work.push_back(std::move(queue.front()));
         queue.pop_front();
+      } else {
+        while (!queue.empty() && work.size() < max_batches && !queue.front().build) {
+          work.push_back(std::move(queue.front()));
+          queue.pop_front();
+        }
       }
       depth.store(queue.size(), std::memory_order_relaxed);
     }
-    for (const Item& item : work) ptrs.push_back(&item.batch);
-
     // Callbacks run below, outside the lock, on this thread.
-    Status s = backend->CommitBatches(std::span<const WriteBatch* const>(ptrs));
+    if (work.size() == 1 && work[0].build) {
+      CommitBuilt(work[0]);
+    } else {
+      CommitGroup(work, ptrs);
+    }
+  }
+}
+
+void CommitQueue::Impl::CommitBuilt(Item& item) {
+  Status s = item.build(&item.batch);
+  if (s.ok() && !item.batch.empty()) {
+    const WriteBatch* one[] = {&item.batch};
+    s = backend->CommitBatches(std::span<const WriteBatch* const>(one, 1));
+    batches.fetch_add(1, std::memory_order_relaxed);
     if (s.ok()) {
       commits.fetch_add(1, std::memory_order_relaxed);
-      batches.fetch_add(work.size(), std::memory_order_relaxed);
-      for (Item& item : work) Finish(item, s);
-    } else if (work.size() == 1) {
-      batches.fetch_add(1, std::memory_order_relaxed);
-      failed_batches.fetch_add(1, std::memory_order_relaxed);
-      Finish(work[0], s);
     } else {
-      // The group's transaction rolled back as a whole: retry each batch
-      // alone so that each gets its own verdict.
-      for (size_t i = 0; i < work.size(); ++i) {
-        Status si = backend->CommitBatches(std::span<const WriteBatch* const>(&ptrs[i], 1));
-        batches.fetch_add(1, std::memory_order_relaxed);
-        if (si.ok()) {
-          commits.fetch_add(1, std::memory_order_relaxed);
-        } else {
-          failed_batches.fetch_add(1, std::memory_order_relaxed);
-        }
-        Finish(work[i], si);
+      failed_batches.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  Finish(item, s);
+}
+
+void CommitQueue::Impl::CommitGroup(std::vector<Item>& work, std::vector<const WriteBatch*>& ptrs) {
+  for (const Item& item : work) ptrs.push_back(&item.batch);
+  Status s = backend->CommitBatches(std::span<const WriteBatch* const>(ptrs));
+  if (s.ok()) {
+    commits.fetch_add(1, std::memory_order_relaxed);
+    batches.fetch_add(work.size(), std::memory_order_relaxed);
+    for (Item& item : work) Finish(item, s);
+  } else if (work.size() == 1) {
+    batches.fetch_add(1, std::memory_order_relaxed);
+    failed_batches.fetch_add(1, std::memory_order_relaxed);
+    Finish(work[0], s);
+  } else {
+    // The group's transaction rolled back as a whole: retry each batch
+    // alone so that each gets its own verdict.
+    for (size_t i = 0; i < work.size(); ++i) {
+      Status si = backend->CommitBatches(std::span<const WriteBatch* const>(&ptrs[i], 1));
+      batches.fetch_add(1, std::memory_order_relaxed);
+      if (si.ok()) {
+        commits.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        failed_batches.fetch_add(1, std::memory_order_relaxed);
       }
+      Finish(work[i], si);
     }
   }
 }
@@ -113,6 +148,19 @@ CommitQueue::CommitQueue(StoreBackend* backend, Options options)
 
 CommitQueue::~CommitQueue() {
   Stop();
+}
+
+void CommitQueue::SubmitBuilder(Builder build, Callback done) {
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    if (!impl_->stopping) {
+      impl_->queue.push_back(Impl::Item{WriteBatch{}, std::move(done), std::move(build)});
+      impl_->depth.store(impl_->queue.size(), std::memory_order_relaxed);
+      impl_->cv.notify_one();
+      return;
+    }
+  }
+  if (done) done(Status::IOError("store stopped"), WriteBatch{});
 }
 
 void CommitQueue::Submit(WriteBatch batch, Callback done) {

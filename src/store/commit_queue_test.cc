@@ -346,4 +346,65 @@ TEST(CommitQueue, PerSubmitterOrderIsKept) {
 }
 
 }  // namespace
+
+TEST(CommitQueue, BuilderRunsAloneAfterEarlierCallbacks) {
+  FakeBackend backend;
+  CommitQueue q(&backend, {});
+  backend.Block();
+  std::vector<Snowflake> applied;  // written by callbacks, read by the builder (writer thread)
+  std::mutex mu;
+  std::condition_variable cv;
+  int done = 0;
+  auto plain = [&](Snowflake tag) {
+    q.Submit(Tagged(tag), [&, tag](Status s, const WriteBatch&) {
+      ASSERT_TRUE(s.ok());
+      applied.push_back(tag);
+      std::lock_guard<std::mutex> l(mu);
+      ++done;
+      cv.notify_all();
+    });
+  };
+  plain(1);  // blocks the writer inside its first commit
+  ASSERT_TRUE(backend.WaitForCalls(1));
+  plain(2);
+  plain(3);
+  std::vector<Snowflake> seen_by_builder;
+  q.SubmitBuilder(
+      [&](WriteBatch* b) {
+        seen_by_builder = applied;  // every earlier callback has run
+        *b = Tagged(100);
+        return Status::OK();
+      },
+      [&](Status s, const WriteBatch& b) {
+        EXPECT_TRUE(s.ok());
+        EXPECT_EQ(TagOf(b), 100u);
+        std::lock_guard<std::mutex> l(mu);
+        ++done;
+        cv.notify_all();
+      });
+  plain(4);
+  // A failing builder commits nothing and reports its status.
+  q.SubmitBuilder([](WriteBatch*) { return Status::InvalidArgument("no"); },
+                  [&](Status s, const WriteBatch& b) {
+                    EXPECT_FALSE(s.ok());
+                    EXPECT_TRUE(b.empty());
+                    std::lock_guard<std::mutex> l(mu);
+                    ++done;
+                    cv.notify_all();
+                  });
+  backend.Release();
+  {
+    std::unique_lock<std::mutex> l(mu);
+    ASSERT_TRUE(cv.wait_for(l, 10s, [&] { return done == 6; }));
+  }
+  EXPECT_EQ(seen_by_builder, (std::vector<Snowflake>{1, 2, 3}));
+  // The builder's batch was committed alone, between the groups around it.
+  auto calls = backend.calls();
+  ASSERT_EQ(calls.size(), 4u);
+  EXPECT_EQ(calls[0], (std::vector<Snowflake>{1}));
+  EXPECT_EQ(calls[1], (std::vector<Snowflake>{2, 3}));
+  EXPECT_EQ(calls[2], (std::vector<Snowflake>{100}));
+  EXPECT_EQ(calls[3], (std::vector<Snowflake>{4}));
+}
+
 }  // namespace parley

@@ -89,6 +89,15 @@ class CommitQueue {
   // fail its neighbours. After Stop, `done` runs at once with an error.
   void Submit(WriteBatch batch, Callback done);
 
+  // Read-modify-write without races: `build` runs on the writer thread when
+  // everything submitted before it is committed and its callbacks have run
+  // (so a State applied in those callbacks is current), fills the batch (or
+  // returns an error: then nothing is committed), and the batch is committed
+  // alone. An empty batch commits nothing and reports OK. `done` gets the
+  // build's or the commit's status.
+  using Builder = std::function<Status(WriteBatch*)>;
+  void SubmitBuilder(Builder build, Callback done);
+
   // Finishes everything submitted so far, then ends the writer thread.
   void Stop();
 
