@@ -220,7 +220,14 @@ void Api::Dispatch(const CallPtr& call) {
   }
 }
 
+bool Api::WriteQueueFull(const CallPtr& call) {
+  if (deps_.writer->queue_depth() < options_.max_write_queue) return false;
+  call->Fail(ApiError::Overloaded());
+  return true;
+}
+
 void Api::Commit(const CallPtr& call, WriteBatch batch, std::function<void()> on_ok) {
+  if (WriteQueueFull(call)) return;
   deps_.writer->Submit(std::move(batch),
                        [this, call, on_ok = std::move(on_ok)](Status s, const WriteBatch& b) {
                          if (!s.ok()) {
@@ -234,6 +241,7 @@ void Api::Commit(const CallPtr& call, WriteBatch batch, std::function<void()> on
 }
 
 void Api::CommitBuilt(const CallPtr& call, std::function<Built()> build) {
+  if (WriteQueueFull(call)) return;
   auto out = std::make_shared<Built>();
   deps_.writer->SubmitBuilder(
       [out, build = std::move(build)](WriteBatch* batch) {

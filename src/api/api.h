@@ -27,6 +27,9 @@ struct ApiOptions {
   int ratelimit_global = 50;     // requests/s per token; 0 = off
   double ratelimit_scale = 1.0;  // multiplies every per-route limit
   std::string public_url;        // e.g. "http://127.0.0.1:8080" (gateway URLs later)
+  // Writes waiting for the writer beyond this are refused with 503 (and
+  // clients retry) rather than queued without bound.
+  size_t max_write_queue = 100000;
 };
 
 class Api;
@@ -123,6 +126,8 @@ class Api {
 
  private:
   void Dispatch(const CallPtr& call);
+  // True (after failing `call` with 503) when the write queue is full.
+  bool WriteQueueFull(const CallPtr& call);
 
   Deps deps_;
   ApiOptions options_;

@@ -14,6 +14,12 @@ std::string ApiError::Body() const {
 
 void FormErrors::Add(const std::string& path, const std::string& code, const std::string& message) {
   boost::json::object* node = &errors_;
+  if (path.empty()) {  // an error of the whole form: errors._errors
+    boost::json::value& list = errors_["_errors"];
+    if (!list.is_array()) list = boost::json::array();
+    list.as_array().push_back(boost::json::object{{"code", code}, {"message", message}});
+    return;
+  }
   size_t start = 0;
   while (true) {
     size_t dot = path.find('.', start);

@@ -23,6 +23,7 @@ struct ApiError {
   static ApiError MissingAccess() { return {403, 50001, "Missing Access", {}}; }
   static ApiError MissingPermissions() { return {403, 50013, "Missing Permissions", {}}; }
   static ApiError Internal() { return {500, 0, "500: Internal Server Error", {}}; }
+  static ApiError Overloaded() { return {503, 0, "503: Service Unavailable", {}}; }
   static ApiError UnknownGuild() { return {404, 10004, "Unknown Guild", {}}; }
   static ApiError UnknownChannel() { return {404, 10003, "Unknown Channel", {}}; }
   static ApiError UnknownMessage() { return {404, 10008, "Unknown Message", {}}; }
@@ -41,7 +42,8 @@ struct ApiError {
 // Collects per-field errors for a 400/50035 "Invalid Form Body".
 class FormErrors {
  public:
-  // `path` is a dotted field path ("username", "messages.0").
+  // `path` is a dotted field path ("username", "messages.0"); "" for an
+  // error of the whole form.
   void Add(const std::string& path, const std::string& code, const std::string& message);
   bool empty() const { return errors_.empty(); }
   ApiError ToError() const { return {400, 50035, "Invalid Form Body", errors_}; }

@@ -10,12 +10,9 @@ namespace parley::handlers {
 
 namespace bj = boost::json;
 
-namespace {
-
 // Discord's username rules: 2..32 characters, no '@', '#', ':', "```", not
 // "everyone"/"here"; unique case-insensitively.
-void CheckUsername(const bj::object& body, std::string* out, FormErrors* errs,
-                   const char* field = "username") {
+void CheckUsername(const bj::object& body, std::string* out, FormErrors* errs, const char* field) {
   auto* v = body.if_contains(field);
   if (!v || !v->is_string()) {
     errs->Add(field, "BASE_TYPE_REQUIRED", "This field is required");
@@ -37,6 +34,8 @@ void CheckUsername(const bj::object& body, std::string* out, FormErrors* errs,
   }
   *out = std::move(s);
 }
+
+namespace {
 
 void CheckPassword(const bj::object& body, std::string* out, FormErrors* errs) {
   auto* v = body.if_contains("password");

@@ -93,6 +93,11 @@ bool ReadChannelName(const boost::json::object& body, bool required, std::string
 bool ReadOverwrites(const boost::json::value& v, Snowflake guild_id, std::vector<Overwrite>* out,
                     FormErrors* errs);
 
+// Discord's username rules (2..32 characters, no '@' '#' ':' "```", not
+// "everyone"/"here"); sets *out or adds to `errs` under `field`.
+void CheckUsername(const boost::json::object& body, std::string* out, FormErrors* errs,
+                   const char* field = "username");
+
 // params[i] as a snowflake, or nullopt after failing with `err`.
 std::optional<Snowflake> ParamId(const CallPtr& call, size_t i, const ApiError& err);
 

@@ -39,9 +39,8 @@ bool ReadMessageFields(const bj::object& body, bool create, Message* m, FormErro
   }
   if (create) {
     if (auto* v = body.if_contains("nonce"); v && !v->is_null()) {
-      if (v->is_string() && v->as_string().size() <= 25) {
-        m->nonce = std::string(v->as_string());
-      } else if (v->is_int64() || v->is_uint64()) {
+      // Kept as its JSON text: echoed back with the type it came with.
+      if ((v->is_string() && v->as_string().size() <= 25) || v->is_int64() || v->is_uint64()) {
         m->nonce = bj::serialize(*v);
       } else {
         errs->Add("nonce", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.");
@@ -135,8 +134,7 @@ void ListMessages(Api& api, const CallPtr& call) {
     q.anchor = *id;
   }
   if (modes > 1)
-    errs.Add("_errors", "MESSAGE_HISTORY_ARGS",
-             "Only one of before, after and around may be given.");
+    errs.Add("", "MESSAGE_HISTORY_ARGS", "Only one of before, after and around may be given.");
   if (!errs.empty()) return call->Fail(errs.ToError());
   std::vector<Message> msgs;
   Status s = api.store().ListMessages(q, &msgs);

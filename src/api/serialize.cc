@@ -281,7 +281,7 @@ void AppendMessageJson(std::string* out, const Message& m, const State& state) {
   out->append(m.tts ? "true" : "false");
   if (!m.nonce.empty()) {
     out->append(",\"nonce\":");
-    AppendJsonString(out, m.nonce);
+    out->append(m.nonce);  // already JSON text
   }
   out->push_back('}');
 }

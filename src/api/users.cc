@@ -26,16 +26,13 @@ void PatchCurrentUser(Api& api, const CallPtr& call) {
       u.global_name = std::string(v->as_string());
     }
   }
-  if (auto* v = body.if_contains("username")) {
-    if (!v->is_string() || v->as_string().size() < 2 || v->as_string().size() > 32) {
-      errs.Add("username", "BASE_TYPE_BAD_LENGTH", "Must be between 2 and 32 in length.");
-    } else {
-      std::string name(v->as_string());
-      auto other = api.state().UserIdByName(ToLower(name));
-      if (other && *other != u.id)
-        errs.Add("username", "USERNAME_ALREADY_TAKEN", "Username is unavailable.");
-      u.username = name;
-    }
+  if (body.contains("username")) {
+    std::string name;
+    CheckUsername(body, &name, &errs);
+    auto other = name.empty() ? std::nullopt : api.state().UserIdByName(ToLower(name));
+    if (other && *other != u.id)
+      errs.Add("username", "USERNAME_ALREADY_TAKEN", "Username is unavailable.");
+    if (!name.empty()) u.username = name;
   }
   if (!errs.empty()) return call->Fail(errs.ToError());
   std::string reply = bj::serialize(json::CurrentUserObject(u));

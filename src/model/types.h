@@ -102,7 +102,7 @@ struct Message {
   Snowflake guild_id = 0;
   Snowflake author_id = 0;
   std::string content;
-  std::string nonce;  // echoed back once, not stored
+  std::string nonce;  // its JSON text ("\"abc\"" or "123"); echoed once, not stored
   int64_t edited_ms = 0;
   bool tts = false;
   bool pinned = false;

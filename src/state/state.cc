@@ -192,6 +192,8 @@ void State::ApplyOne(const Mutation& m) {
         } else if constexpr (std::is_same_v<T, mut::InsertMessage>) {
           if (auto g = GetGuild(op.message.guild_id)) {
             std::unique_lock lock(g->mu);
+            // A message that raced its channel's deletion leaves no trace.
+            if (!g->channels.count(op.message.channel_id)) return;
             Snowflake& last = g->last_message_ids[op.message.channel_id];
             last = std::max(last, op.message.id);
           }

@@ -271,3 +271,25 @@ test('deleted and edited messages keep history ordering consistent', async () =>
   assertNewestFirst(ar);
   assert.ok(!ids(ar).includes(m[5].id), 'around a deleted anchor does not return it');
 });
+
+test('a nonce comes back with the type it was sent with', async () => {
+  const s = expectStatus(await alice.client.post(`/channels/${chan.id}/messages`, { content: 'n1', nonce: 'abc123' }), 200);
+  assert.equal(s.nonce, 'abc123');
+  const n = expectStatus(await alice.client.post(`/channels/${chan.id}/messages`, { content: 'n2', nonce: 1234567 }), 200);
+  assert.equal(n.nonce, 1234567);
+});
+
+test('two history modes at once is a form error at the top of errors', async () => {
+  const m = await postMessage(alice.client, chan.id, 'anchor');
+  const res = await alice.client.get(`/channels/${chan.id}/messages?before=${m.id}&after=${m.id}`);
+  assert.equal(res.status, 400);
+  assert.equal(res.json.code, 50035);
+  assert.ok(Array.isArray(res.json.errors._errors), `errors._errors is a list: ${res.text}`);
+});
+
+test('PATCH /users/@me applies the username rules', async () => {
+  for (const username of ['everyone', 'a@b', 'x', 'line\nbreak'])
+    expectError(await bob.client.patch('/users/@me', { username }), 400, [50035], username);
+  const ok = expectStatus(await bob.client.patch('/users/@me', { global_name: 'Bob B.' }), 200);
+  assert.equal(ok.global_name, 'Bob B.');
+});
