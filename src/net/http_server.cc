@@ -152,14 +152,32 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void OnWrite(beast::error_code ec) {
     writing_ = false;
-    if (ec || !res_.keep_alive() || server_->stopping_.load(std::memory_order_relaxed)) {
+    if (ec) return Finish();
+    if (!res_.keep_alive() || server_->stopping_.load(std::memory_order_relaxed)) {
       beast::error_code ignored;
       socket_.shutdown(tcp::socket::shutdown_send, ignored);
-      return Finish();
+      return Linger();
     }
     res_ = {};
     DoRead();
   }
+
+  // Lingering close (as nginx does): after a final reply, read and discard
+  // what the client still sends for a moment before closing. Closing a
+  // socket with unread input sends a reset, which can destroy the reply
+  // (e.g. a 413 while the client is still uploading).
+  void Linger() {
+    if (lingered_ >= kMaxLingerBytes) return Finish();
+    SetDeadline(std::chrono::milliseconds(2000));
+    static thread_local char sink[16 * 1024];
+    socket_.async_read_some(asio::buffer(sink),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->Finish();
+                              self->lingered_ += n;
+                              self->Linger();
+                            });
+  }
+  static constexpr size_t kMaxLingerBytes = 8 * 1024 * 1024;
 
   void Finish() {
     if (finished_) return;
@@ -182,6 +200,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::string head_;  // status line and fields of res_, while writing
   std::string remote_ip_;
   uint32_t requests_ = 0;
+  size_t lingered_ = 0;
   bool busy_ = false;
   bool writing_ = false;
   bool finished_ = false;
