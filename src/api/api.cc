@@ -240,6 +240,12 @@ void Api::Commit(const CallPtr& call, WriteBatch batch, std::function<void()> on
                        });
 }
 
+void Api::CommitAndReply(const CallPtr& call, WriteBatch batch, unsigned status, std::string body) {
+  Commit(call, std::move(batch), [call, status, body = std::move(body)]() mutable {
+    call->Reply(status, std::move(body));
+  });
+}
+
 void Api::CommitBuilt(const CallPtr& call, std::function<Built()> build) {
   if (WriteQueueFull(call)) return;
   auto out = std::make_shared<Built>();

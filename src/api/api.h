@@ -106,6 +106,9 @@ class Api {
   // writer thread: keep it short, reply with a prebuilt body), else replies
   // 500.
   void Commit(const CallPtr& call, WriteBatch batch, std::function<void()> on_ok);
+  // Commit, then reply `status` with a body built before the commit (the
+  // writer thread only hands it over).
+  void CommitAndReply(const CallPtr& call, WriteBatch batch, unsigned status, std::string body);
   // Read-modify-write without lost updates: `build` runs on the writer thread
   // against the State left by every earlier commit (re-checking existence
   // and permissions there), and what it returns is committed alone, applied

@@ -159,8 +159,7 @@ void DeleteChannel(Api& api, const CallPtr& call) {
   std::string reply = bj::serialize(json::ChannelObject(a->channel, a->last_message_id));
   WriteBatch batch;
   batch.push_back(mut::DeleteChannel{a->channel.id});
-  api.Commit(call, std::move(batch),
-             [call, reply = std::move(reply)]() mutable { call->Reply(200, std::move(reply)); });
+  api.CommitAndReply(call, std::move(batch), 200, std::move(reply));
 }
 
 void PutOverwrite(Api& api, const CallPtr& call) {

@@ -225,8 +225,7 @@ void CreateGuildChannel(Api& api, const CallPtr& call) {
   std::string reply = bj::serialize(json::ChannelObject(c, 0));
   WriteBatch batch;
   batch.push_back(mut::PutChannel{std::move(c)});
-  api.Commit(call, std::move(batch),
-             [call, reply = std::move(reply)]() mutable { call->Reply(201, std::move(reply)); });
+  api.CommitAndReply(call, std::move(batch), 201, std::move(reply));
 }
 
 }  // namespace parley::handlers

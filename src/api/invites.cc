@@ -66,8 +66,7 @@ void CreateInvite(Api& api, const CallPtr& call) {
   }
   WriteBatch batch;
   batch.push_back(mut::PutInvite{inv});
-  api.Commit(call, std::move(batch),
-             [call, reply = std::move(reply)]() mutable { call->Reply(200, std::move(reply)); });
+  api.CommitAndReply(call, std::move(batch), 200, std::move(reply));
 }
 
 namespace {
@@ -160,8 +159,7 @@ void DeleteInvite(Api& api, const CallPtr& call) {
   }
   WriteBatch batch;
   batch.push_back(mut::DeleteInvite{inv->code});
-  api.Commit(call, std::move(batch),
-             [call, reply = std::move(reply)]() mutable { call->Reply(200, std::move(reply)); });
+  api.CommitAndReply(call, std::move(batch), 200, std::move(reply));
 }
 
 }  // namespace parley::handlers

@@ -107,8 +107,7 @@ void CreateMessage(Api& api, const CallPtr& call) {
   m.nonce.clear();
   WriteBatch batch;
   batch.push_back(mut::InsertMessage{std::move(m)});
-  api.Commit(call, std::move(batch),
-             [call, reply = std::move(reply)]() mutable { call->Reply(200, std::move(reply)); });
+  api.CommitAndReply(call, std::move(batch), 200, std::move(reply));
 }
 
 void ListMessages(Api& api, const CallPtr& call) {
@@ -184,8 +183,7 @@ void EditMessage(Api& api, const CallPtr& call) {
   json::AppendMessageJson(&reply, edit, api.state());
   WriteBatch batch;
   batch.push_back(mut::UpdateMessage{std::move(edit)});
-  api.Commit(call, std::move(batch),
-             [call, reply = std::move(reply)]() mutable { call->Reply(200, std::move(reply)); });
+  api.CommitAndReply(call, std::move(batch), 200, std::move(reply));
 }
 
 void DeleteMessage(Api& api, const CallPtr& call) {
