@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# Test clients (discord.js, ws, fzstd), pinned in package-lock.json.
+npm ci --no-audit --no-fund
 scripts/check-format.sh
 scripts/build.sh asan
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
