@@ -11,6 +11,8 @@
 #include <cmath>
 
 #include "api/handlers.h"
+#include "gateway/event_builder.h"
+#include "gateway/gateway.h"
 #include "util/time_format.h"
 
 namespace parley {
@@ -73,6 +75,9 @@ Api::Api(Deps deps, ApiOptions options)
   add(verb::post, "/applications", true, "", {10, 10}, false, CreateApplication);
   add(verb::get, "/applications", true, "", kDefault, false, ListApplications);
   add(verb::get, "/applications/@me", true, "", kDefault, false, GetCurrentApplication);
+  add(verb::patch, "/applications/{}", true, "", {10, 10}, false, PatchApplication);
+  add(verb::get, "/gateway", false, "", kDefault, false, GetGateway);
+  add(verb::get, "/gateway/bot", true, "", kDefault, false, GetGatewayBot);
 
   add(verb::get, "/users/@me", true, "", kDefault, false, GetCurrentUser);
   add(verb::patch, "/users/@me", true, "", {2, 10}, false, PatchCurrentUser);
@@ -220,6 +225,13 @@ void Api::Dispatch(const CallPtr& call) {
   }
 }
 
+void Api::ApplyCommitted(const WriteBatch& b) {
+  if (!deps_.gateway) return deps_.state->Apply(b);
+  gateway::CommitPlan plan = gateway::PlanEvents(*deps_.state, b);
+  deps_.state->Apply(b);
+  deps_.gateway->Publish(gateway::BuildEvents(*deps_.state, b, plan));
+}
+
 bool Api::WriteQueueFull(const CallPtr& call) {
   if (deps_.writer->queue_depth() < options_.max_write_queue) return false;
   call->Fail(ApiError::Overloaded());
@@ -235,7 +247,7 @@ void Api::Commit(const CallPtr& call, WriteBatch batch, std::function<void()> on
                            call->Fail(ApiError::Internal());
                            return;
                          }
-                         deps_.state->Apply(b);
+                         ApplyCommitted(b);
                          on_ok();
                        });
 }
@@ -267,7 +279,7 @@ void Api::CommitBuilt(const CallPtr& call, std::function<Built()> build) {
           spdlog::error("commit failed: {}", s.ToString());
           return call->Fail(ApiError::Internal());
         }
-        deps_.state->Apply(b);
+        ApplyCommitted(b);
         if (out->reply) return out->reply();
         if (out->status == 204) return call->NoContent();
         call->Reply(out->status, std::move(out->body));
@@ -277,7 +289,7 @@ void Api::CommitBuilt(const CallPtr& call, std::function<Built()> build) {
 void Api::CommitWithStatus(WriteBatch batch, std::function<void(Status)> done) {
   deps_.writer->Submit(std::move(batch),
                        [this, done = std::move(done)](Status s, const WriteBatch& b) {
-                         if (s.ok()) deps_.state->Apply(b);
+                         if (s.ok()) ApplyCommitted(b);
                          done(s);
                        });
 }

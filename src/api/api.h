@@ -22,6 +22,10 @@
 
 namespace parley {
 
+namespace gateway {
+class Gateway;
+}
+
 struct ApiOptions {
   PasswordCost password_cost = PasswordCost::kInteractive;
   int ratelimit_global = 50;     // requests/s per token; 0 = off
@@ -94,7 +98,8 @@ class Api {
     StoreBackend* store;
     CommitQueue* writer;
     SnowflakeGenerator* ids;
-    boost::asio::thread_pool* blocking;  // argon2id and other slow work
+    boost::asio::thread_pool* blocking;   // argon2id and other slow work
+    gateway::Gateway* gateway = nullptr;  // gets the events of every commit
   };
   Api(Deps deps, ApiOptions options);
   ~Api();
@@ -119,6 +124,8 @@ class Api {
   void CommitWithStatus(WriteBatch batch, std::function<void(Status)> done);
 
   State& state() { return *deps_.state; }
+  // Null when the server runs without a gateway (tools, tests).
+  gateway::Gateway* gateway() { return deps_.gateway; }
   StoreBackend& store() { return *deps_.store; }
   SnowflakeGenerator& ids() { return *deps_.ids; }
   boost::asio::thread_pool& blocking() { return *deps_.blocking; }
@@ -129,6 +136,9 @@ class Api {
 
  private:
   void Dispatch(const CallPtr& call);
+  // On the writer thread, in commit order: applies a committed batch to
+  // State and hands its events to the gateway.
+  void ApplyCommitted(const WriteBatch& b);
   // True (after failing `call` with 503) when the write queue is full.
   bool WriteQueueFull(const CallPtr& call);
 

@@ -203,4 +203,38 @@ void ListApplications(Api& api, const CallPtr& call) {
   call->Reply(200, out);
 }
 
+// PATCH /applications/{id} {flags?, name?}: the owner grants its bot the
+// privileged gateway intents (GATEWAY_PRESENCE 1<<12, GATEWAY_GUILD_MEMBERS
+// 1<<14, GATEWAY_MESSAGE_CONTENT 1<<18 and their *_LIMITED bits 13, 15, 19).
+void PatchApplication(Api& api, const CallPtr& call) {
+  auto id = ParseSnowflake(call->params[0]);
+  auto app = id ? api.state().GetApplication(*id) : std::nullopt;
+  if (!app) return call->Fail(ApiError::UnknownApplication());
+  if (app->owner_id != call->user->id) return call->Fail(ApiError::MissingAccess());
+  bj::object body;
+  if (!call->ParseBody(&body)) return;
+  constexpr uint64_t kIntentFlags =
+      (1ull << 12) | (1ull << 13) | (1ull << 14) | (1ull << 15) | (1ull << 18) | (1ull << 19);
+  FormErrors errs;
+  Application next = *app;
+  if (auto* f = body.if_contains("flags")) {
+    if (!f->is_int64() || f->as_int64() < 0 ||
+        (static_cast<uint64_t>(f->as_int64()) & ~kIntentFlags))
+      errs.Add("flags", "BASE_TYPE_BAD_FLAGS",
+               "Only the gateway intent flags (1<<12..1<<15, 1<<18, 1<<19) can be set.");
+    else
+      next.flags = static_cast<uint64_t>(f->as_int64());
+  }
+  if (body.contains("name")) {
+    std::string name;
+    CheckUsername(body, &name, &errs, "name");
+    next.name = name;
+  }
+  if (!errs.empty()) return call->Fail(errs.ToError());
+  WriteBatch batch;
+  batch.push_back(mut::PutApplication{next});
+  api.Commit(call, std::move(batch),
+             [&api, call, next] { call->Reply(200, ApplicationObject(api, next)); });
+}
+
 }  // namespace parley::handlers

@@ -4,7 +4,10 @@
 
 #include "api/handlers.h"
 #include "api/serialize.h"
+#include "gateway/event_builder.h"
+#include "gateway/gateway.h"
 #include "model/permissions.h"
+#include "util/time_format.h"
 
 namespace parley::handlers {
 
@@ -208,7 +211,9 @@ void DeleteOverwrite(Api& api, const CallPtr& call) {
 void TriggerTyping(Api& api, const CallPtr& call) {
   auto a = AccessChannel(api, call, perm::kSendMessages);
   if (!a) return;
-  // TYPING_START is dispatched by the gateway (not yet in this build).
+  if (auto* gw = api.gateway())
+    gw->Publish(gateway::EventBatch{gateway::BuildTypingEvent(
+        api.state(), a->channel.guild_id, a->channel.id, call->user->id, NowMs())});
   call->NoContent();
 }
 

@@ -55,6 +55,9 @@ void DeleteChannel(Api& api, const CallPtr& call);
 void PutOverwrite(Api& api, const CallPtr& call);
 void DeleteOverwrite(Api& api, const CallPtr& call);
 void TriggerTyping(Api& api, const CallPtr& call);
+void PatchApplication(Api& api, const CallPtr& call);
+void GetGateway(Api& api, const CallPtr& call);
+void GetGatewayBot(Api& api, const CallPtr& call);
 
 // invites.cc
 void CreateInvite(Api& api, const CallPtr& call);

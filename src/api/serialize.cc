@@ -209,8 +209,6 @@ bj::object InviteObject(const Invite& inv, const GuildState& g, const State& sta
   return o;
 }
 
-namespace {
-// Parses "<@id>", "<@!id>" (users) and "<@&id>" (roles) out of content.
 void ScanMentions(std::string_view s, std::vector<Snowflake>* users,
                   std::vector<Snowflake>* roles) {
   size_t pos = 0;
@@ -230,7 +228,6 @@ void ScanMentions(std::string_view s, std::vector<Snowflake>* users,
     pos = end + 1;
   }
 }
-}  // namespace
 
 void AppendMessageJson(std::string* out, const Message& m, const State& state) {
   std::vector<Snowflake> user_ids, role_ids;

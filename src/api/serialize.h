@@ -32,6 +32,9 @@ boost::json::object InviteObject(const Invite& inv, const GuildState& g, const S
 // The user object, appended as JSON text (the one definition of its shape;
 // UserObject parses it).
 void AppendUserJson(std::string* out, const User& u);
+// Parses "<@id>", "<@!id>" (users) and "<@&id>" (roles) out of content,
+// each id once, in order of appearance.
+void ScanMentions(std::string_view s, std::vector<Snowflake>* users, std::vector<Snowflake>* roles);
 // A message as REST returns it, appended as JSON text (hot path: history
 // pages and posts). Author and mentions are resolved through State.
 // REQUIRES: no guild lock held.

@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "cli/commands.h"
+#include "gateway/gateway.h"
 #include "net/event_loops.h"
 #include "net/http_server.h"
 #include "state/state.h"
@@ -36,6 +37,7 @@ struct ServeConfig {
   size_t body_limit = 1024 * 1024;
   std::string public_url;
   std::string sync = "full";
+  gateway::GatewayOptions gateway;
 };
 
 bool SplitHostPort(const std::string& s, std::string* host, uint16_t* port) {
@@ -101,7 +103,14 @@ int RunServe(const ServeConfig& cfg) {
                                                              : PasswordCost::kInteractive;
   api_opts.ratelimit_global = cfg.ratelimit_global;
   api_opts.ratelimit_scale = cfg.ratelimit_scale;
-  Api api({&state, store.get(), &writer, &ids, &blocking}, api_opts);
+  if (Status s = cfg.gateway.compression.Validate(); !s.ok()) {
+    spdlog::error("compression settings: {}", s.ToString());
+    return 2;
+  }
+  gateway::GatewayOptions gw_opts = cfg.gateway;
+  gw_opts.public_url = cfg.public_url;
+  gateway::Gateway gateway(&loops, &state, gw_opts);
+  Api api({&state, store.get(), &writer, &ids, &blocking, &gateway}, api_opts);
 
   net::HttpServerOptions http_opts;
   http_opts.host = host;
@@ -112,6 +121,13 @@ int RunServe(const ServeConfig& cfg) {
   net::HttpServer http(&loops, http_opts, [&api](net::Request&& req, net::Responder respond) {
     api.Handle(std::move(req), std::move(respond));
   });
+  http.SetUpgradeHandler(
+      [](const net::Request& req) { return gateway::IsWebSocketUpgrade(req); },
+      [&gateway](int loop, net::Request&& req, boost::asio::ip::tcp::socket&& socket,
+                 std::string_view leftover) {
+        gateway.OnUpgrade(loop, std::move(req), std::move(socket), leftover);
+      });
+  gateway.Start();
   if (Status s = http.Start(); !s.ok()) {
     spdlog::error("{}", s.ToString());
     return 1;
@@ -143,6 +159,7 @@ int RunServe(const ServeConfig& cfg) {
   main_ctx.run();
 
   spdlog::info("signal {}: stopping (finishing in-flight requests)", got);
+  gateway.Shutdown(std::chrono::milliseconds(2000));  // op 7 Reconnect to every session
   http.Shutdown(std::chrono::milliseconds(4000));
   boost::asio::post(loops.loop(0), [&] { sweep.cancel(); });
   blocking.join();
@@ -223,6 +240,66 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                    "normal: survive a process crash only, faster")
       ->envname("PARLEY_SYNC")
       ->check(CLI::IsMember({"full", "normal"}))
+      ->capture_default_str();
+  auto& gw = cfg->gateway;
+  serve
+      ->add_option("--heartbeat-interval-ms", gw.heartbeat_interval_ms,
+                   "Gateway heartbeat interval sent in Hello")
+      ->envname("PARLEY_HEARTBEAT_INTERVAL_MS")
+      ->check(CLI::Range(200, 600000))
+      ->capture_default_str();
+  serve
+      ->add_option("--resume-window-ms", gw.resume_window_ms,
+                   "How long a session outlives its connection, for Resume")
+      ->envname("PARLEY_RESUME_WINDOW_MS")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+  serve->add_option("--replay-buffer", gw.replay_buffer, "Dispatches kept per session for Resume")
+      ->envname("PARLEY_REPLAY_BUFFER")
+      ->check(CLI::Range(16, 1000000))
+      ->capture_default_str();
+  serve
+      ->add_option("--max-pending-bytes", gw.max_pending_bytes,
+                   "Output a gateway socket may have queued before it is closed (4000)")
+      ->envname("PARLEY_MAX_PENDING_BYTES")
+      ->check(CLI::Range(4096, 1 << 30))
+      ->capture_default_str();
+  serve
+      ->add_option("--identify-limit", gw.identify_limit,
+                   "Gateway identifies per bot per 24 h (0 = no limit)")
+      ->envname("PARLEY_IDENTIFY_LIMIT")
+      ->check(CLI::Range(0, 100000000))
+      ->capture_default_str();
+  serve
+      ->add_option("--max-guilds-per-shard", gw.max_guilds_per_shard,
+                   "More guilds in one gateway shard: close 4011 (sharding required)")
+      ->envname("PARLEY_MAX_GUILDS_PER_SHARD")
+      ->check(CLI::Range(1, 100000000))
+      ->capture_default_str();
+  serve
+      ->add_flag("--allow-privileged-intents", gw.allow_privileged_intents,
+                 "Every bot may use GUILD_MEMBERS, GUILD_PRESENCES and MESSAGE_CONTENT")
+      ->envname("PARLEY_ALLOW_PRIVILEGED_INTENTS");
+  serve
+      ->add_option("--public-url", cfg->public_url,
+                   "Public base URL (http[s]://host:port) for gateway URLs; default: the "
+                   "request's Host")
+      ->envname("PARLEY_PUBLIC_URL");
+  auto& comp = gw.compression;
+  serve->add_option("--zlib-window-bits", comp.zlib_window_bits, "zlib-stream window (8..15)")
+      ->envname("PARLEY_ZLIB_WINDOW_BITS")
+      ->capture_default_str();
+  serve->add_option("--zlib-mem-level", comp.zlib_mem_level, "zlib-stream memLevel (1..9)")
+      ->envname("PARLEY_ZLIB_MEM_LEVEL")
+      ->capture_default_str();
+  serve->add_option("--zlib-level", comp.zlib_level, "zlib-stream level (-1..9)")
+      ->envname("PARLEY_ZLIB_LEVEL")
+      ->capture_default_str();
+  serve->add_option("--zstd-level", comp.zstd_level, "zstd-stream level")
+      ->envname("PARLEY_ZSTD_LEVEL")
+      ->capture_default_str();
+  serve->add_option("--zstd-window-log", comp.zstd_window_log, "zstd-stream window log")
+      ->envname("PARLEY_ZSTD_WINDOW_LOG")
       ->capture_default_str();
   serve->callback([cfg, exit_code] { *exit_code = RunServe(*cfg); });
 }

@@ -109,11 +109,24 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return ReplyError(400, R"({"code":0,"message":"400: Bad Request"})");
     }
     ++requests_;
+    if (server_->upgrade_ && server_->wants_upgrade_(parser_->get())) return HandOver();
     busy_ = true;
     server_->in_flight_.fetch_add(1, std::memory_order_relaxed);
     // While the handler works, the only limit is the write timeout later.
     deadline_ = Clock::time_point::max();
     server_->handler_(parser_->release(), Responder(shared_from_this()));
+  }
+
+  // The request was an upgrade (WebSocket): the socket and whatever was
+  // read past the request go to the upgrade handler; this session ends
+  // without closing the socket.
+  void HandOver() {
+    finished_ = true;
+    ls_->sessions.erase(this);
+    server_->open_.fetch_sub(1, std::memory_order_relaxed);
+    auto data = buffer_.data();
+    std::string leftover(static_cast<const char*>(data.data()), data.size());
+    server_->upgrade_(ls_->index, parser_->release(), std::move(socket_), leftover);
   }
 
   void ReplyError(unsigned status, const char* body) {

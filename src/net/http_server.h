@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "net/event_loops.h"
@@ -53,10 +54,22 @@ struct HttpServerOptions {
 class HttpServer {
  public:
   using Handler = std::function<void(Request&& req, Responder respond)>;
+  // Takes over a connection whose request `wants_upgrade` accepted: runs on
+  // the connection's loop (index `loop`) with the socket and the bytes read
+  // past the request.
+  using UpgradeHandler = std::function<void(
+      int loop, Request&& req, boost::asio::ip::tcp::socket&& socket, std::string_view leftover)>;
+  using UpgradeFilter = std::function<bool(const Request& req)>;
 
   // REQUIRES: `loops` outlives the server.
   HttpServer(EventLoops* loops, HttpServerOptions options, Handler handler);
   ~HttpServer();
+
+  // REQUIRES: called before Start().
+  void SetUpgradeHandler(UpgradeFilter wants_upgrade, UpgradeHandler handler) {
+    wants_upgrade_ = std::move(wants_upgrade);
+    upgrade_ = std::move(handler);
+  }
 
   // Binds one acceptor per loop and starts accepting.
   Status Start();
@@ -81,6 +94,8 @@ class HttpServer {
   EventLoops* loops_;
   HttpServerOptions options_;
   Handler handler_;
+  UpgradeFilter wants_upgrade_;
+  UpgradeHandler upgrade_;
   uint16_t port_ = 0;
   std::vector<std::unique_ptr<LoopState>> per_loop_;
   std::atomic<bool> stopping_{false};

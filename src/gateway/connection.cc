@@ -1,0 +1,343 @@
+// Conn: the RFC 6455 connection of one gateway client over a raw Asio
+// socket. Reads wait for readiness (async_wait) and then recv() into the
+// loop's shared buffer, so an idle connection holds no read buffer; writes
+// are queued in out_ and flushed once per loop iteration (LoopHub::FlushDirty)
+// with non-blocking send(), waiting for writability only when the kernel
+// buffer is full. Beast's websocket::stream costs ~2.8 KB per connection;
+// this layer's Conn is ~250 bytes (docs/gateway.md, bench/RESULTS.md).
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <cerrno>
+
+#include "gateway/loop_hub.h"
+
+namespace parley::gateway {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+Conn::Conn(LoopHub* hub, tcp::socket&& socket, Compression c, uint32_t max_frame)
+    : hub_(hub),
+      socket_(std::move(socket)),
+      parser_(max_frame),
+      compressor_(c, hub->gw().options().compression) {
+  last_beat_ms_ = hub_->now_ms();
+  window_start_ms_ = last_beat_ms_;
+}
+
+Conn::~Conn() = default;
+
+void Conn::Start(std::string_view leftover) {
+  hub_->Add(this);
+  if (!leftover.empty()) {
+    std::string copy(leftover);
+    auto st = parser_.Consume(
+        std::span<uint8_t>(reinterpret_cast<uint8_t*>(copy.data()), copy.size()), *this);
+    if (phase_ == Phase::kGone) return;
+    if (st == net::WsFrameParser::Status::kFailed) Close(parser_.close_code(), "");
+    if (st == net::WsFrameParser::Status::kStopped) return;  // migrated
+  }
+  WaitRead();
+}
+
+void Conn::WaitRead() {
+  socket_.async_wait(
+      tcp::socket::wait_read,
+      [self = shared_from_this()](boost::system::error_code ec) { self->OnReadable(ec); });
+}
+
+void Conn::OnReadable(boost::system::error_code ec) {
+  if (phase_ == Phase::kGone) return;
+  if (ec) return Gone();
+  uint8_t* buf = hub_->read_buffer();
+  ssize_t n = ::recv(socket_.native_handle(), buf, LoopHub::kReadBufferSize, MSG_DONTWAIT);
+  if (n == 0) return Gone();
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return WaitRead();
+    return Gone();
+  }
+  if (phase_ == Phase::kClosing) return WaitRead();  // discard until the peer closes
+  auto st = parser_.Consume(std::span<uint8_t>(buf, static_cast<size_t>(n)), *this);
+  if (phase_ == Phase::kGone) return;
+  switch (st) {
+    case net::WsFrameParser::Status::kOk:
+      break;
+    case net::WsFrameParser::Status::kFailed:
+      Close(parser_.close_code(), "");
+      break;
+    case net::WsFrameParser::Status::kStopped:
+      // A handler stopped parsing: either it closed the connection, or the
+      // connection moved to another loop (MigrateTo) and is Gone here.
+      if (phase_ == Phase::kGone) return;
+      break;
+    case net::WsFrameParser::Status::kClosed:
+      break;
+  }
+  WaitRead();
+}
+
+bool Conn::OnMessage(net::WsOpcode opcode, std::string_view payload) {
+  if (phase_ != Phase::kOpen) return false;
+  int64_t now = hub_->now_ms();
+  if (now - window_start_ms_ >= 60000) {
+    window_start_ms_ = now;
+    window_count_ = 0;
+  }
+  if (++window_count_ > 120) {
+    Close(close_code::kRateLimited, "rate limited");
+    return false;
+  }
+  if (opcode != net::WsOpcode::kText) {
+    Close(close_code::kDecodeError, "binary payloads are not supported");
+    return false;
+  }
+  ClientPayload p;
+  DecodeError err;
+  if (!DecodeClientPayload(payload, &p, &err)) {
+    Close(err.close_code, err.reason);
+    return false;
+  }
+  return hub_->HandlePayload(this, p) && phase_ == Phase::kOpen;
+}
+
+bool Conn::OnPing(std::string_view payload) {
+  if (phase_ != Phase::kOpen) return true;
+  net::AppendPongFrame(&out_, payload);
+  MarkDirty();
+  return true;
+}
+
+void Conn::OnClose(uint16_t code, std::string_view) {
+  // 1000/1001 end the session (the client is leaving); anything else (4200
+  // from discord.js, 1006...) keeps it for a resume.
+  bool end = code == net::kWsCloseNormal || code == net::kWsCloseGoingAway;
+  if (phase_ != Phase::kOpen) return;
+  if (session_) {
+    Session* s = session_;
+    session_ = nullptr;
+    s->conn = nullptr;
+    if (end)
+      hub_->EndSession(s);
+    else
+      hub_->Detach(s);
+  }
+  phase_ = Phase::kClosing;
+  close_deadline_ms_ = hub_->now_ms() + 2000;
+  net::AppendCloseFrame(&out_, code == net::kWsCloseNoStatus ? net::kWsCloseNormal : code);
+  MarkDirty();
+}
+
+void Conn::AppendMessage(std::string_view json) {
+  if (compressor_.mode() == Compression::kNone) {
+    net::AppendTextFrame(&out_, json);
+  } else {
+    static thread_local std::string packed;
+    packed.clear();
+    if (Status s = compressor_.Compress(json, &packed); !s.ok()) {
+      spdlog::warn("gateway compression failed: {}", s.ToString());
+      Close(close_code::kUnknownError, "compression failed");
+      return;
+    }
+    net::AppendBinaryFrame(&out_, packed);
+  }
+  if (out_.size() - out_sent_ > hub_->gw().options().max_pending_bytes) {
+    hub_->gw().slow_consumers_.fetch_add(1, std::memory_order_relaxed);
+    Close(close_code::kUnknownError, "slow consumer");
+    return;
+  }
+  MarkDirty();
+}
+
+void Conn::SendDispatch(const Frame& f, uint64_t seq) {
+  if (phase_ != Phase::kOpen) return;
+  hub_->gw().dispatches_.fetch_add(1, std::memory_order_relaxed);
+  if (compressor_.mode() == Compression::kNone) {
+    // Straight into the output buffer: header, then head + seq + tail.
+    net::AppendFrameHeader(&out_, net::WsOpcode::kText, f.size_with_seq(seq));
+    AppendPayload(&out_, f, seq);
+    if (out_.size() - out_sent_ > hub_->gw().options().max_pending_bytes) {
+      hub_->gw().slow_consumers_.fetch_add(1, std::memory_order_relaxed);
+      Close(close_code::kUnknownError, "slow consumer");
+      return;
+    }
+    MarkDirty();
+    return;
+  }
+  static thread_local std::string text;
+  text.clear();
+  AppendPayload(&text, f, seq);
+  AppendMessage(text);
+}
+
+void Conn::SendPayload(std::string_view json) {
+  if (phase_ != Phase::kOpen) return;
+  AppendMessage(json);
+}
+
+void Conn::Close(uint16_t code, std::string_view reason, bool end_session) {
+  if (phase_ != Phase::kOpen) return;
+  if (session_) {
+    Session* s = session_;
+    session_ = nullptr;
+    s->conn = nullptr;
+    if (end_session)
+      hub_->EndSession(s);
+    else
+      hub_->Detach(s);
+  }
+  phase_ = Phase::kClosing;
+  close_deadline_ms_ = hub_->now_ms() + 2000;
+  // Close frames are never compressed (they are WebSocket control frames).
+  std::string_view r = reason.substr(0, 100);
+  if (!net::IsValidUtf8(r)) r = {};
+  net::AppendCloseFrame(&out_, code, r);
+  MarkDirty();
+}
+
+void Conn::Gone() {
+  if (phase_ == Phase::kGone) return;
+  phase_ = Phase::kGone;
+  if (session_) {
+    Session* s = session_;
+    session_ = nullptr;
+    s->conn = nullptr;
+    hub_->Detach(s);
+  }
+  Unlink();
+  boost::system::error_code ec;
+  socket_.close(ec);
+  std::string().swap(out_);
+  out_sent_ = 0;
+  compressor_.Reset();
+}
+
+void Conn::Unlink() {
+  hub_->Remove(this);
+}
+
+void Conn::MarkDirty() {
+  if (dirty_ || write_waiting_ || phase_ == Phase::kGone) return;
+  dirty_ = true;
+  hub_->MarkDirty(shared_from_this());
+}
+
+void Conn::Flush() {
+  dirty_ = false;
+  if (phase_ == Phase::kGone || write_waiting_) return;
+  while (out_sent_ < out_.size()) {
+    ssize_t n = ::send(socket_.native_handle(), out_.data() + out_sent_, out_.size() - out_sent_,
+                       MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      out_sent_ += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return WaitWrite();
+    if (n < 0 && errno == EINTR) continue;
+    return Gone();
+  }
+  // Everything written: give the buffer back (idle connections hold none).
+  if (out_.capacity() > 4096) {
+    std::string().swap(out_);
+  } else {
+    out_.clear();
+  }
+  out_sent_ = 0;
+  if (phase_ == Phase::kClosing && !shut_down_) {
+    shut_down_ = true;
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+  }
+}
+
+void Conn::WaitWrite() {
+  write_waiting_ = true;
+  socket_.async_wait(tcp::socket::wait_write,
+                     [self = shared_from_this()](boost::system::error_code ec) {
+                       self->write_waiting_ = false;
+                       if (self->phase_ == Phase::kGone) return;
+                       if (ec) return self->Gone();
+                       // Compact before writing on: keep only the unsent bytes.
+                       if (self->out_sent_ > 0) {
+                         self->out_.erase(0, self->out_sent_);
+                         self->out_sent_ = 0;
+                       }
+                       self->Flush();
+                     });
+}
+
+void Conn::CheckDeadlines(int64_t now) {
+  if (phase_ == Phase::kClosing) {
+    if (now >= close_deadline_ms_) Gone();
+    return;
+  }
+  if (phase_ != Phase::kOpen) return;
+  const int64_t interval = hub_->gw().options().heartbeat_interval_ms;
+  int64_t since = now - last_beat_ms_;
+  if (since >= 2 * interval) {
+    Close(close_code::kSessionTimedOut, "heartbeat timeout");
+    return;
+  }
+  if (!asked_beat_ && since >= interval + interval / 4) {
+    asked_beat_ = true;
+    std::string p = "{\"op\":1,\"d\":";
+    p += session_ ? std::to_string(session_->seq) : std::string("null");
+    p += ",\"s\":null,\"t\":null}";
+    SendPayload(p);
+  }
+}
+
+void Conn::MigrateTo(int to, std::function<void(Conn*)> then) {
+  // Hand the descriptor over; this Conn is done (its pending wait completes
+  // with operation_aborted and finds it Gone).
+  boost::system::error_code ec;
+  auto proto = socket_.local_endpoint(ec).protocol();
+  if (ec) return Gone();
+  int fd = socket_.release(ec);
+  if (ec) return Gone();
+  struct Moved {
+    int fd;
+    tcp protocol;
+    Compression mode;
+    std::string out;
+    int64_t last_beat, window_start;
+    uint16_t window_count;
+    std::unique_ptr<std::string> host;
+  };
+  auto m = std::make_shared<Moved>(Moved{fd, proto, compressor_.mode(), out_.substr(out_sent_),
+                                         last_beat_ms_, window_start_ms_, window_count_,
+                                         std::move(host_)});
+  // The compressed stream cannot move mid-stream without its state: move it.
+  auto comp = std::make_shared<TransportCompressor>(std::move(compressor_));
+  phase_ = Phase::kGone;
+  Unlink();
+  std::string().swap(out_);
+  Gateway* gw = &hub_->gw();
+  uint32_t max_frame = parser_.max_message_size();
+  gw->loops().Post(to, [gw, to, m, comp, max_frame, then = std::move(then)] {
+    LoopHub& hub = gw->hub(to);
+    tcp::socket sock(hub.ctx());
+    boost::system::error_code ec2;
+    sock.assign(m->protocol, m->fd, ec2);
+    if (ec2) {
+      ::close(m->fd);
+      return;
+    }
+    auto c = std::make_shared<Conn>(&hub, std::move(sock), m->mode, max_frame);
+    c->compressor_ = std::move(*comp);
+    c->out_ = std::move(m->out);
+    c->last_beat_ms_ = m->last_beat;
+    c->window_start_ms_ = m->window_start;
+    c->window_count_ = m->window_count;
+    c->host_ = std::move(m->host);
+    hub.Add(c.get());
+    then(c.get());
+    if (c->phase_ == Phase::kGone) return;
+    c->MarkDirty();
+    c->WaitRead();
+  });
+}
+
+}  // namespace parley::gateway

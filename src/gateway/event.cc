@@ -1,0 +1,61 @@
+#include "gateway/event.h"
+
+#include "util/json_writer.h"
+
+namespace parley::gateway {
+
+namespace {
+size_t Digits(uint64_t v) {
+  size_t n = 1;
+  while (v >= 10) {
+    v /= 10;
+    ++n;
+  }
+  return n;
+}
+}  // namespace
+
+size_t Frame::size_with_seq(uint64_t seq) const {
+  return head.size() + Digits(seq) + tail.size();
+}
+
+FramePtr MakeDispatch(std::string_view type, std::string_view d_json) {
+  auto f = std::make_shared<Frame>();
+  f->head.reserve(20 + type.size());
+  f->head.append("{\"t\":\"");
+  f->head.append(type);
+  f->head.append("\",\"s\":");
+  f->tail.reserve(15 + d_json.size());
+  f->tail.append(",\"op\":0,\"d\":");
+  f->tail.append(d_json);
+  f->tail.push_back('}');
+  return f;
+}
+
+void AppendPayload(std::string* out, const Frame& f, uint64_t seq) {
+  out->append(f.head);
+  char buf[24];
+  char* end = buf + sizeof buf;
+  char* p = end;
+  do {
+    *--p = static_cast<char>('0' + seq % 10);
+    seq /= 10;
+  } while (seq);
+  out->append(p, end);
+  out->append(f.tail);
+}
+
+FramePtr Event::StrippedFrame() const {
+  std::call_once(stripped_once_, [this] {
+    auto f = std::make_shared<Frame>();
+    f->head = frame->head;
+    f->tail.reserve(frame->tail.size());
+    f->tail.append(frame->tail, 0, content_begin);
+    f->tail.append("\"\"");
+    f->tail.append(frame->tail, content_end, std::string::npos);
+    stripped_ = std::move(f);
+  });
+  return stripped_;
+}
+
+}  // namespace parley::gateway

@@ -1,0 +1,71 @@
+// Gateway events: what the commit path and the presence/typing code hand to
+// the gateway. An event is serialized ONCE, whatever the number of sessions
+// that receive it; each session's sequence number is spliced in at write
+// time (Frame), so the bytes are shared, never re-serialized per session.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/types.h"
+
+namespace parley::gateway {
+
+// One dispatch payload without its sequence number:
+//   head + <s> + tail == {"t":"TYPE","s":<s>,"op":0,"d":{...}}
+struct Frame {
+  std::string head;
+  std::string tail;
+  size_t size_with_seq(uint64_t seq) const;
+};
+using FramePtr = std::shared_ptr<const Frame>;
+
+// Builds a dispatch frame from its type and its serialized `d`.
+FramePtr MakeDispatch(std::string_view type, std::string_view d_json);
+
+// Appends the payload text (head, seq, tail) to *out.
+void AppendPayload(std::string* out, const Frame& f, uint64_t seq);
+
+struct Event {
+  enum class Target : uint8_t {
+    kGuild,  // every session subscribed to guild_id (and allowed to see it)
+    kUser,   // every session of user_id
+  };
+  enum class Action : uint8_t {
+    kNone,
+    kJoinGuild,     // kUser: subscribe the user's sessions to guild_id, send them GUILD_CREATE
+    kLeaveGuild,    // kUser: unsubscribe them, send `frame` (GUILD_DELETE)
+    kGuildDeleted,  // kGuild: after sending `frame`, unsubscribe every session
+  };
+  Target target = Target::kGuild;
+  Action action = Action::kNone;
+  Snowflake guild_id = 0;
+  Snowflake channel_id = 0;  // 0: guild-wide (no channel permission needed)
+  Snowflake user_id = 0;     // kUser: the recipient user
+  uint64_t intent = 0;       // the session needs this intent bit (0: none)
+  uint64_t permission = 0;   // needed in channel_id (VIEW_CHANNEL, MANAGE_CHANNELS...)
+  FramePtr frame;            // may be null for kJoinGuild (built per session)
+
+  // MESSAGE_CONTENT rule (message events only): bots without the intent get
+  // the stripped frame unless they wrote or are mentioned in the message.
+  bool has_content = false;
+  Snowflake author_id = 0;
+  std::vector<Snowflake> mentions;
+  // Where the content string (quotes included) lies in frame->tail.
+  size_t content_begin = 0, content_end = 0;
+  // `frame` with content "" ; built on first use by whichever loop needs it
+  // (most guilds never do). REQUIRES: has_content.
+  FramePtr StrippedFrame() const;
+
+ private:
+  mutable std::once_flag stripped_once_;
+  mutable FramePtr stripped_;
+};
+using EventPtr = std::shared_ptr<const Event>;
+using EventBatch = std::vector<EventPtr>;
+
+}  // namespace parley::gateway

@@ -1,0 +1,341 @@
+#include "gateway/event_builder.h"
+
+#include <boost/json/serialize.hpp>
+#include <mutex>
+#include <shared_mutex>
+
+#include "api/serialize.h"
+#include "gateway/guild_payloads.h"
+#include "gateway/payload.h"
+#include "model/permissions.h"
+#include "util/json_writer.h"
+#include "util/time_format.h"
+
+namespace parley::gateway {
+
+namespace bj = boost::json;
+
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+std::shared_ptr<Event> GuildEvent(std::string_view type, Snowflake guild_id, uint64_t intent,
+                                  std::string_view d) {
+  auto e = std::make_shared<Event>();
+  e->target = Event::Target::kGuild;
+  e->guild_id = guild_id;
+  e->intent = intent;
+  e->frame = MakeDispatch(type, d);
+  return e;
+}
+
+// MESSAGE_CREATE / MESSAGE_UPDATE: the message as REST shows it, plus
+// guild_id and the author's member.
+std::shared_ptr<Event> MessageEvent(const State& state, std::string_view type, const Message& m,
+                                    bool with_member) {
+  std::string d;
+  d.reserve(512 + m.content.size());
+  json::AppendMessageJson(&d, m, state);
+  // Where the content string is, for the MESSAGE_CONTENT rule: the first
+  // "content" key (AppendMessageJson writes it before any user text).
+  constexpr std::string_view kKey = ",\"content\":";
+  size_t key = d.find(kKey);
+  size_t begin = key + kKey.size();
+  size_t end = begin + 1;
+  while (end < d.size() && d[end] != '"') end += d[end] == '\\' ? 2 : 1;
+  ++end;         // past the closing quote
+  d.pop_back();  // '}'
+  d.append(",\"guild_id\":");
+  AppendJsonId(&d, m.guild_id);
+  if (with_member) {
+    if (auto g = state.GetGuild(m.guild_id)) {
+      std::shared_lock lock(g->mu);
+      auto it = g->members.find(m.author_id);
+      if (it != g->members.end()) {
+        d.append(",\"member\":");
+        AppendPartialMemberJson(&d, it->second);
+      }
+    }
+  }
+  d.push_back('}');
+  auto e = GuildEvent(type, m.guild_id, intent::kGuildMessages, d);
+  e->channel_id = m.channel_id;
+  e->permission = perm::kViewChannel;
+  e->has_content = true;
+  // Offsets into frame->tail, which is ',"op":0,"d":' + d + '}'.
+  const size_t shift = e->frame->tail.size() - d.size() - 1;
+  e->content_begin = begin + shift;
+  e->content_end = end + shift;
+  e->author_id = m.author_id;
+  std::vector<Snowflake> roles;
+  json::ScanMentions(m.content, &e->mentions, &roles);
+  return e;
+}
+
+std::string ChannelJson(const State& state, const Channel& c) {
+  Snowflake last = 0;
+  if (auto g = state.GetGuild(c.guild_id)) {
+    std::shared_lock lock(g->mu);
+    auto it = g->last_message_ids.find(c.id);
+    if (it != g->last_message_ids.end()) last = it->second;
+  }
+  return bj::serialize(json::ChannelObject(c, last));
+}
+
+std::string InviteJson(const State& state, const Invite& inv) {
+  bj::object o{{"channel_id", json::Id(inv.channel_id)},
+               {"guild_id", json::Id(inv.guild_id)},
+               {"code", inv.code},
+               {"created_at", FormatIso8601(inv.created_ms)},
+               {"max_age", inv.max_age},
+               {"max_uses", inv.max_uses},
+               {"temporary", inv.temporary},
+               {"uses", inv.uses}};
+  if (auto u = state.GetUser(inv.inviter_id)) o["inviter"] = json::UserObject(*u);
+  return bj::serialize(o);
+}
+
+}  // namespace
+
+CommitPlan PlanEvents(const State& state, const WriteBatch& batch) {
+  CommitPlan plan;
+  plan.items.resize(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    CommitPlan::Item& item = plan.items[i];
+    std::visit(
+        Overloaded{
+            [&](const mut::PutGuild& m) { item.existed = state.GetGuild(m.guild.id) != nullptr; },
+            [&](const mut::PutChannel& m) {
+              if (auto g = state.GetGuild(m.channel.guild_id)) {
+                std::shared_lock lock(g->mu);
+                item.existed = g->channels.count(m.channel.id) > 0;
+              }
+            },
+            [&](const mut::DeleteChannel& m) {
+              if (auto gid = state.GuildOfChannel(m.channel_id)) {
+                item.guild_id = *gid;
+                if (auto g = state.GetGuild(*gid)) {
+                  std::shared_lock lock(g->mu);
+                  auto it = g->channels.find(m.channel_id);
+                  if (it != g->channels.end()) item.channel = it->second;
+                }
+              }
+            },
+            [&](const mut::PutRole& m) {
+              if (auto g = state.GetGuild(m.role.guild_id)) {
+                std::shared_lock lock(g->mu);
+                item.existed = g->roles.count(m.role.id) > 0;
+              }
+            },
+            [&](const mut::PutMember& m) {
+              if (auto g = state.GetGuild(m.member.guild_id)) {
+                std::shared_lock lock(g->mu);
+                item.existed = g->members.count(m.member.user_id) > 0;
+              }
+            },
+            [&](const mut::DeleteMember& m) {
+              if (auto g = state.GetGuild(m.guild_id)) {
+                std::shared_lock lock(g->mu);
+                item.existed = g->members.count(m.user_id) > 0;
+              }
+            },
+            [&](const mut::PutInvite& m) {
+              item.existed = state.GetInvite(m.invite.code).has_value();
+            },
+            [&](const mut::DeleteInvite& m) { item.invite = state.GetInvite(m.code); },
+            [&](const mut::DeleteMessages& m) {
+              if (auto gid = state.GuildOfChannel(m.channel_id)) item.guild_id = *gid;
+            },
+            [&](const auto&) {},
+        },
+        batch[i]);
+  }
+  return plan;
+}
+
+EventBatch BuildEvents(const State& state, const WriteBatch& batch, const CommitPlan& plan) {
+  EventBatch out;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const CommitPlan::Item& item = plan.items[i];
+    std::visit(
+        Overloaded{
+            [&](const mut::InsertMessage& m) {
+              if (m.message.guild_id)
+                out.push_back(MessageEvent(state, "MESSAGE_CREATE", m.message, true));
+            },
+            [&](const mut::UpdateMessage& m) {
+              if (m.message.guild_id)
+                out.push_back(MessageEvent(state, "MESSAGE_UPDATE", m.message, false));
+            },
+            [&](const mut::DeleteMessages& m) {
+              if (!item.guild_id || m.ids.empty()) return;
+              std::string d;
+              if (m.ids.size() == 1) {
+                d.append("{\"id\":");
+                AppendJsonId(&d, m.ids[0]);
+              } else {
+                d.append("{\"ids\":[");
+                for (size_t k = 0; k < m.ids.size(); ++k) {
+                  if (k) d.push_back(',');
+                  AppendJsonId(&d, m.ids[k]);
+                }
+                d.push_back(']');
+              }
+              d.append(",\"channel_id\":");
+              AppendJsonId(&d, m.channel_id);
+              d.append(",\"guild_id\":");
+              AppendJsonId(&d, item.guild_id);
+              d.push_back('}');
+              auto e = GuildEvent(m.ids.size() == 1 ? "MESSAGE_DELETE" : "MESSAGE_DELETE_BULK",
+                                  item.guild_id, intent::kGuildMessages, d);
+              e->channel_id = m.channel_id;
+              e->permission = perm::kViewChannel;
+              out.push_back(std::move(e));
+            },
+            [&](const mut::PutGuild& m) {
+              if (!item.existed) return;  // a new guild reaches its owner via PutMember
+              auto g = state.GetGuild(m.guild.id);
+              if (!g) return;
+              std::string d;
+              {
+                std::shared_lock lock(g->mu);
+                d = bj::serialize(json::GuildObject(*g));
+              }
+              out.push_back(GuildEvent("GUILD_UPDATE", m.guild.id, intent::kGuilds, d));
+            },
+            [&](const mut::DeleteGuild& m) {
+              std::string d = "{\"id\":";
+              AppendJsonId(&d, m.guild_id);
+              d.push_back('}');
+              auto e = GuildEvent("GUILD_DELETE", m.guild_id, intent::kGuilds, d);
+              e->action = Event::Action::kGuildDeleted;
+              out.push_back(std::move(e));
+            },
+            [&](const mut::PutChannel& m) {
+              auto e =
+                  GuildEvent(item.existed ? "CHANNEL_UPDATE" : "CHANNEL_CREATE", m.channel.guild_id,
+                             intent::kGuilds, ChannelJson(state, m.channel));
+              e->channel_id = m.channel.id;
+              e->permission = perm::kViewChannel;
+              out.push_back(std::move(e));
+            },
+            [&](const mut::DeleteChannel&) {
+              if (!item.channel) return;
+              // The channel is gone from State: every member is told.
+              out.push_back(GuildEvent("CHANNEL_DELETE", item.guild_id, intent::kGuilds,
+                                       bj::serialize(json::ChannelObject(*item.channel, 0))));
+            },
+            [&](const mut::PutRole& m) {
+              bj::object d{{"guild_id", json::Id(m.role.guild_id)},
+                           {"role", json::RoleObject(m.role)}};
+              out.push_back(GuildEvent(item.existed ? "GUILD_ROLE_UPDATE" : "GUILD_ROLE_CREATE",
+                                       m.role.guild_id, intent::kGuilds, bj::serialize(d)));
+            },
+            [&](const mut::DeleteRole& m) {
+              bj::object d{{"guild_id", json::Id(m.guild_id)}, {"role_id", json::Id(m.role_id)}};
+              out.push_back(
+                  GuildEvent("GUILD_ROLE_DELETE", m.guild_id, intent::kGuilds, bj::serialize(d)));
+            },
+            [&](const mut::PutMember& m) {
+              const Member& mem = m.member;
+              out.push_back(GuildEvent(item.existed ? "GUILD_MEMBER_UPDATE" : "GUILD_MEMBER_ADD",
+                                       mem.guild_id, intent::kGuildMembers,
+                                       MemberEventJson(mem, state, mem.guild_id)));
+              if (!item.existed) {
+                auto e = std::make_shared<Event>();
+                e->target = Event::Target::kUser;
+                e->action = Event::Action::kJoinGuild;
+                e->guild_id = mem.guild_id;
+                e->user_id = mem.user_id;
+                out.push_back(std::move(e));
+              }
+            },
+            [&](const mut::DeleteMember& m) {
+              if (!item.existed) return;
+              bj::object d{{"guild_id", json::Id(m.guild_id)}};
+              if (auto u = state.GetUser(m.user_id)) d["user"] = json::UserObject(*u);
+              out.push_back(GuildEvent("GUILD_MEMBER_REMOVE", m.guild_id, intent::kGuildMembers,
+                                       bj::serialize(d)));
+              auto e = std::make_shared<Event>();
+              e->target = Event::Target::kUser;
+              e->action = Event::Action::kLeaveGuild;
+              e->guild_id = m.guild_id;
+              e->user_id = m.user_id;
+              e->intent = intent::kGuilds;
+              std::string gd = "{\"id\":";
+              AppendJsonId(&gd, m.guild_id);
+              gd.push_back('}');
+              e->frame = MakeDispatch("GUILD_DELETE", gd);
+              out.push_back(std::move(e));
+            },
+            [&](const mut::PutInvite& m) {
+              if (item.existed) return;  // a use count going up is not an event
+              auto e = GuildEvent("INVITE_CREATE", m.invite.guild_id, intent::kGuildInvites,
+                                  InviteJson(state, m.invite));
+              e->channel_id = m.invite.channel_id;
+              e->permission = perm::kManageChannels;
+              out.push_back(std::move(e));
+            },
+            [&](const mut::DeleteInvite&) {
+              if (!item.invite) return;
+              const Invite& inv = *item.invite;
+              bj::object d{{"channel_id", json::Id(inv.channel_id)},
+                           {"guild_id", json::Id(inv.guild_id)},
+                           {"code", inv.code}};
+              auto e = GuildEvent("INVITE_DELETE", inv.guild_id, intent::kGuildInvites,
+                                  bj::serialize(d));
+              e->channel_id = inv.channel_id;
+              e->permission = perm::kManageChannels;
+              out.push_back(std::move(e));
+            },
+            [&](const auto&) {},
+        },
+        batch[i]);
+  }
+  return out;
+}
+
+EventPtr BuildTypingEvent(const State& state, Snowflake guild_id, Snowflake channel_id,
+                          Snowflake user_id, int64_t now_ms) {
+  std::string d = "{\"channel_id\":";
+  AppendJsonId(&d, channel_id);
+  d.append(",\"guild_id\":");
+  AppendJsonId(&d, guild_id);
+  d.append(",\"user_id\":");
+  AppendJsonId(&d, user_id);
+  d.append(",\"timestamp\":");
+  AppendJsonInt(&d, now_ms / 1000);
+  if (auto g = state.GetGuild(guild_id)) {
+    std::optional<Member> m;
+    {
+      std::shared_lock lock(g->mu);
+      auto it = g->members.find(user_id);
+      if (it != g->members.end()) m = it->second;
+    }
+    if (m) {
+      std::string md = MemberEventJson(*m, state, 0);
+      d.append(",\"member\":");
+      d.append(md);
+    }
+  }
+  d.push_back('}');
+  auto e = GuildEvent("TYPING_START", guild_id, intent::kGuildMessageTyping, d);
+  e->channel_id = channel_id;
+  e->permission = perm::kViewChannel;
+  return e;
+}
+
+EventBatch BuildPresenceEvents(const State& state, Snowflake user_id, const Presence& p) {
+  EventBatch out;
+  for (Snowflake gid : state.GuildsOfUser(user_id))
+    out.push_back(GuildEvent("PRESENCE_UPDATE", gid, intent::kGuildPresences,
+                             PresenceUpdateJson(user_id, gid, p)));
+  return out;
+}
+
+}  // namespace parley::gateway

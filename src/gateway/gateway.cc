@@ -1,0 +1,209 @@
+#include "gateway/gateway.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/url/parse_query.hpp>
+#include <thread>
+
+#include "gateway/loop_hub.h"
+#include "net/websocket_frames.h"
+#include "util/time_format.h"
+
+namespace parley::gateway {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+bool HeaderHasToken(std::string_view value, std::string_view token) {
+  // Comma-separated, case-insensitive (e.g. "keep-alive, Upgrade").
+  size_t i = 0;
+  while (i <= value.size()) {
+    size_t j = value.find(',', i);
+    if (j == std::string_view::npos) j = value.size();
+    std::string_view t = value.substr(i, j - i);
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+    if (t.size() == token.size() &&
+        std::equal(t.begin(), t.end(), token.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        }))
+      return true;
+    i = j + 1;
+  }
+  return false;
+}
+
+// Best effort: a short HTTP error on a socket we are about to drop.
+void RefuseHandshake(tcp::socket& s, std::string_view status, std::string_view extra) {
+  std::string res = "HTTP/1.1 ";
+  res += status;
+  res += "\r\nContent-Type: application/json\r\nConnection: close\r\n";
+  res += extra;
+  res += "Content-Length: 2\r\n\r\n{}";
+  ::send(s.native_handle(), res.data(), res.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  boost::system::error_code ec;
+  s.shutdown(tcp::socket::shutdown_send, ec);
+  s.close(ec);
+}
+
+}  // namespace
+
+Gateway::Gateway(net::EventLoops* loops, const State* state, GatewayOptions options)
+    : loops_(loops), state_(state), options_(std::move(options)) {
+  for (int i = 0; i < loops_->size(); ++i)
+    hubs_.push_back(std::make_unique<LoopHub>(this, i, loops_->loop(i)));
+}
+
+Gateway::~Gateway() = default;
+
+void Gateway::Start() {
+  for (auto& h : hubs_) {
+    LoopHub* hub = h.get();
+    asio::post(hub->ctx(), [hub] { hub->StartSweep(); });
+  }
+}
+
+bool IsWebSocketUpgrade(const net::Request& req) {
+  return req.method() == http::verb::get &&
+         HeaderHasToken(req[http::field::upgrade], "websocket") &&
+         HeaderHasToken(req[http::field::connection], "upgrade");
+}
+
+void Gateway::OnUpgrade(int loop, net::Request&& req, tcp::socket&& socket,
+                        std::string_view leftover) {
+  if (stopping_.load(std::memory_order_relaxed)) {
+    return RefuseHandshake(socket, "503 Service Unavailable", "");
+  }
+  if (req[http::field::sec_websocket_version] != "13")
+    return RefuseHandshake(socket, "426 Upgrade Required", "Sec-WebSocket-Version: 13\r\n");
+  std::string_view key = req[http::field::sec_websocket_key];
+  if (!net::IsValidWebSocketKey(key)) return RefuseHandshake(socket, "400 Bad Request", "");
+
+  std::string_view target = req.target();
+  std::string_view query;
+  if (auto q = target.find('?'); q != std::string_view::npos) query = target.substr(q + 1);
+  std::string v, encoding, compress;
+  bool has_compress = false;
+  if (auto params = boost::urls::parse_query(query)) {
+    for (auto p : *params) {
+      if (p.key == "v") v = std::string(p.value);
+      if (p.key == "encoding") encoding = std::string(p.value);
+      if (p.key == "compress") {
+        compress = std::string(p.value);
+        has_compress = true;
+      }
+    }
+  }
+  Compression mode = Compression::kNone;
+  bool bad_encoding = !encoding.empty() && encoding != "json";
+  bool bad_compress = has_compress && !compress.empty() && !ParseCompression(compress, &mode);
+  bool bad_version = v != "10" && v != "9";
+
+  boost::system::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  LoopHub& hub = *hubs_[loop];
+  auto c = std::make_shared<Conn>(&hub, std::move(socket), mode, options_.max_frame_bytes);
+  c->set_host(std::string(req[http::field::host]));
+  std::string head =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: ";
+  head += net::WebSocketAccept(key);
+  head += "\r\n\r\n";
+  c->QueueRaw(head);
+  if (bad_version) {
+    c->Close(close_code::kInvalidApiVersion, "invalid API version");
+  } else if (bad_encoding || bad_compress) {
+    c->Close(close_code::kDecodeError,
+             bad_encoding ? "unsupported encoding" : "unsupported compression");
+  } else {
+    c->SendPayload("{\"op\":10,\"d\":{\"heartbeat_interval\":" +
+                   std::to_string(options_.heartbeat_interval_ms) + "},\"s\":null,\"t\":null}");
+  }
+  c->MarkDirty();
+  c->Start(leftover);
+}
+
+void Gateway::Publish(EventBatch events) {
+  if (events.empty()) return;
+  auto shared = std::make_shared<const EventBatch>(std::move(events));
+  for (auto& h : hubs_) {
+    LoopHub* hub = h.get();
+    loops_->Post(hub->index(), [hub, shared] { hub->Deliver(*shared); });
+  }
+}
+
+void Gateway::Shutdown(std::chrono::milliseconds deadline) {
+  stopping_.store(true);
+  for (auto& h : hubs_) {
+    LoopHub* hub = h.get();
+    loops_->Post(hub->index(), [hub] { hub->Shutdown(); });
+  }
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until &&
+         connections_.load(std::memory_order_relaxed) > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+std::string Gateway::Url(std::string_view host_header) const {
+  if (!options_.public_url.empty()) {
+    std::string_view u = options_.public_url;
+    while (!u.empty() && u.back() == '/') u.remove_suffix(1);
+    if (u.starts_with("https://")) return "wss://" + std::string(u.substr(8));
+    if (u.starts_with("http://")) return "ws://" + std::string(u.substr(7));
+    return std::string(u);
+  }
+  if (host_header.empty()) host_header = "localhost";
+  return "ws://" + std::string(host_header);
+}
+
+namespace {
+constexpr int64_t kDayMs = 24 * 3600 * 1000;
+}
+
+SessionStartLimit Gateway::StartLimit(Snowflake user_id) {
+  SessionStartLimit out;
+  out.total = options_.identify_limit > 0 ? options_.identify_limit : 1000000;
+  int64_t now = NowMs();
+  std::lock_guard lock(identify_mu_);
+  auto it = identifies_.find(user_id);
+  if (it == identifies_.end() || now - it->second.window_start_ms >= kDayMs) {
+    out.remaining = out.total;
+    out.reset_after_ms = kDayMs;
+  } else {
+    out.remaining = std::max(0, out.total - it->second.used);
+    out.reset_after_ms = it->second.window_start_ms + kDayMs - now;
+  }
+  return out;
+}
+
+bool Gateway::TakeIdentify(Snowflake user_id) {
+  int64_t now = NowMs();
+  std::lock_guard lock(identify_mu_);
+  IdentifyBudget& b = identifies_[user_id];
+  if (now - b.window_start_ms >= kDayMs) {
+    b.window_start_ms = now;
+    b.used = 0;
+  }
+  if (options_.identify_limit > 0 && b.used >= options_.identify_limit) return false;
+  ++b.used;
+  return true;
+}
+
+GatewayStats Gateway::stats() const {
+  GatewayStats s;
+  s.connections = connections_.load(std::memory_order_relaxed);
+  s.sessions = sessions_.load(std::memory_order_relaxed);
+  s.slow_consumers = slow_consumers_.load(std::memory_order_relaxed);
+  s.resumes = resumes_.load(std::memory_order_relaxed);
+  s.resumes_failed = resumes_failed_.load(std::memory_order_relaxed);
+  s.dispatches = dispatches_.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace parley::gateway

@@ -1,0 +1,121 @@
+// Gateway: Discord Gateway v10 over WebSocket on the HTTP port. The HTTP
+// server hands upgraded sockets to it (OnUpgrade); the commit path, typing
+// and presence hand it events (Publish), which it fans out to every session
+// allowed to see them. See docs/gateway.md (the contract) and
+// docs/architecture.md (how a message flows).
+#pragma once
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "gateway/event.h"
+#include "gateway/presence.h"
+#include "gateway/transport_compression.h"
+#include "net/event_loops.h"
+#include "net/http_server.h"
+#include "state/state.h"
+
+namespace parley::gateway {
+
+struct GatewayOptions {
+  int heartbeat_interval_ms = 41250;
+  int resume_window_ms = 180000;
+  uint32_t replay_buffer = 1024;               // dispatches kept per session for Resume
+  size_t max_pending_bytes = 4 * 1024 * 1024;  // per socket; over it: close 4000
+  int identify_limit = 1000;                   // identifies per bot per 24 h (0 = no limit)
+  int max_guilds_per_shard = 2500;             // more: close 4011
+  bool allow_privileged_intents = false;       // for every bot
+  std::string public_url;                      // "" = from the Host header
+  uint32_t max_frame_bytes = 16 * 1024;        // larger WebSocket messages: close 1009
+  CompressionOptions compression;
+};
+
+struct GatewayStats {
+  int64_t connections = 0;  // open WebSocket connections
+  int64_t sessions = 0;     // identified sessions (connected or awaiting resume)
+  uint64_t slow_consumers = 0;
+  uint64_t resumes = 0;
+  uint64_t resumes_failed = 0;
+  uint64_t dispatches = 0;
+};
+
+struct SessionStartLimit {
+  int total = 0;
+  int remaining = 0;
+  int64_t reset_after_ms = 0;
+};
+
+class LoopHub;
+
+// True for a GET asking to upgrade to WebSocket (the gateway's handshake).
+bool IsWebSocketUpgrade(const net::Request& req);
+
+class Gateway {
+ public:
+  // REQUIRES: loops and state outlive the gateway.
+  Gateway(net::EventLoops* loops, const State* state, GatewayOptions options);
+  ~Gateway();
+
+  // Starts the per-loop deadline sweeps. Call once, before the loops run.
+  void Start();
+
+  // The HTTP server's upgrade hook: runs on loop `loop`'s thread with the
+  // request and the socket; `leftover` are bytes read past the request.
+  void OnUpgrade(int loop, net::Request&& req, boost::asio::ip::tcp::socket&& socket,
+                 std::string_view leftover);
+
+  // Fans `events` out to every loop (one hop per loop, whatever the number of
+  // sessions). Thread-safe; events published from one thread keep their order.
+  void Publish(EventBatch events);
+
+  // Sends op 7 Reconnect and close 4000 to every connection, and waits (up
+  // to `deadline`) until they are written.
+  void Shutdown(std::chrono::milliseconds deadline);
+
+  // ws://HOST:PORT for /gateway and READY's resume_gateway_url.
+  std::string Url(std::string_view host_header) const;
+  // /gateway/bot's session_start_limit for `user_id`.
+  SessionStartLimit StartLimit(Snowflake user_id);
+  // Takes one identify from the user's daily budget; false when exhausted.
+  bool TakeIdentify(Snowflake user_id);
+
+  GatewayStats stats() const;
+  PresenceRegistry& presence() { return presence_; }
+  const State& state() const { return *state_; }
+  const GatewayOptions& options() const { return options_; }
+  net::EventLoops& loops() { return *loops_; }
+  LoopHub& hub(int i) { return *hubs_[i]; }
+  int hub_count() const { return static_cast<int>(hubs_.size()); }
+
+  // Counters updated by the loops (relaxed).
+  std::atomic<int64_t> connections_{0};
+  std::atomic<int64_t> sessions_{0};
+  std::atomic<uint64_t> slow_consumers_{0};
+  std::atomic<uint64_t> resumes_{0};
+  std::atomic<uint64_t> resumes_failed_{0};
+  std::atomic<uint64_t> dispatches_{0};
+
+ private:
+  net::EventLoops* loops_;
+  const State* state_;
+  GatewayOptions options_;
+  PresenceRegistry presence_;
+  std::vector<std::unique_ptr<LoopHub>> hubs_;
+  std::atomic<bool> stopping_{false};
+
+  struct IdentifyBudget {
+    int64_t window_start_ms = 0;
+    int used = 0;
+  };
+  std::mutex identify_mu_;
+  std::unordered_map<Snowflake, IdentifyBudget> identifies_;
+};
+
+}  // namespace parley::gateway

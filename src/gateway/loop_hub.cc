@@ -1,0 +1,250 @@
+// LoopHub: a loop's connections, sessions and fan-out (see loop_hub.h).
+#include "gateway/loop_hub.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <shared_mutex>
+
+#include "gateway/event_builder.h"
+#include "gateway/guild_payloads.h"
+#include "model/permissions.h"
+
+namespace parley::gateway {
+
+namespace asio = boost::asio;
+
+std::string Session::IdString() const {
+  return fmt::format("{:016x}", id);
+}
+
+LoopHub::LoopHub(Gateway* gw, int index, asio::io_context& ctx)
+    : gw_(gw),
+      index_(index),
+      ctx_(ctx),
+      rbuf_(std::make_unique<uint8_t[]>(kReadBufferSize)),
+      sweep_(ctx) {}
+
+LoopHub::~LoopHub() = default;
+
+int64_t LoopHub::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void LoopHub::Add(Conn* c) {
+  c->prev = nullptr;
+  c->next = conns_;
+  if (conns_) conns_->prev = c;
+  conns_ = c;
+  ++conn_count_;
+  gw_->connections_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void LoopHub::Remove(Conn* c) {
+  if (c->prev)
+    c->prev->next = c->next;
+  else if (conns_ == c)
+    conns_ = c->next;
+  else
+    return;  // not linked
+  if (c->next) c->next->prev = c->prev;
+  c->prev = c->next = nullptr;
+  --conn_count_;
+  gw_->connections_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void LoopHub::MarkDirty(std::shared_ptr<Conn> c) {
+  dirty_.push_back(std::move(c));
+  if (flush_scheduled_) return;
+  flush_scheduled_ = true;
+  // Runs after the handlers already queued on this loop: everything a socket
+  // gets during this iteration leaves in one write (corking).
+  asio::post(ctx_, [this] { FlushDirty(); });
+}
+
+void LoopHub::FlushDirty() {
+  flush_scheduled_ = false;
+  std::vector<std::shared_ptr<Conn>> batch;
+  batch.swap(dirty_);
+  for (auto& c : batch) c->Flush();
+  if (dirty_.capacity() < batch.capacity()) {
+    batch.clear();
+    dirty_.swap(batch);  // keep the larger vector for next time
+  }
+}
+
+void LoopHub::StartSweep() {
+  sweep_.expires_after(std::chrono::milliseconds(250));
+  sweep_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    Sweep();
+    StartSweep();
+  });
+}
+
+void LoopHub::Sweep() {
+  int64_t now = now_ms();
+  for (Conn* c = conns_; c;) {
+    Conn* next = c->next;  // CheckDeadlines may unlink c
+    auto keep = c->shared_from_this();
+    c->CheckDeadlines(now);
+    c = next;
+  }
+  std::vector<Session*> expired;
+  for (auto& [_, s] : sessions_)
+    if (!s->conn && s->expires_ms && now >= s->expires_ms) expired.push_back(s.get());
+  for (Session* s : expired) EndSession(s);
+}
+
+void LoopHub::Shutdown() {
+  sweep_.cancel();
+  for (Conn* c = conns_; c;) {
+    Conn* next = c->next;
+    c->SendPayload(R"({"op":7,"d":null,"s":null,"t":null})");
+    c->Close(close_code::kUnknownError, "server restarting");
+    c = next;
+  }
+}
+
+void LoopHub::Dispatch(Session* s, const FramePtr& f) {
+  ++s->seq;
+  s->ring.Push(s->seq, f, gw_->options().replay_buffer);
+  if (s->conn) s->conn->SendDispatch(*f, s->seq);
+}
+
+void LoopHub::Detach(Session* s) {
+  s->conn = nullptr;
+  s->expires_ms = now_ms() + gw_->options().resume_window_ms;
+}
+
+void LoopHub::EndSession(Session* s) {
+  if (s->conn) {
+    s->conn->set_session(nullptr);
+    s->conn = nullptr;
+  }
+  for (Snowflake g : s->guilds) {
+    auto it = guild_subs_.find(g);
+    if (it == guild_subs_.end()) continue;
+    it->second.erase(s);
+    if (it->second.empty()) guild_subs_.erase(it);
+  }
+  auto us = user_sessions_.find(s->user_id);
+  if (us != user_sessions_.end()) {
+    std::erase(us->second, s);
+    if (us->second.empty()) user_sessions_.erase(us);
+  }
+  Snowflake user = s->user_id;
+  sessions_.erase(s->id);  // frees s
+  gw_->sessions_.fetch_sub(1, std::memory_order_relaxed);
+  if (auto off = gw_->presence().SessionEnded(user))
+    gw_->Publish(BuildPresenceEvents(state(), user, *off));
+}
+
+void LoopHub::Subscribe(Session* s, Snowflake guild_id) {
+  auto it = std::lower_bound(s->guilds.begin(), s->guilds.end(), guild_id);
+  if (it != s->guilds.end() && *it == guild_id) return;
+  s->guilds.insert(it, guild_id);
+  guild_subs_[guild_id].insert(s);
+}
+
+void LoopHub::Unsubscribe(Session* s, Snowflake guild_id) {
+  auto it = std::lower_bound(s->guilds.begin(), s->guilds.end(), guild_id);
+  if (it == s->guilds.end() || *it != guild_id) return;
+  s->guilds.erase(it);
+  auto g = guild_subs_.find(guild_id);
+  if (g == guild_subs_.end()) return;
+  g->second.erase(s);
+  if (g->second.empty()) guild_subs_.erase(g);
+}
+
+void LoopHub::SendGuildCreate(Session* s, Snowflake guild_id) {
+  auto g = state().GetGuild(guild_id);
+  if (!g) return;
+  std::string d;
+  {
+    std::shared_lock lock(g->mu);
+    if (!g->members.count(s->user_id)) return;
+    d = GuildCreateJson(*g, state(), s->user_id, s->large_threshold, gw_->presence(),
+                        (s->intents & intent::kGuildPresences) != 0);
+  }
+  Dispatch(s, MakeDispatch("GUILD_CREATE", d));
+}
+
+// Fan-out of one batch of events to this loop's sessions, in order.
+void LoopHub::Deliver(const EventBatch& events) {
+  for (const EventPtr& ev : events) {
+    if (ev->target == Event::Target::kUser) {
+      auto us = user_sessions_.find(ev->user_id);
+      if (us == user_sessions_.end()) continue;
+      std::vector<Session*> targets = us->second;
+      for (Session* s : targets) {
+        if (!s->InShard(ev->guild_id)) continue;
+        if (ev->action == Event::Action::kJoinGuild) {
+          bool had = std::binary_search(s->guilds.begin(), s->guilds.end(), ev->guild_id);
+          if (had) continue;
+          Subscribe(s, ev->guild_id);
+          if (s->intents & intent::kGuilds) SendGuildCreate(s, ev->guild_id);
+        } else if (ev->action == Event::Action::kLeaveGuild) {
+          bool had = std::binary_search(s->guilds.begin(), s->guilds.end(), ev->guild_id);
+          if (!had) continue;
+          Unsubscribe(s, ev->guild_id);
+          if (ev->frame && (s->intents & ev->intent)) Dispatch(s, ev->frame);
+        } else if (ev->frame && (!ev->intent || (s->intents & ev->intent))) {
+          Dispatch(s, ev->frame);
+        }
+      }
+      continue;
+    }
+
+    auto subs = guild_subs_.find(ev->guild_id);
+    if (subs == guild_subs_.end()) continue;
+    scratch_.clear();
+    bool check = ev->channel_id != 0 && ev->permission != 0;
+    std::shared_ptr<GuildState> g;
+    if (check) g = state().GetGuild(ev->guild_id);
+    if (check && g) {
+      std::shared_lock lock(g->mu);
+      auto ch = g->channels.find(ev->channel_id);
+      const Role* everyone = g->everyone();
+      // Fast path: no overwrites and @everyone has the permission, so every
+      // member has it (roles only add).
+      bool all = ch == g->channels.end() ||
+                 (ch->second.overwrites.empty() && everyone &&
+                  (everyone->permissions & (ev->permission | perm::kAdministrator)));
+      for (Session* s : subs->second) {
+        if (ev->intent && !(s->intents & ev->intent)) continue;
+        if (!all && !(g->ChannelPermissions(ch->second, s->user_id) & ev->permission)) continue;
+        scratch_.push_back(s);
+      }
+    } else {
+      for (Session* s : subs->second) {
+        if (ev->intent && !(s->intents & ev->intent)) continue;
+        scratch_.push_back(s);
+      }
+    }
+    for (Session* s : scratch_) {
+      const FramePtr* f = &ev->frame;
+      FramePtr stripped;
+      if (ev->has_content && s->bot && !(s->intents & intent::kMessageContent) &&
+          ev->author_id != s->user_id &&
+          std::find(ev->mentions.begin(), ev->mentions.end(), s->user_id) == ev->mentions.end()) {
+        stripped = ev->StrippedFrame();
+        f = &stripped;
+      }
+      Dispatch(s, *f);
+    }
+    if (ev->action == Event::Action::kGuildDeleted) {
+      auto it = guild_subs_.find(ev->guild_id);
+      if (it != guild_subs_.end()) {
+        std::vector<Session*> all(it->second.begin(), it->second.end());
+        for (Session* s : all) Unsubscribe(s, ev->guild_id);
+      }
+    }
+  }
+}
+
+}  // namespace parley::gateway

@@ -1,0 +1,198 @@
+// The gateway's per-event-loop parts: connections (Conn), sessions
+// (Session) and the loop's fan-out state (LoopHub). Everything here is
+// touched only on its loop's thread; other threads reach a loop through
+// EventLoops::Post.
+//
+// Memory per idle identified session is the budget that shapes this file
+// (<= 1 KB, docs/gateway.md): one receive buffer per loop instead of one per
+// socket, no timer per socket (LoopHub's sweep checks deadlines), output
+// buffers and replay storage allocated only while they hold something.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "gateway/event.h"
+#include "gateway/gateway.h"
+#include "gateway/payload.h"
+#include "gateway/presence.h"
+#include "gateway/replay_ring.h"
+#include "gateway/transport_compression.h"
+#include "net/websocket_frames.h"
+
+namespace parley::gateway {
+
+class Conn;
+
+// An identified session. Lives on the loop that created it (its id says
+// which) until it ends or its resume window passes; a Resume arriving on
+// another loop moves the connection here, never the session.
+struct Session {
+  uint64_t id = 0;  // top byte: loop index
+  Snowflake user_id = 0;
+  uint64_t intents = 0;
+  uint64_t seq = 0;  // last sequence number sent
+  ReplayRing ring;
+  std::vector<Snowflake> guilds;  // subscribed guilds (this shard's), sorted
+  Conn* conn = nullptr;           // null while awaiting resume
+  int64_t expires_ms = 0;         // while detached: end of the resume window
+  uint16_t shard_id = 0, shard_count = 1;
+  uint8_t large_threshold = 50;
+  bool bot = false;
+
+  bool InShard(Snowflake guild_id) const {
+    return shard_count <= 1 || (guild_id >> 22) % shard_count == shard_id;
+  }
+  std::string IdString() const;
+};
+
+// One WebSocket connection.
+class Conn : public std::enable_shared_from_this<Conn>, public net::WsFrameParser::Handler {
+ public:
+  enum class Phase : uint8_t { kOpen, kClosing, kGone };
+
+  Conn(LoopHub* hub, boost::asio::ip::tcp::socket&& socket, Compression c, uint32_t max_frame);
+  ~Conn() override;
+
+  // Starts reading; `leftover` bytes (read with the HTTP request) first.
+  void Start(std::string_view leftover);
+  // Queues one dispatch (sequence spliced in) / one non-dispatch payload.
+  void SendDispatch(const Frame& f, uint64_t seq);
+  void SendPayload(std::string_view json);
+  // Sends a Close frame with `code`, then ends the connection once it is
+  // written (or after a grace period). The session, if any, is detached
+  // (resumable) unless `end_session`.
+  void Close(uint16_t code, std::string_view reason, bool end_session = false);
+  // Drops the TCP connection now (no Close frame). The session is detached.
+  void Gone();
+  // Writes what is queued (the loop calls it once per iteration).
+  void Flush();
+  // Queues bytes as they are (the 101 response).
+  void QueueRaw(std::string_view bytes) { out_.append(bytes); }
+
+  Phase phase() const { return phase_; }
+  Session* session() const { return session_; }
+  void set_session(Session* s) { session_ = s; }
+  void set_host(std::string h) { host_ = std::make_unique<std::string>(std::move(h)); }
+  const std::string* host() const { return host_.get(); }
+  void forget_host() { host_.reset(); }
+  // Schedules a flush at the end of this loop iteration.
+  void MarkDirty();
+  void Beat(int64_t now_ms) {
+    last_beat_ms_ = now_ms;
+    asked_beat_ = false;
+  }
+  // Called by the sweep.
+  void CheckDeadlines(int64_t now_ms);
+  // Moves this connection to loop `to` (Resume of a session that lives
+  // there); `then` runs there with the new connection.
+  void MigrateTo(int to, std::function<void(Conn*)> then);
+
+  // Intrusive list of the loop's connections (for the sweep).
+  Conn* prev = nullptr;
+  Conn* next = nullptr;
+
+ private:
+  // WsFrameParser::Handler
+  bool OnMessage(net::WsOpcode opcode, std::string_view payload) override;
+  bool OnPing(std::string_view payload) override;
+  void OnClose(uint16_t code, std::string_view reason) override;
+
+  void WaitRead();
+  void OnReadable(boost::system::error_code ec);
+  void WaitWrite();
+  void AppendMessage(std::string_view json);
+  void Unlink();
+
+  LoopHub* hub_;
+  boost::asio::ip::tcp::socket socket_;
+  net::WsFrameParser parser_;
+  TransportCompressor compressor_;
+  Session* session_ = nullptr;
+  std::string out_;                    // bytes queued, not yet written
+  size_t out_sent_ = 0;                // prefix of out_ already written
+  std::unique_ptr<std::string> host_;  // Host header, until identify
+  int64_t last_beat_ms_ = 0;
+  int64_t window_start_ms_ = 0;  // client payload rate limit window
+  int64_t close_deadline_ms_ = 0;
+  uint16_t window_count_ = 0;
+  Phase phase_ = Phase::kOpen;
+  bool asked_beat_ = false;
+  bool write_waiting_ = false;
+  bool dirty_ = false;
+  bool shut_down_ = false;
+
+  friend class LoopHub;
+};
+
+class LoopHub {
+ public:
+  LoopHub(Gateway* gw, int index, boost::asio::io_context& ctx);
+  ~LoopHub();
+
+  Gateway& gw() { return *gw_; }
+  const State& state() const { return gw_->state(); }
+  int index() const { return index_; }
+  boost::asio::io_context& ctx() { return ctx_; }
+  uint8_t* read_buffer() { return rbuf_.get(); }
+  static constexpr size_t kReadBufferSize = 64 * 1024;
+  int64_t now_ms() const;
+
+  void Add(Conn* c);
+  void Remove(Conn* c);
+  void MarkDirty(std::shared_ptr<Conn> c);
+
+  // Client payloads of an open connection (session_ops.cc).
+  // Returns false to stop parsing the connection's input.
+  bool HandlePayload(Conn* c, const ClientPayload& p);
+
+  // Fan-out (fanout.cc).
+  void Deliver(const EventBatch& events);
+  // Sends a dispatch to a session: next sequence number, replay ring,
+  // connection (if attached).
+  void Dispatch(Session* s, const FramePtr& f);
+  // A session's connection went away: keep it for the resume window.
+  void Detach(Session* s);
+  // Ends a session now (presence, subscriptions).
+  void EndSession(Session* s);
+  void Subscribe(Session* s, Snowflake guild_id);
+  void Unsubscribe(Session* s, Snowflake guild_id);
+
+  void StartSweep();
+  void Shutdown();  // op 7 + close 4000 to every connection
+  int64_t connection_count() const { return conn_count_; }
+
+ private:
+  bool Identify(Conn* c, const Identify& id);
+  bool Resume(Conn* c, const Resume& r);
+  void FinishResume(Conn* c, Snowflake user_id, uint64_t session_id, uint64_t seq);
+  void InvalidSession(Conn* c);
+  void RequestMembers(Conn* c, const RequestGuildMembers& r);
+  void UpdatePresence(Conn* c, const PresenceUpdate& p);
+  void SendGuildCreate(Session* s, Snowflake guild_id);
+  void Sweep();
+  void FlushDirty();
+
+  Gateway* gw_;
+  int index_;
+  boost::asio::io_context& ctx_;
+  std::unique_ptr<uint8_t[]> rbuf_;
+  Conn* conns_ = nullptr;  // intrusive list head
+  int64_t conn_count_ = 0;
+  std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
+  std::unordered_map<Snowflake, std::unordered_set<Session*>> guild_subs_;
+  std::unordered_map<Snowflake, std::vector<Session*>> user_sessions_;
+  std::vector<std::shared_ptr<Conn>> dirty_;
+  bool flush_scheduled_ = false;
+  boost::asio::steady_timer sweep_;
+  std::vector<Session*> scratch_;
+  uint64_t session_counter_ = 0;
+};
+
+}  // namespace parley::gateway
