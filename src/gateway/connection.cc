@@ -97,6 +97,8 @@ bool Conn::OnMessage(net::WsOpcode opcode, std::string_view payload) {
   ClientPayload p;
   DecodeError err;
   if (!DecodeClientPayload(payload, &p, &err)) {
+    spdlog::debug("gateway: closing {} ({}) after payload {:.200}", err.close_code, err.reason,
+                  payload);
     Close(err.close_code, err.reason);
     return false;
   }
@@ -179,6 +181,7 @@ void Conn::SendPayload(std::string_view json) {
 
 void Conn::Close(uint16_t code, std::string_view reason, bool end_session) {
   if (phase_ != Phase::kOpen) return;
+  spdlog::debug("gateway: close {} ({})", code, reason);
   if (session_) {
     Session* s = session_;
     session_ = nullptr;

@@ -4,7 +4,6 @@
 #include <sys/socket.h>
 
 #include <boost/asio/post.hpp>
-#include <boost/url/parse_query.hpp>
 #include <thread>
 
 #include "gateway/loop_hub.h"
@@ -88,22 +87,30 @@ void Gateway::OnUpgrade(int loop, net::Request&& req, tcp::socket&& socket,
   std::string_view target = req.target();
   std::string_view query;
   if (auto q = target.find('?'); q != std::string_view::npos) query = target.substr(q + 1);
+  // The three parameters are plain tokens; no percent-decoding needed.
+  // (Boost.URL 1.81's parse_query read past the end of a string_view's last
+  // value here, so this is split by hand.)
   std::string v, encoding, compress;
   bool has_compress = false;
-  if (auto params = boost::urls::parse_query(query)) {
-    for (auto p : *params) {
-      if (p.key == "v") v = std::string(p.value);
-      if (p.key == "encoding") encoding = std::string(p.value);
-      if (p.key == "compress") {
-        compress = std::string(p.value);
-        has_compress = true;
-      }
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view kv = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    size_t eq = kv.find('=');
+    std::string_view key = kv.substr(0, eq);
+    std::string_view val = eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1);
+    if (key == "v") v = val;
+    if (key == "encoding") encoding = val;
+    if (key == "compress") {
+      compress = val;
+      has_compress = true;
     }
   }
   Compression mode = Compression::kNone;
   bool bad_encoding = !encoding.empty() && encoding != "json";
   bool bad_compress = has_compress && !compress.empty() && !ParseCompression(compress, &mode);
   bool bad_version = v != "10" && v != "9";
+  spdlog::debug("gateway upgrade: {}", target);
 
   boost::system::error_code ec;
   socket.set_option(tcp::no_delay(true), ec);

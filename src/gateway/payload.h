@@ -56,8 +56,8 @@ inline constexpr uint64_t kGuildMessageTyping = 1ull << 11;
 inline constexpr uint64_t kDirectMessages = 1ull << 12;
 inline constexpr uint64_t kMessageContent = 1ull << 15;  // privileged
 // Every bit Discord defines: 0..16, 20, 21, 24, 25.
-inline constexpr uint64_t kAllDefined = ((1ull << 17) - 1) | (1ull << 20) | (1ull << 21) |
-                                        (1ull << 24) | (1ull << 25);
+inline constexpr uint64_t kAllDefined =
+    ((1ull << 17) - 1) | (1ull << 20) | (1ull << 21) | (1ull << 24) | (1ull << 25);
 inline constexpr uint64_t kPrivileged = kGuildMembers | kGuildPresences | kMessageContent;
 }  // namespace intent
 
@@ -67,14 +67,14 @@ inline constexpr size_t kMaxClientPayloadBytes = 4096;
 inline constexpr int kMaxShardCount = 1024;
 
 struct PresenceUpdate {
-  std::string status = "online";  // online | idle | dnd | invisible | offline
+  std::string status = "online";       // online | idle | dnd | invisible | offline
   std::string activities_json = "[]";  // the client's array, re-serialized (at most 8 entries)
-  int64_t since = 0;                    // null -> 0
+  int64_t since = 0;                   // null -> 0
   bool afk = false;
 };
 
 struct Identify {
-  std::string token;  // as sent; a leading "Bot " is stripped
+  std::string token;                // as sent; a leading "Bot " is stripped
   std::optional<uint64_t> intents;  // absent -> nullopt (users may omit it)
   int shard_id = 0;
   int shard_count = 1;
@@ -91,7 +91,7 @@ struct Resume {
 struct RequestGuildMembers {
   Snowflake guild_id = 0;
   std::optional<std::string> query;  // as sent (<= 100 bytes)
-  int limit = 0;                      // 0..100 with a query, 0 = all when query == ""
+  int limit = 0;                     // 0..100 with a query, 0 = all when query == ""
   bool presences = false;
   std::vector<Snowflake> user_ids;  // at most 100
   std::string nonce;                // <= 32 bytes; empty = none
@@ -101,10 +101,10 @@ struct RequestGuildMembers {
 struct ClientPayload {
   int op = -1;
   std::optional<uint64_t> heartbeat_seq;  // op 1: d (null -> nullopt)
-  Identify identify;                       // op 2
-  PresenceUpdate presence;                 // op 3
-  Resume resume;                           // op 6
-  RequestGuildMembers request_members;     // op 8
+  Identify identify;                      // op 2
+  PresenceUpdate presence;                // op 3
+  Resume resume;                          // op 6
+  RequestGuildMembers request_members;    // op 8
 };
 
 struct DecodeError {
