@@ -69,6 +69,9 @@ void Gateway::Start() {
 }
 
 bool IsWebSocketUpgrade(const net::Request& req) {
+  std::string_view target = req.target();
+  std::string_view path = target.substr(0, target.find('?'));
+  if (path == "/api" || path.starts_with("/api/")) return false;  // REST keeps /api
   return req.method() == http::verb::get &&
          HeaderHasToken(req[http::field::upgrade], "websocket") &&
          HeaderHasToken(req[http::field::connection], "upgrade");
