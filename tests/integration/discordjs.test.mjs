@@ -228,6 +228,7 @@ before(async () => {
 
   app2 = await createApp(uniqueName('plainbot'));
   await addBotToGuild(app2);
+  expectStatus(await owner.client.patch(`/applications/${app2.id}`, { flags: 0 }), 200, 'bot2 has no privileged intent');
 }, { timeout: 120_000 });
 
 after(async () => {

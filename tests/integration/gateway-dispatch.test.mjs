@@ -445,10 +445,14 @@ test('INVITE_CREATE / INVITE_DELETE', { timeout: TEST_MS }, async () => {
 
 test('intents: each event reaches only the sessions whose intents include it', { timeout: TEST_MS }, async () => {
   const { A, guild, general } = await world(0);
+  // Every bot gets MANAGE_CHANNELS: the server (like Discord) sends INVITE_* only to
+  // members who may manage the channel; here only the intents must make the difference.
+  const managers = expectStatus(await A.client.post(`/guilds/${guild.id}/roles`, { name: 'managers', permissions: perms(P.MANAGE_CHANNELS) }), [200, 201]);
   const mk = async (intents, flags) => {
     const bot = await createBot(srv, A.client);
     if (flags) expectStatus(await A.client.patch(`/applications/${bot.appId}`, { flags }), 200);
     await addBot(A.client, guild.id, bot.botId);
+    assert.equal((await A.client.put(`/guilds/${guild.id}/members/${bot.botId}/roles/${managers.id}`, {})).status, 204);
     return { ...bot, gw: await session(bot.token, { intents, label: `bot ${intents}` }) };
   };
   const G = INTENTS.GUILDS;
