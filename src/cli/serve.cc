@@ -256,7 +256,7 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   serve->add_option("--replay-buffer", gw.replay_buffer, "Dispatches kept per session for Resume")
       ->envname("PARLEY_REPLAY_BUFFER")
-      ->check(CLI::Range(16, 1000000))
+      ->check(CLI::Range(16, 32768))
       ->capture_default_str();
   serve
       ->add_option("--max-pending-bytes", gw.max_pending_bytes,

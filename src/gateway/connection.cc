@@ -19,13 +19,13 @@ namespace parley::gateway {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-Conn::Conn(LoopHub* hub, tcp::socket&& socket, Compression c, uint32_t max_frame)
+Conn::Conn(LoopHub* hub, Socket&& socket, Compression c, uint32_t max_frame)
     : hub_(hub),
       socket_(std::move(socket)),
       parser_(max_frame),
       compressor_(c, hub->gw().options().compression) {
-  last_beat_ms_ = hub_->now_ms();
-  window_start_ms_ = last_beat_ms_;
+  deadline_base_ms_ = hub_->now_ms();
+  window_start_s_ = static_cast<uint32_t>(deadline_base_ms_ / 1000);
 }
 
 Conn::~Conn() = default;
@@ -82,8 +82,9 @@ void Conn::OnReadable(boost::system::error_code ec) {
 bool Conn::OnMessage(net::WsOpcode opcode, std::string_view payload) {
   if (phase_ != Phase::kOpen) return false;
   int64_t now = hub_->now_ms();
-  if (now - window_start_ms_ >= 60000) {
-    window_start_ms_ = now;
+  const auto now_s = static_cast<uint32_t>(now / 1000);
+  if (now_s - window_start_s_ >= 60) {
+    window_start_s_ = now_s;
     window_count_ = 0;
   }
   if (++window_count_ > 120) {
@@ -107,7 +108,7 @@ bool Conn::OnMessage(net::WsOpcode opcode, std::string_view payload) {
 
 bool Conn::OnPing(std::string_view payload) {
   if (phase_ != Phase::kOpen) return true;
-  net::AppendPongFrame(&out_, payload);
+  net::AppendPongFrame(&Out(), payload);
   MarkDirty();
   return true;
 }
@@ -127,14 +128,14 @@ void Conn::OnClose(uint16_t code, std::string_view) {
       hub_->Detach(s);
   }
   phase_ = Phase::kClosing;
-  close_deadline_ms_ = hub_->now_ms() + 2000;
-  net::AppendCloseFrame(&out_, code == net::kWsCloseNoStatus ? net::kWsCloseNormal : code);
+  deadline_base_ms_ = hub_->now_ms() + 2000;
+  net::AppendCloseFrame(&Out(), code == net::kWsCloseNoStatus ? net::kWsCloseNormal : code);
   MarkDirty();
 }
 
 void Conn::AppendMessage(std::string_view json) {
   if (compressor_.mode() == Compression::kNone) {
-    net::AppendTextFrame(&out_, json);
+    net::AppendTextFrame(&Out(), json);
   } else {
     static thread_local std::string packed;
     packed.clear();
@@ -143,9 +144,9 @@ void Conn::AppendMessage(std::string_view json) {
       Close(close_code::kUnknownError, "compression failed");
       return;
     }
-    net::AppendBinaryFrame(&out_, packed);
+    net::AppendBinaryFrame(&Out(), packed);
   }
-  if (out_.size() - out_sent_ > hub_->gw().options().max_pending_bytes) {
+  if (pending() > hub_->gw().options().max_pending_bytes) {
     hub_->gw().slow_consumers_.fetch_add(1, std::memory_order_relaxed);
     Close(close_code::kUnknownError, "slow consumer");
     return;
@@ -158,9 +159,10 @@ void Conn::SendDispatch(const Frame& f, uint64_t seq) {
   hub_->gw().dispatches_.fetch_add(1, std::memory_order_relaxed);
   if (compressor_.mode() == Compression::kNone) {
     // Straight into the output buffer: header, then head + seq + tail.
-    net::AppendFrameHeader(&out_, net::WsOpcode::kText, f.size_with_seq(seq));
-    AppendPayload(&out_, f, seq);
-    if (out_.size() - out_sent_ > hub_->gw().options().max_pending_bytes) {
+    std::string& out = Out();
+    net::AppendFrameHeader(&out, net::WsOpcode::kText, f.size_with_seq(seq));
+    AppendPayload(&out, f, seq);
+    if (pending() > hub_->gw().options().max_pending_bytes) {
       hub_->gw().slow_consumers_.fetch_add(1, std::memory_order_relaxed);
       Close(close_code::kUnknownError, "slow consumer");
       return;
@@ -192,11 +194,11 @@ void Conn::Close(uint16_t code, std::string_view reason, bool end_session) {
       hub_->Detach(s);
   }
   phase_ = Phase::kClosing;
-  close_deadline_ms_ = hub_->now_ms() + 2000;
+  deadline_base_ms_ = hub_->now_ms() + 2000;
   // Close frames are never compressed (they are WebSocket control frames).
   std::string_view r = reason.substr(0, 100);
   if (!net::IsValidUtf8(r)) r = {};
-  net::AppendCloseFrame(&out_, code, r);
+  net::AppendCloseFrame(&Out(), code, r);
   MarkDirty();
 }
 
@@ -212,7 +214,7 @@ void Conn::Gone() {
   Unlink();
   boost::system::error_code ec;
   socket_.close(ec);
-  std::string().swap(out_);
+  out_.reset();
   out_sent_ = 0;
   compressor_.Reset();
 }
@@ -230,23 +232,21 @@ void Conn::MarkDirty() {
 void Conn::Flush() {
   dirty_ = false;
   if (phase_ == Phase::kGone || write_waiting_) return;
-  while (out_sent_ < out_.size()) {
-    ssize_t n = ::send(socket_.native_handle(), out_.data() + out_sent_, out_.size() - out_sent_,
+  while (out_ && out_sent_ < out_->size()) {
+    ssize_t n = ::send(socket_.native_handle(), out_->data() + out_sent_, out_->size() - out_sent_,
                        MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
-      out_sent_ += static_cast<size_t>(n);
+      out_sent_ += static_cast<uint32_t>(n);
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return WaitWrite();
     if (n < 0 && errno == EINTR) continue;
     return Gone();
   }
-  // Everything written: give the buffer back (idle connections hold none).
-  if (out_.capacity() > 4096) {
-    std::string().swap(out_);
-  } else {
-    out_.clear();
-  }
+  // Everything written: give the buffer back, so that idle connections hold
+  // none (keeping even 1-4 KB per socket would blow the per-session budget;
+  // the allocator makes the next one cheap).
+  out_.reset();
   out_sent_ = 0;
   if (phase_ == Phase::kClosing && !shut_down_) {
     shut_down_ = true;
@@ -263,8 +263,8 @@ void Conn::WaitWrite() {
                        if (self->phase_ == Phase::kGone) return;
                        if (ec) return self->Gone();
                        // Compact before writing on: keep only the unsent bytes.
-                       if (self->out_sent_ > 0) {
-                         self->out_.erase(0, self->out_sent_);
+                       if (self->out_ && self->out_sent_ > 0) {
+                         self->out_->erase(0, self->out_sent_);
                          self->out_sent_ = 0;
                        }
                        self->Flush();
@@ -273,12 +273,12 @@ void Conn::WaitWrite() {
 
 void Conn::CheckDeadlines(int64_t now) {
   if (phase_ == Phase::kClosing) {
-    if (now >= close_deadline_ms_) Gone();
+    if (now >= deadline_base_ms_) Gone();
     return;
   }
   if (phase_ != Phase::kOpen) return;
   const int64_t interval = hub_->gw().options().heartbeat_interval_ms;
-  int64_t since = now - last_beat_ms_;
+  int64_t since = now - deadline_base_ms_;
   if (since >= 2 * interval) {
     Close(close_code::kSessionTimedOut, "heartbeat timeout");
     return;
@@ -305,23 +305,24 @@ void Conn::MigrateTo(int to, std::function<void(Conn*)> then) {
     tcp protocol;
     Compression mode;
     std::string out;
-    int64_t last_beat, window_start;
+    int64_t deadline_base;
+    uint32_t window_start;
     uint16_t window_count;
     std::unique_ptr<std::string> host;
   };
-  auto m = std::make_shared<Moved>(Moved{fd, proto, compressor_.mode(), out_.substr(out_sent_),
-                                         last_beat_ms_, window_start_ms_, window_count_,
-                                         std::move(host_)});
+  auto m = std::make_shared<Moved>(
+      Moved{fd, proto, compressor_.mode(), out_ ? out_->substr(out_sent_) : std::string(),
+            deadline_base_ms_, window_start_s_, window_count_, std::move(host_)});
   // The compressed stream cannot move mid-stream without its state: move it.
   auto comp = std::make_shared<TransportCompressor>(std::move(compressor_));
   phase_ = Phase::kGone;
   Unlink();
-  std::string().swap(out_);
+  out_.reset();
   Gateway* gw = &hub_->gw();
   uint32_t max_frame = parser_.max_message_size();
   gw->loops().Post(to, [gw, to, m, comp, max_frame, then = std::move(then)] {
     LoopHub& hub = gw->hub(to);
-    tcp::socket sock(hub.ctx());
+    Socket sock(hub.ctx());
     boost::system::error_code ec2;
     sock.assign(m->protocol, m->fd, ec2);
     if (ec2) {
@@ -330,9 +331,9 @@ void Conn::MigrateTo(int to, std::function<void(Conn*)> then) {
     }
     auto c = std::make_shared<Conn>(&hub, std::move(sock), m->mode, max_frame);
     c->compressor_ = std::move(*comp);
-    c->out_ = std::move(m->out);
-    c->last_beat_ms_ = m->last_beat;
-    c->window_start_ms_ = m->window_start;
+    if (!m->out.empty()) c->out_ = std::make_unique<std::string>(std::move(m->out));
+    c->deadline_base_ms_ = m->deadline_base;
+    c->window_start_s_ = m->window_start;
     c->window_count_ = m->window_count;
     c->host_ = std::move(m->host);
     hub.Add(c.get());

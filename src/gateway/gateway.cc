@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/post.hpp>
 #include <thread>
@@ -118,7 +119,17 @@ void Gateway::OnUpgrade(int loop, net::Request&& req, tcp::socket&& socket,
   boost::system::error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
   LoopHub& hub = *hubs_[loop];
-  auto c = std::make_shared<Conn>(&hub, std::move(socket), mode, options_.max_frame_bytes);
+  // Re-home the descriptor in the lean socket type (see loop_hub.h: Socket).
+  auto proto = socket.local_endpoint(ec).protocol();
+  int fd = ec ? -1 : socket.release(ec);
+  if (ec || fd < 0) return;
+  Socket lean(hub.ctx());
+  lean.assign(proto, fd, ec);
+  if (ec) {
+    ::close(fd);
+    return;
+  }
+  auto c = std::make_shared<Conn>(&hub, std::move(lean), mode, options_.max_frame_bytes);
   c->set_host(std::string(req[http::field::host]));
   std::string head =
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -112,7 +112,7 @@ void LoopHub::Shutdown() {
 
 void LoopHub::Dispatch(Session* s, const FramePtr& f) {
   ++s->seq;
-  s->ring.Push(s->seq, f, gw_->options().replay_buffer);
+  s->ring.Push(f, gw_->options().replay_buffer);
   if (s->conn) s->conn->SendDispatch(*f, s->seq);
 }
 

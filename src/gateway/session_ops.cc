@@ -46,7 +46,7 @@ bool LoopHub::HandlePayload(Conn* c, const ClientPayload& p) {
     case op::kHeartbeat: {
       c->Beat(now_ms());
       if (Session* s = c->session(); s && p.heartbeat_seq && *p.heartbeat_seq <= s->seq)
-        s->ring.TrimThrough(*p.heartbeat_seq);
+        s->ring.TrimThrough(*p.heartbeat_seq, s->seq);
       c->SendPayload(kAck);
       return true;
     }
@@ -257,7 +257,7 @@ void LoopHub::FinishResume(Conn* c, Snowflake user_id, uint64_t session_id, uint
   s->conn = c;
   s->expires_ms = 0;
   c->set_session(s);
-  s->ring.ForEachAfter(seq, [&](uint64_t n, const Frame& f) { c->SendDispatch(f, n); });
+  s->ring.ForEachAfter(seq, s->seq, [&](uint64_t n, const Frame& f) { c->SendDispatch(f, n); });
   static const FramePtr kResumed = MakeDispatch("RESUMED", "null");
   Dispatch(s, kResumed);
   gw_->resumes_.fetch_add(1, std::memory_order_relaxed);
