@@ -44,9 +44,10 @@ void Conn::Start(std::string_view leftover) {
 }
 
 void Conn::WaitRead() {
-  socket_.async_wait(
-      tcp::socket::wait_read,
-      [self = shared_from_this()](boost::system::error_code ec) { self->OnReadable(ec); });
+  socket_.async_wait(tcp::socket::wait_read,
+                     [self = boost::intrusive_ptr<Conn>(this)](boost::system::error_code ec) {
+                       self->OnReadable(ec);
+                     });
 }
 
 void Conn::OnReadable(boost::system::error_code ec) {
@@ -204,6 +205,7 @@ void Conn::Close(uint16_t code, std::string_view reason, bool end_session) {
 
 void Conn::Gone() {
   if (phase_ == Phase::kGone) return;
+  boost::intrusive_ptr<Conn> keep(this);  // Unlink drops the list's reference
   phase_ = Phase::kGone;
   if (session_) {
     Session* s = session_;
@@ -226,7 +228,7 @@ void Conn::Unlink() {
 void Conn::MarkDirty() {
   if (dirty_ || write_waiting_ || phase_ == Phase::kGone) return;
   dirty_ = true;
-  hub_->MarkDirty(shared_from_this());
+  hub_->MarkDirty(boost::intrusive_ptr<Conn>(this));
 }
 
 void Conn::Flush() {
@@ -258,7 +260,7 @@ void Conn::Flush() {
 void Conn::WaitWrite() {
   write_waiting_ = true;
   socket_.async_wait(tcp::socket::wait_write,
-                     [self = shared_from_this()](boost::system::error_code ec) {
+                     [self = boost::intrusive_ptr<Conn>(this)](boost::system::error_code ec) {
                        self->write_waiting_ = false;
                        if (self->phase_ == Phase::kGone) return;
                        if (ec) return self->Gone();
@@ -300,6 +302,7 @@ void Conn::MigrateTo(int to, std::function<void(Conn*)> then) {
   if (ec) return Gone();
   int fd = socket_.release(ec);
   if (ec) return Gone();
+  boost::intrusive_ptr<Conn> keep(this);
   struct Moved {
     int fd;
     tcp protocol;
@@ -308,11 +311,11 @@ void Conn::MigrateTo(int to, std::function<void(Conn*)> then) {
     int64_t deadline_base;
     uint32_t window_start;
     uint16_t window_count;
-    std::unique_ptr<std::string> host;
+    std::string host;
   };
   auto m = std::make_shared<Moved>(
       Moved{fd, proto, compressor_.mode(), out_ ? out_->substr(out_sent_) : std::string(),
-            deadline_base_ms_, window_start_s_, window_count_, std::move(host_)});
+            deadline_base_ms_, window_start_s_, window_count_, hub_->TakeHost(this)});
   // The compressed stream cannot move mid-stream without its state: move it.
   auto comp = std::make_shared<TransportCompressor>(std::move(compressor_));
   phase_ = Phase::kGone;
@@ -329,14 +332,14 @@ void Conn::MigrateTo(int to, std::function<void(Conn*)> then) {
       ::close(m->fd);
       return;
     }
-    auto c = std::make_shared<Conn>(&hub, std::move(sock), m->mode, max_frame);
+    boost::intrusive_ptr<Conn> c(new Conn(&hub, std::move(sock), m->mode, max_frame));
     c->compressor_ = std::move(*comp);
     if (!m->out.empty()) c->out_ = std::make_unique<std::string>(std::move(m->out));
     c->deadline_base_ms_ = m->deadline_base;
     c->window_start_s_ = m->window_start;
     c->window_count_ = m->window_count;
-    c->host_ = std::move(m->host);
     hub.Add(c.get());
+    if (!m->host.empty()) hub.SetHost(c.get(), std::move(m->host));
     then(c.get());
     if (c->phase_ == Phase::kGone) return;
     c->MarkDirty();
@@ -344,4 +347,10 @@ void Conn::MigrateTo(int to, std::function<void(Conn*)> then) {
   });
 }
 
+}  // namespace parley::gateway
+
+namespace parley::gateway {
+// The idle-session budget (<= 1 KB, bench/RESULTS.md) is tight: a Conn must
+// stay in jemalloc's 160-byte size class.
+static_assert(sizeof(Conn) <= 160, "Conn grew past its size class");
 }  // namespace parley::gateway

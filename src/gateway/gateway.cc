@@ -129,8 +129,7 @@ void Gateway::OnUpgrade(int loop, net::Request&& req, tcp::socket&& socket,
     ::close(fd);
     return;
   }
-  auto c = std::make_shared<Conn>(&hub, std::move(lean), mode, options_.max_frame_bytes);
-  c->set_host(std::string(req[http::field::host]));
+  boost::intrusive_ptr<Conn> c(new Conn(&hub, std::move(lean), mode, options_.max_frame_bytes));
   std::string head =
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Accept: ";
@@ -147,7 +146,8 @@ void Gateway::OnUpgrade(int loop, net::Request&& req, tcp::socket&& socket,
                    std::to_string(options_.heartbeat_interval_ms) + "},\"s\":null,\"t\":null}");
   }
   c->MarkDirty();
-  c->Start(leftover);
+  c->Start(leftover);  // links c into the hub's list
+  if (c->phase() == Conn::Phase::kOpen) hub.SetHost(c.get(), std::string(req[http::field::host]));
 }
 
 void Gateway::Publish(EventBatch events) {

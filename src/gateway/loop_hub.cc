@@ -36,28 +36,33 @@ int64_t LoopHub::now_ms() const {
 }
 
 void LoopHub::Add(Conn* c) {
-  c->prev = nullptr;
-  c->next = conns_;
-  if (conns_) conns_->prev = c;
-  conns_ = c;
-  ++conn_count_;
+  c->list_index = static_cast<uint32_t>(conns_.size());
+  conns_.push_back(c);
+  intrusive_ptr_add_ref(c);
   gw_->connections_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void LoopHub::Remove(Conn* c) {
-  if (c->prev)
-    c->prev->next = c->next;
-  else if (conns_ == c)
-    conns_ = c->next;
-  else
-    return;  // not linked
-  if (c->next) c->next->prev = c->prev;
-  c->prev = c->next = nullptr;
-  --conn_count_;
-  gw_->connections_.fetch_sub(1, std::memory_order_relaxed);
+std::string LoopHub::TakeHost(Conn* c) {
+  auto it = hosts_.find(c);
+  if (it == hosts_.end()) return {};
+  std::string h = std::move(it->second);
+  hosts_.erase(it);
+  return h;
 }
 
-void LoopHub::MarkDirty(std::shared_ptr<Conn> c) {
+void LoopHub::Remove(Conn* c) {
+  uint32_t i = c->list_index;
+  if (i >= conns_.size() || conns_[i] != c) return;  // not linked
+  conns_[i] = conns_.back();
+  conns_[i]->list_index = i;
+  conns_.pop_back();
+  c->list_index = UINT32_MAX;
+  hosts_.erase(c);
+  gw_->connections_.fetch_sub(1, std::memory_order_relaxed);
+  intrusive_ptr_release(c);  // may delete c
+}
+
+void LoopHub::MarkDirty(boost::intrusive_ptr<Conn> c) {
   dirty_.push_back(std::move(c));
   if (flush_scheduled_) return;
   flush_scheduled_ = true;
@@ -68,7 +73,7 @@ void LoopHub::MarkDirty(std::shared_ptr<Conn> c) {
 
 void LoopHub::FlushDirty() {
   flush_scheduled_ = false;
-  std::vector<std::shared_ptr<Conn>> batch;
+  std::vector<boost::intrusive_ptr<Conn>> batch;
   batch.swap(dirty_);
   for (auto& c : batch) c->Flush();
   if (dirty_.capacity() < batch.capacity()) {
@@ -88,25 +93,25 @@ void LoopHub::StartSweep() {
 
 void LoopHub::Sweep() {
   int64_t now = now_ms();
-  for (Conn* c = conns_; c;) {
-    Conn* next = c->next;  // CheckDeadlines may unlink c
-    auto keep = c->shared_from_this();
-    c->CheckDeadlines(now);
-    c = next;
+  // Backwards: a connection that ends is swapped with the last one, which
+  // was checked already.
+  for (size_t i = conns_.size(); i-- > 0;) {
+    if (i >= conns_.size()) continue;
+    boost::intrusive_ptr<Conn> keep(conns_[i]);
+    keep->CheckDeadlines(now);
   }
   std::vector<Session*> expired;
   for (auto& [_, s] : sessions_)
-    if (!s->conn && s->expires_ms && now >= s->expires_ms) expired.push_back(s.get());
+    if (!s.conn && s.expires_ms && now >= s.expires_ms) expired.push_back(&s);
   for (Session* s : expired) EndSession(s);
 }
 
 void LoopHub::Shutdown() {
   sweep_.cancel();
-  for (Conn* c = conns_; c;) {
-    Conn* next = c->next;
+  std::vector<boost::intrusive_ptr<Conn>> all(conns_.begin(), conns_.end());
+  for (auto& c : all) {
     c->SendPayload(R"({"op":7,"d":null,"s":null,"t":null})");
     c->Close(close_code::kUnknownError, "server restarting");
-    c = next;
   }
 }
 

@@ -11,6 +11,8 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/smart_ptr/intrusive_ptr.hpp>
+#include <boost/smart_ptr/intrusive_ref_counter.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,7 +62,10 @@ struct Session {
 };
 
 // One WebSocket connection.
-class Conn : public std::enable_shared_from_this<Conn>, public net::WsFrameParser::Handler {
+// Reference-counted intrusively (4 bytes, no control block): the loop's
+// list, the dirty list and pending socket waits hold references.
+class Conn : public net::WsFrameParser::Handler,
+             public boost::intrusive_ref_counter<Conn, boost::thread_unsafe_counter> {
  public:
   enum class Phase : uint8_t { kOpen, kClosing, kGone };
 
@@ -86,9 +91,6 @@ class Conn : public std::enable_shared_from_this<Conn>, public net::WsFrameParse
   Phase phase() const { return phase_; }
   Session* session() const { return session_; }
   void set_session(Session* s) { session_ = s; }
-  void set_host(std::string h) { host_ = std::make_unique<std::string>(std::move(h)); }
-  const std::string* host() const { return host_.get(); }
-  void forget_host() { host_.reset(); }
   // Schedules a flush at the end of this loop iteration.
   void MarkDirty();
   void Beat(int64_t now_ms) {
@@ -102,8 +104,7 @@ class Conn : public std::enable_shared_from_this<Conn>, public net::WsFrameParse
   void MigrateTo(int to, std::function<void(Conn*)> then);
 
   // Intrusive list of the loop's connections (for the sweep).
-  Conn* prev = nullptr;
-  Conn* next = nullptr;
+  uint32_t list_index = UINT32_MAX;  // in LoopHub's connection list
 
  private:
   // WsFrameParser::Handler
@@ -128,12 +129,11 @@ class Conn : public std::enable_shared_from_this<Conn>, public net::WsFrameParse
   net::WsFrameParser parser_;
   TransportCompressor compressor_;
   Session* session_ = nullptr;
-  std::unique_ptr<std::string> out_;   // bytes queued, not yet written (null: none)
-  std::unique_ptr<std::string> host_;  // Host header, until identify
-  uint32_t out_sent_ = 0;              // prefix of *out_ already written
+  std::unique_ptr<std::string> out_;  // bytes queued, not yet written (null: none)
   // Open: the last heartbeat (or Hello). Closing: when to give up on the
   // peer's close.
   int64_t deadline_base_ms_ = 0;
+  uint32_t out_sent_ = 0;        // prefix of *out_ already written
   uint32_t window_start_s_ = 0;  // client payload rate-limit window (seconds)
   uint16_t window_count_ = 0;
   Phase phase_ = Phase::kOpen;
@@ -160,7 +160,11 @@ class LoopHub {
 
   void Add(Conn* c);
   void Remove(Conn* c);
-  void MarkDirty(std::shared_ptr<Conn> c);
+  void MarkDirty(boost::intrusive_ptr<Conn> c);
+  // The Host header of a connection that has not identified yet (for
+  // READY's resume_gateway_url); kept here, not in every Conn.
+  void SetHost(Conn* c, std::string host) { hosts_[c] = std::move(host); }
+  std::string TakeHost(Conn* c);
 
   // Client payloads of an open connection (session_ops.cc).
   // Returns false to stop parsing the connection's input.
@@ -180,7 +184,7 @@ class LoopHub {
 
   void StartSweep();
   void Shutdown();  // op 7 + close 4000 to every connection
-  int64_t connection_count() const { return conn_count_; }
+  int64_t connection_count() const { return static_cast<int64_t>(conns_.size()); }
 
  private:
   bool Identify(Conn* c, const Identify& id);
@@ -197,12 +201,12 @@ class LoopHub {
   int index_;
   boost::asio::io_context& ctx_;
   std::unique_ptr<uint8_t[]> rbuf_;
-  Conn* conns_ = nullptr;  // intrusive list head
-  int64_t conn_count_ = 0;
-  std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
+  std::vector<Conn*> conns_;                        // every open connection (Conn::list_index)
+  std::unordered_map<uint64_t, Session> sessions_;  // nodes: Session* stay valid
   std::unordered_map<Snowflake, std::unordered_set<Session*>> guild_subs_;
   std::unordered_map<Snowflake, std::vector<Session*>> user_sessions_;
-  std::vector<std::shared_ptr<Conn>> dirty_;
+  std::vector<boost::intrusive_ptr<Conn>> dirty_;
+  std::unordered_map<Conn*, std::string> hosts_;
   bool flush_scheduled_ = false;
   boost::asio::steady_timer sweep_;
   std::vector<Session*> scratch_;

@@ -129,21 +129,20 @@ bool LoopHub::Identify(Conn* c, const struct Identify& id) {
     return false;
   }
 
-  auto owned = std::make_unique<Session>();
-  Session* s = owned.get();
   uint64_t rnd = 0;
   randombytes_buf(&rnd, sizeof rnd);
-  s->id = (static_cast<uint64_t>(index_) << 56) | (rnd & ((1ull << 56) - 1));
-  while (sessions_.count(s->id)) s->id ^= ++session_counter_;
+  uint64_t sid = (static_cast<uint64_t>(index_) << 56) | (rnd & ((1ull << 56) - 1));
+  while (sessions_.count(sid)) sid ^= ++session_counter_;
+  Session* s = &sessions_.try_emplace(sid).first->second;
+  s->id = sid;
   s->user_id = user->id;
   s->bot = user->bot;
-  s->intents = intents;
+  s->intents = static_cast<uint32_t>(intents);
   s->shard_id = static_cast<uint16_t>(id.shard_id);
   s->shard_count = static_cast<uint16_t>(id.shard_count);
   s->large_threshold = static_cast<uint8_t>(std::clamp(id.large_threshold, 50, 250));
   s->conn = c;
   c->set_session(s);
-  sessions_.emplace(s->id, std::move(owned));
   gw_->sessions_.fetch_add(1, std::memory_order_relaxed);
   user_sessions_[s->user_id].push_back(s);
   for (Snowflake g : guilds) Subscribe(s, g);
@@ -161,7 +160,7 @@ bool LoopHub::Identify(Conn* c, const struct Identify& id) {
   d.append("],\"session_id\":\"");
   d.append(s->IdString());
   d.append("\",\"session_type\":\"normal\",\"resume_gateway_url\":");
-  AppendJsonString(&d, gw_->Url(c->host() ? std::string_view(*c->host()) : std::string_view()));
+  AppendJsonString(&d, gw_->Url(TakeHost(c)));
   d.append(",\"shard\":[");
   AppendJsonInt(&d, s->shard_id);
   d.push_back(',');
@@ -177,7 +176,6 @@ bool LoopHub::Identify(Conn* c, const struct Identify& id) {
   d.append(
       ",\"private_channels\":[],\"relationships\":[],\"user_settings\":{},"
       "\"guild_join_requests\":[],\"presences\":[],\"geo_ordered_rtc_regions\":[]}");
-  c->forget_host();
   Dispatch(s, MakeDispatch("READY", d));
   for (Snowflake g : guilds) SendGuildCreate(s, g);
 
@@ -237,8 +235,8 @@ bool LoopHub::Resume(Conn* c, const struct Resume& r) {
 
 void LoopHub::FinishResume(Conn* c, Snowflake user_id, uint64_t session_id, uint64_t seq) {
   auto it = sessions_.find(session_id);
-  if (it == sessions_.end() || it->second->user_id != user_id) return InvalidSession(c);
-  Session* s = it->second.get();
+  if (it == sessions_.end() || it->second.user_id != user_id) return InvalidSession(c);
+  Session* s = &it->second;
   if (seq > s->seq) {
     c->Close(close_code::kInvalidSeq, "invalid seq");
     return;
