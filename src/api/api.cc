@@ -8,11 +8,13 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/parse_query.hpp>
 #include <boost/url/url_view.hpp>
+#include <chrono>
 #include <cmath>
 
 #include "api/handlers.h"
 #include "gateway/event_builder.h"
 #include "gateway/gateway.h"
+#include "metrics/server_metrics.h"
 #include "util/time_format.h"
 
 namespace parley {
@@ -28,6 +30,7 @@ struct Api::Route {
   RateLimit limit;
   bool major;  // the first parameter is part of the bucket key (channel/guild)
   void (*fn)(Api&, const CallPtr&);
+  RouteMetrics metrics;
 };
 
 namespace {
@@ -65,6 +68,17 @@ Api::Api(Deps deps, ApiOptions options)
     Route r{m, {}, auth, std::move(bucket), lim, major, fn};
     for (auto s : SplitPath(pattern)) r.segments.emplace_back(s);
     if (r.bucket.empty()) r.bucket = std::string(pattern);
+    auto& reg = metrics::M().registry;
+    std::string route = fmt::format("{} /api/v10{}", std::string(http::to_string(m)), pattern);
+    const char* classes[] = {"2xx", "3xx", "4xx", "5xx"};
+    for (int i = 0; i < 4; ++i)
+      r.metrics.by_class[i] =
+          &reg.NewCounter("parley_http_requests_total", "HTTP requests, by route and status class",
+                          fmt::format("route=\"{}\",status=\"{}\"", route, classes[i]));
+    r.metrics.rate_limited =
+        &reg.NewCounter("parley_http_rate_limited_total", "REST requests answered 429, by route",
+                        fmt::format("route=\"{}\"", route));
+    r.metrics.is_create_message = m == verb::post && pattern == "/channels/{}/messages";
     r.limit.limit =
         std::max(1, static_cast<int>(std::lround(lim.limit * options_.ratelimit_scale)));
     routes_.push_back(std::move(r));
@@ -77,6 +91,7 @@ Api::Api(Deps deps, ApiOptions options)
   add(verb::get, "/applications/@me", true, "", kDefault, false, GetCurrentApplication);
   add(verb::patch, "/applications/{}", true, "", {10, 10}, false, PatchApplication);
   add(verb::get, "/gateway", false, "", kDefault, false, GetGateway);
+  add(verb::get, "/admin/status", true, "", kDefault, false, GetAdminStatus);
   add(verb::get, "/gateway/bot", true, "", kDefault, false, GetGatewayBot);
 
   add(verb::get, "/users/@me", true, "", kDefault, false, GetCurrentUser);
@@ -130,6 +145,9 @@ Api::~Api() = default;
 
 void Api::Handle(net::Request&& req, net::Responder respond) {
   auto call = std::make_shared<Call>(std::move(req), std::move(respond));
+  call->start_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::steady_clock::now().time_since_epoch())
+                       .count();
   Dispatch(call);
 }
 
@@ -169,6 +187,7 @@ void Api::Dispatch(const CallPtr& call) {
   if (!match) {
     return call->Fail(path_matched ? ApiError::MethodNotAllowed() : ApiError::NotFound());
   }
+  call->metrics = &match->metrics;
   for (size_t i = 0; i < rest.size(); ++i)
     if (match->segments[i] == "{}") call->params.emplace_back(rest[i]);
 
@@ -226,6 +245,9 @@ void Api::Dispatch(const CallPtr& call) {
 }
 
 void Api::ApplyCommitted(const WriteBatch& b) {
+  size_t inserted = 0;
+  for (const Mutation& m : b) inserted += std::holds_alternative<mut::InsertMessage>(m);
+  if (inserted) metrics::M().messages_persisted->Inc(inserted);
   if (!deps_.gateway) return deps_.state->Apply(b);
   gateway::CommitPlan plan = gateway::PlanEvents(*deps_.state, b);
   deps_.state->Apply(b);
@@ -320,7 +342,37 @@ void Call::Send(net::Response&& res) {
                   std::string(req.target()));
     return;
   }
+  CountReply(res.result_int());
   respond(std::move(res));
+}
+
+void Call::CountReply(unsigned status) {
+  auto& m = metrics::M();
+  int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch())
+                    .count();
+  if (start_ns) m.http_request_seconds->Observe(static_cast<double>(now - start_ns) / 1e9);
+  if (!metrics) {
+    m.http_unmatched_requests->Inc();
+    return;
+  }
+  int cls = status >= 500 ? 3 : status >= 400 ? 2 : status >= 300 ? 1 : 0;
+  metrics->by_class[cls]->Inc();
+  if (status == 429) metrics->rate_limited->Inc();
+  if (!metrics->is_create_message) return;
+  if (status < 300) {
+    m.messages_posted->Inc();
+  } else if (status == 429) {
+    m.messages_failed[2]->Inc();
+  } else if (status == 503) {
+    m.messages_failed[3]->Inc();
+  } else if (status >= 500) {
+    m.messages_failed[4]->Inc();
+  } else if (status == 403 || status == 404 || status == 401) {
+    m.messages_failed[1]->Inc();
+  } else {
+    m.messages_failed[0]->Inc();
+  }
 }
 
 void Call::Reply(unsigned status, std::string body_json) {

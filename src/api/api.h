@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <functional>
 #include <memory>
@@ -34,9 +35,25 @@ struct ApiOptions {
   // Writes waiting for the writer beyond this are refused with 503 (and
   // clients retry) rather than queued without bound.
   size_t max_write_queue = 100000;
+  // Usernames (lowercase) allowed to read /admin/status; empty: the first
+  // registered user.
+  std::vector<std::string> admins;
+  // Adds the HTTP server's figures to /admin/status (set by `parley serve`).
+  std::function<void(boost::json::object*)> status_extras;
 };
 
 class Api;
+
+namespace metrics {
+class Counter;
+}
+
+// Per-route request counters (created with the route table).
+struct RouteMetrics {
+  metrics::Counter* by_class[4] = {};  // 2xx, 3xx, 4xx, 5xx
+  metrics::Counter* rate_limited = nullptr;
+  bool is_create_message = false;  // POST /channels/{id}/messages: message metrics too
+};
 
 // What a read-modify-write handler decides on the writer thread (see
 // Api::CommitBuilt): a batch to commit alone and the reply, or an error.
@@ -67,7 +84,9 @@ struct Call {
   TokenHash token_hash{};
   RateDecision rate;  // headers to attach (if rate_limited)
   bool rate_limited = false;
-  std::string bucket;  // X-RateLimit-Bucket
+  std::string bucket;                     // X-RateLimit-Bucket
+  const RouteMetrics* metrics = nullptr;  // the matched route's counters
+  int64_t start_ns = 0;                   // steady clock, when dispatched
 
   Call(net::Request&& r, net::Responder&& res) : req(std::move(r)), respond(std::move(res)) {}
   void Reply(unsigned status, const boost::json::value& body);
@@ -85,6 +104,8 @@ struct Call {
   // Sends `res` unless a reply was sent already (a handler bug must not
   // write twice on one connection).
   void Send(net::Response&& res);
+  // Request metrics for a reply with `status`.
+  void CountReply(unsigned status);
 
  private:
   std::atomic<bool> replied_{false};
@@ -131,6 +152,11 @@ class Api {
   boost::asio::thread_pool& blocking() { return *deps_.blocking; }
   const ApiOptions& options() const { return options_; }
   RateLimiter& rate_limiter() { return rate_limiter_; }
+  CommitQueue& writer() { return *deps_.writer; }
+  // REQUIRES: called before requests arrive.
+  void set_status_extras(std::function<void(boost::json::object*)> fn) {
+    options_.status_extras = std::move(fn);
+  }
 
   struct Route;
 

@@ -57,6 +57,7 @@ void DeleteOverwrite(Api& api, const CallPtr& call);
 void TriggerTyping(Api& api, const CallPtr& call);
 void PatchApplication(Api& api, const CallPtr& call);
 void GetGateway(Api& api, const CallPtr& call);
+void GetAdminStatus(Api& api, const CallPtr& call);
 void GetGatewayBot(Api& api, const CallPtr& call);
 
 // invites.cc

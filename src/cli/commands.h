@@ -9,5 +9,7 @@ namespace parley::cli {
 void AddServeCommand(CLI::App& app, int* exit_code);
 // Adds `parley fill` (bulk-append messages for benchmarks).
 void AddFillCommand(CLI::App& app, int* exit_code);
+// Adds `parley status` (prints a running server's /admin/status).
+void AddStatusCommand(CLI::App& app, int* exit_code);
 
 }  // namespace parley::cli

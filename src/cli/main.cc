@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   parley::cli::AddServeCommand(app, &exit_code);
   parley::cli::AddFillCommand(app, &exit_code);
+  parley::cli::AddStatusCommand(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

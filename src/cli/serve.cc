@@ -1,5 +1,6 @@
 // `parley serve`: opens the store, loads State, starts the event loops and
 // the HTTP server, and shuts down gracefully on SIGINT/SIGTERM.
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/io_context.hpp>
@@ -12,12 +13,15 @@
 #include "api/api.h"
 #include "cli/commands.h"
 #include "gateway/gateway.h"
+#include "metrics/process_metrics.h"
+#include "metrics/server_metrics.h"
 #include "net/event_loops.h"
 #include "net/http_server.h"
 #include "state/state.h"
 #include "store/sqlite_store.h"
 #include "util/crypto.h"
 #include "util/time_format.h"
+#include "web/static_files.h"
 
 namespace parley::cli {
 
@@ -38,7 +42,27 @@ struct ServeConfig {
   std::string public_url;
   std::string sync = "full";
   gateway::GatewayOptions gateway;
+  std::string web_root;             // "" = <dir of the executable>/web
+  std::string metrics_listen;       // "" = /metrics on the main port
+  std::vector<std::string> admins;  // usernames; empty = the first registered user
 };
+
+net::Response MetricsResponse(const net::Request& req) {
+  net::Response res(boost::beast::http::status::ok, req.version());
+  res.keep_alive(req.keep_alive());
+  res.set(boost::beast::http::field::server, "parley");
+  res.set(boost::beast::http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  res.set(boost::beast::http::field::cache_control, "no-store");
+  res.body() = metrics::M().registry.Expose();
+  return res;
+}
+
+std::string DefaultWebRoot() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "web";
+  return (exe.parent_path() / "web").string();
+}
 
 bool SplitHostPort(const std::string& s, std::string* host, uint16_t* port) {
   auto colon = s.rfind(':');
@@ -88,7 +112,12 @@ int RunServe(const ServeConfig& cfg) {
   spdlog::info("store {} loaded: {} users, {} guilds", cfg.data, state.user_count(),
                state.guild_count());
 
-  CommitQueue writer(store.get(), CommitQueue::Options{});
+  CommitQueue::Options writer_opts;
+  writer_opts.on_commit = [](size_t batches, double seconds) {
+    metrics::M().commit_batches->Observe(static_cast<double>(batches));
+    metrics::M().commit_seconds->Observe(seconds);
+  };
+  CommitQueue writer(store.get(), writer_opts);
   SnowflakeGenerator ids(static_cast<unsigned>(cfg.node_id >> 5) & 31,
                          static_cast<unsigned>(cfg.node_id) & 31);
   boost::asio::thread_pool blocking(2);
@@ -103,6 +132,7 @@ int RunServe(const ServeConfig& cfg) {
                                                              : PasswordCost::kInteractive;
   api_opts.ratelimit_global = cfg.ratelimit_global;
   api_opts.ratelimit_scale = cfg.ratelimit_scale;
+  for (const auto& a : cfg.admins) api_opts.admins.push_back(ToLower(a));
   if (Status s = cfg.gateway.compression.Validate(); !s.ok()) {
     spdlog::error("compression settings: {}", s.ToString());
     return 2;
@@ -118,20 +148,96 @@ int RunServe(const ServeConfig& cfg) {
   http_opts.body_limit = cfg.body_limit;
   http_opts.header_timeout = std::chrono::milliseconds(cfg.header_timeout_ms);
   http_opts.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
-  net::HttpServer http(&loops, http_opts, [&api](net::Request&& req, net::Responder respond) {
-    api.Handle(std::move(req), std::move(respond));
-  });
+  web::StaticFiles web;
+  std::string web_root = cfg.web_root.empty() ? DefaultWebRoot() : cfg.web_root;
+  if (Status s = web.Load(web_root); !s.ok()) {
+    spdlog::error("web client: {}", s.ToString());
+    return 1;
+  }
+  if (web.file_count() == 0)
+    spdlog::warn("no web client in {} (REST and the gateway work; see --web-root)", web_root);
+  else
+    spdlog::info("web client: {} files from {}", web.file_count(), web_root);
+  const bool metrics_here = cfg.metrics_listen.empty();
+  net::HttpServer http(&loops, http_opts,
+                       [&api, &web, metrics_here](net::Request&& req, net::Responder respond) {
+                         std::string_view t = req.target();
+                         std::string_view path = t.substr(0, t.find('?'));
+                         bool api_path = path == "/api" || path.starts_with("/api/");
+                         bool read = req.method() == boost::beast::http::verb::get ||
+                                     req.method() == boost::beast::http::verb::head;
+                         if (path == "/metrics" && read && metrics_here)
+                           return respond(MetricsResponse(req));
+                         if (path == "/admin/status" && read) {
+                           // The operator's JSON (admin token) lives in the API.
+                           req.target("/api/v10/admin/status");
+                           return api.Handle(std::move(req), std::move(respond));
+                         }
+                         if (!api_path && read) {
+                           metrics::M().http_static_requests->Inc();
+                           return respond(web.Serve(req));
+                         }
+                         api.Handle(std::move(req), std::move(respond));
+                       });
   http.SetUpgradeHandler(
       [](const net::Request& req) { return gateway::IsWebSocketUpgrade(req); },
       [&gateway](int loop, net::Request&& req, boost::asio::ip::tcp::socket&& socket,
                  std::string_view leftover) {
         gateway.OnUpgrade(loop, std::move(req), std::move(socket), leftover);
       });
+  api.set_status_extras([&http](boost::json::object* o) {
+    (*o)["http_open"] = http.connections_open();
+    (*o)["accepted"] = http.connections_accepted();
+  });
   gateway.Start();
   if (Status s = http.Start(); !s.ok()) {
     spdlog::error("{}", s.ToString());
     return 1;
   }
+
+  // Metrics read at scrape time.
+  metrics::RegisterProcessMetrics();
+  auto& reg = metrics::M().registry;
+  reg.NewCallback("parley_connections_accepted_total",
+                  "TCP connections accepted on the main port (HTTP and gateway)", "counter", "",
+                  [&http] { return static_cast<double>(http.connections_accepted()); });
+  reg.NewCallback("parley_http_connections_open", "Open HTTP (non-WebSocket) connections", "gauge",
+                  "", [&http] { return static_cast<double>(http.connections_open()); });
+  reg.NewCallback("parley_store_write_queue_depth", "Write batches waiting for the writer", "gauge",
+                  "", [&writer] { return static_cast<double>(writer.queue_depth()); });
+  for (int i = 0; i < gateway.hub_count(); ++i) {
+    std::string loop = fmt::format("loop=\"{}\"", i);
+    reg.NewCallback("parley_gateway_connections", "Open gateway connections, per event loop",
+                    "gauge", loop,
+                    [&gateway, i] { return static_cast<double>(gateway.loop_connections(i)); });
+    reg.NewCallback("parley_gateway_sessions",
+                    "Identified gateway sessions (connected or awaiting resume), per event loop",
+                    "gauge", loop,
+                    [&gateway, i] { return static_cast<double>(gateway.loop_sessions(i)); });
+  }
+  std::unique_ptr<net::HttpServer> metrics_http;
+  if (!cfg.metrics_listen.empty()) {
+    net::HttpServerOptions mo;
+    if (!SplitHostPort(cfg.metrics_listen, &mo.host, &mo.port)) {
+      spdlog::error("--metrics-listen wants HOST:PORT, got '{}'", cfg.metrics_listen);
+      return 2;
+    }
+    metrics_http = std::make_unique<net::HttpServer>(
+        &loops, mo, [](net::Request&& req, net::Responder respond) {
+          std::string_view t = req.target();
+          if (t.substr(0, t.find('?')) == "/metrics") return respond(MetricsResponse(req));
+          net::Response res(boost::beast::http::status::not_found, req.version());
+          res.set(boost::beast::http::field::content_type, "text/plain");
+          res.body() = "only /metrics here\n";
+          respond(std::move(res));
+        });
+    if (Status s = metrics_http->Start(); !s.ok()) {
+      spdlog::error("metrics listener: {}", s.ToString());
+      return 1;
+    }
+    spdlog::info("metrics on http://{}:{}/metrics", mo.host, metrics_http->port());
+  }
+
   loops.Run();
 
   // Forget rate-limit windows that ended, once a minute.
@@ -161,6 +267,7 @@ int RunServe(const ServeConfig& cfg) {
   spdlog::info("signal {}: stopping (finishing in-flight requests)", got);
   gateway.Shutdown(std::chrono::milliseconds(2000));  // op 7 Reconnect to every session
   http.Shutdown(std::chrono::milliseconds(4000));
+  if (metrics_http) metrics_http->Shutdown(std::chrono::milliseconds(500));
   boost::asio::post(loops.loop(0), [&] { sweep.cancel(); });
   blocking.join();
   writer.Stop();  // everything acknowledged is committed already; flush the rest
@@ -241,6 +348,19 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       ->envname("PARLEY_SYNC")
       ->check(CLI::IsMember({"full", "normal"}))
       ->capture_default_str();
+  serve
+      ->add_option("--web-root", cfg->web_root,
+                   "Directory of the browser client (default: web/ next to the executable)")
+      ->envname("PARLEY_WEB_ROOT");
+  serve
+      ->add_option("--metrics-listen", cfg->metrics_listen,
+                   "HOST:PORT for /metrics alone (then the main port does not serve it)")
+      ->envname("PARLEY_METRICS_LISTEN");
+  serve
+      ->add_option("--admin", cfg->admins,
+                   "Username allowed to read /admin/status (repeatable; default: the first "
+                   "registered user)")
+      ->envname("PARLEY_ADMIN");
   auto& gw = cfg->gateway;
   serve
       ->add_option("--heartbeat-interval-ms", gw.heartbeat_interval_ms,

@@ -13,6 +13,7 @@
 #include <cerrno>
 
 #include "gateway/loop_hub.h"
+#include "metrics/server_metrics.h"
 
 namespace parley::gateway {
 
@@ -135,6 +136,10 @@ void Conn::OnClose(uint16_t code, std::string_view) {
 }
 
 void Conn::AppendMessage(std::string_view json) {
+  auto& m = metrics::M();
+  const int mode = static_cast<int>(compressor_.mode());
+  const size_t before = pending();
+  m.bytes_raw[mode]->Inc(json.size());
   if (compressor_.mode() == Compression::kNone) {
     net::AppendTextFrame(&Out(), json);
   } else {
@@ -147,8 +152,10 @@ void Conn::AppendMessage(std::string_view json) {
     }
     net::AppendBinaryFrame(&Out(), packed);
   }
+  m.bytes_wire[mode]->Inc(pending() - before);
   if (pending() > hub_->gw().options().max_pending_bytes) {
     hub_->gw().slow_consumers_.fetch_add(1, std::memory_order_relaxed);
+    metrics::M().gateway_slow_consumers->Inc();
     Close(close_code::kUnknownError, "slow consumer");
     return;
   }
@@ -158,13 +165,20 @@ void Conn::AppendMessage(std::string_view json) {
 void Conn::SendDispatch(const Frame& f, uint64_t seq) {
   if (phase_ != Phase::kOpen) return;
   hub_->gw().dispatches_.fetch_add(1, std::memory_order_relaxed);
+  metrics::M().dispatches[f.type]->Inc();
+  hub_->NoteDelivery(f.created_ns);
   if (compressor_.mode() == Compression::kNone) {
     // Straight into the output buffer: header, then head + seq + tail.
     std::string& out = Out();
-    net::AppendFrameHeader(&out, net::WsOpcode::kText, f.size_with_seq(seq));
+    const size_t before = pending();
+    const size_t n = f.size_with_seq(seq);
+    net::AppendFrameHeader(&out, net::WsOpcode::kText, n);
     AppendPayload(&out, f, seq);
+    metrics::M().bytes_raw[0]->Inc(n);
+    metrics::M().bytes_wire[0]->Inc(pending() - before);
     if (pending() > hub_->gw().options().max_pending_bytes) {
       hub_->gw().slow_consumers_.fetch_add(1, std::memory_order_relaxed);
+      metrics::M().gateway_slow_consumers->Inc();
       Close(close_code::kUnknownError, "slow consumer");
       return;
     }
@@ -184,6 +198,7 @@ void Conn::SendPayload(std::string_view json) {
 
 void Conn::Close(uint16_t code, std::string_view reason, bool end_session) {
   if (phase_ != Phase::kOpen) return;
+  metrics::M().CountClose(code);
   spdlog::debug("gateway: close {} ({})", code, reason);
   if (session_) {
     Session* s = session_;

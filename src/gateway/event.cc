@@ -1,6 +1,8 @@
 #include "gateway/event.h"
 
-#include "util/json_writer.h"
+#include <chrono>
+
+#include "metrics/server_metrics.h"
 
 namespace parley::gateway {
 
@@ -21,6 +23,10 @@ size_t Frame::size_with_seq(uint64_t seq) const {
 
 FramePtr MakeDispatch(std::string_view type, std::string_view d_json) {
   auto f = std::make_shared<Frame>();
+  f->created_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
+                      .count();
+  f->type = metrics::EventTypeIndex(type);
   f->head.reserve(20 + type.size());
   f->head.append("{\"t\":\"");
   f->head.append(type);
@@ -48,6 +54,8 @@ void AppendPayload(std::string* out, const Frame& f, uint64_t seq) {
 FramePtr Event::StrippedFrame() const {
   std::call_once(stripped_once_, [this] {
     auto f = std::make_shared<Frame>();
+    f->created_ns = frame->created_ns;
+    f->type = frame->type;
     f->head = frame->head;
     f->tail.reserve(frame->tail.size());
     f->tail.append(frame->tail, 0, content_begin);

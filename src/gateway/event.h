@@ -20,6 +20,8 @@ namespace parley::gateway {
 struct Frame {
   std::string head;
   std::string tail;
+  int64_t created_ns = 0;  // steady clock; for the delivery-latency metric
+  uint8_t type = 0;        // metrics::EventTypeIndex of the event type
   size_t size_with_seq(uint64_t seq) const;
 };
 using FramePtr = std::shared_ptr<const Frame>;

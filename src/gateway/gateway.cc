@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "gateway/loop_hub.h"
+#include "metrics/server_metrics.h"
 #include "net/websocket_frames.h"
 #include "util/time_format.h"
 
@@ -81,8 +82,12 @@ bool IsWebSocketUpgrade(const net::Request& req) {
 void Gateway::OnUpgrade(int loop, net::Request&& req, tcp::socket&& socket,
                         std::string_view leftover) {
   if (stopping_.load(std::memory_order_relaxed)) {
+    metrics::M().gateway_connections_refused_shutdown->Inc();
     return RefuseHandshake(socket, "503 Service Unavailable", "");
   }
+  if (req[http::field::sec_websocket_version] != "13" ||
+      !net::IsValidWebSocketKey(req[http::field::sec_websocket_key]))
+    metrics::M().gateway_connections_refused_handshake->Inc();
   if (req[http::field::sec_websocket_version] != "13")
     return RefuseHandshake(socket, "426 Upgrade Required", "Sec-WebSocket-Version: 13\r\n");
   std::string_view key = req[http::field::sec_websocket_key];
@@ -214,6 +219,14 @@ bool Gateway::TakeIdentify(Snowflake user_id) {
   if (options_.identify_limit > 0 && b.used >= options_.identify_limit) return false;
   ++b.used;
   return true;
+}
+
+int64_t Gateway::loop_connections(int i) const {
+  return hubs_[i]->connection_count();
+}
+
+int64_t Gateway::loop_sessions(int i) const {
+  return hubs_[i]->session_count();
 }
 
 GatewayStats Gateway::stats() const {

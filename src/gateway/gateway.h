@@ -87,6 +87,9 @@ class Gateway {
   bool TakeIdentify(Snowflake user_id);
 
   GatewayStats stats() const;
+  // Open connections / identified sessions of loop `i` (any thread).
+  int64_t loop_connections(int i) const;
+  int64_t loop_sessions(int i) const;
   PresenceRegistry& presence() { return presence_; }
   const State& state() const { return *state_; }
   const GatewayOptions& options() const { return options_; }

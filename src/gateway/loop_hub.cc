@@ -10,6 +10,7 @@
 
 #include "gateway/event_builder.h"
 #include "gateway/guild_payloads.h"
+#include "metrics/server_metrics.h"
 #include "model/permissions.h"
 
 namespace parley::gateway {
@@ -27,7 +28,12 @@ LoopHub::LoopHub(Gateway* gw, int index, asio::io_context& ctx)
       rbuf_(std::make_unique<uint8_t[]>(kReadBufferSize)),
       sweep_(ctx) {}
 
-LoopHub::~LoopHub() = default;
+LoopHub::~LoopHub() {
+  // The list's references (the loops have stopped; pending handlers, which
+  // hold their own, go with the io_context).
+  for (Conn* c : conns_) intrusive_ptr_release(c);
+  conns_.clear();
+}
 
 int64_t LoopHub::now_ms() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -39,6 +45,7 @@ void LoopHub::Add(Conn* c) {
   c->list_index = static_cast<uint32_t>(conns_.size());
   conns_.push_back(c);
   intrusive_ptr_add_ref(c);
+  open_count_.fetch_add(1, std::memory_order_relaxed);
   gw_->connections_.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -58,6 +65,7 @@ void LoopHub::Remove(Conn* c) {
   conns_.pop_back();
   c->list_index = UINT32_MAX;
   hosts_.erase(c);
+  open_count_.fetch_sub(1, std::memory_order_relaxed);
   gw_->connections_.fetch_sub(1, std::memory_order_relaxed);
   intrusive_ptr_release(c);  // may delete c
 }
@@ -76,6 +84,14 @@ void LoopHub::FlushDirty() {
   std::vector<boost::intrusive_ptr<Conn>> batch;
   batch.swap(dirty_);
   for (auto& c : batch) c->Flush();
+  if (!pending_latency_.empty()) {
+    int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
+                      .count();
+    auto* h = metrics::M().delivery_latency;
+    for (int64_t t : pending_latency_) h->Observe(static_cast<double>(now - t) / 1e9);
+    pending_latency_.clear();
+  }
   if (dirty_.capacity() < batch.capacity()) {
     batch.clear();
     dirty_.swap(batch);  // keep the larger vector for next time
@@ -144,6 +160,7 @@ void LoopHub::EndSession(Session* s) {
   }
   Snowflake user = s->user_id;
   sessions_.erase(s->id);  // frees s
+  session_count_.fetch_sub(1, std::memory_order_relaxed);
   gw_->sessions_.fetch_sub(1, std::memory_order_relaxed);
   if (auto off = gw_->presence().SessionEnded(user))
     gw_->Publish(BuildPresenceEvents(state(), user, *off));

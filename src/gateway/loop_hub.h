@@ -9,6 +9,7 @@
 // buffers and replay storage allocated only while they hold something.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/smart_ptr/intrusive_ptr.hpp>
@@ -182,9 +183,15 @@ class LoopHub {
   void Subscribe(Session* s, Snowflake guild_id);
   void Unsubscribe(Session* s, Snowflake guild_id);
 
+  // A dispatch created at `created_ns` (steady clock) was queued on a socket
+  // of this loop: its latency is observed when the loop flushes.
+  void NoteDelivery(int64_t created_ns) { pending_latency_.push_back(created_ns); }
+
   void StartSweep();
   void Shutdown();  // op 7 + close 4000 to every connection
-  int64_t connection_count() const { return static_cast<int64_t>(conns_.size()); }
+  // Readable from any thread (metrics).
+  int64_t connection_count() const { return open_count_.load(std::memory_order_relaxed); }
+  int64_t session_count() const { return session_count_.load(std::memory_order_relaxed); }
 
  private:
   bool Identify(Conn* c, const Identify& id);
@@ -206,6 +213,9 @@ class LoopHub {
   std::unordered_map<Snowflake, std::unordered_set<Session*>> guild_subs_;
   std::unordered_map<Snowflake, std::vector<Session*>> user_sessions_;
   std::vector<boost::intrusive_ptr<Conn>> dirty_;
+  std::vector<int64_t> pending_latency_;
+  std::atomic<int64_t> open_count_{0};
+  std::atomic<int64_t> session_count_{0};  // created_ns of dispatches not yet flushed
   std::unordered_map<Conn*, std::string> hosts_;
   bool flush_scheduled_ = false;
   boost::asio::steady_timer sweep_;

@@ -11,6 +11,7 @@
 #include "gateway/event_builder.h"
 #include "gateway/guild_payloads.h"
 #include "gateway/loop_hub.h"
+#include "metrics/server_metrics.h"
 #include "util/crypto.h"
 #include "util/json_writer.h"
 
@@ -143,6 +144,7 @@ bool LoopHub::Identify(Conn* c, const struct Identify& id) {
   s->large_threshold = static_cast<uint8_t>(std::clamp(id.large_threshold, 50, 250));
   s->conn = c;
   c->set_session(s);
+  session_count_.fetch_add(1, std::memory_order_relaxed);
   gw_->sessions_.fetch_add(1, std::memory_order_relaxed);
   user_sessions_[s->user_id].push_back(s);
   for (Snowflake g : guilds) Subscribe(s, g);
@@ -176,6 +178,7 @@ bool LoopHub::Identify(Conn* c, const struct Identify& id) {
   d.append(
       ",\"private_channels\":[],\"relationships\":[],\"user_settings\":{},"
       "\"guild_join_requests\":[],\"presences\":[],\"geo_ordered_rtc_regions\":[]}");
+  metrics::M().gateway_identifies->Inc();
   Dispatch(s, MakeDispatch("READY", d));
   for (Snowflake g : guilds) SendGuildCreate(s, g);
 
@@ -192,6 +195,7 @@ bool LoopHub::Identify(Conn* c, const struct Identify& id) {
 
 void LoopHub::InvalidSession(Conn* c) {
   gw_->resumes_failed_.fetch_add(1, std::memory_order_relaxed);
+  metrics::M().gateway_resumes_failed->Inc();
   c->SendPayload(R"({"op":9,"d":false,"s":null,"t":null})");
 }
 
@@ -259,6 +263,7 @@ void LoopHub::FinishResume(Conn* c, Snowflake user_id, uint64_t session_id, uint
   static const FramePtr kResumed = MakeDispatch("RESUMED", "null");
   Dispatch(s, kResumed);
   gw_->resumes_.fetch_add(1, std::memory_order_relaxed);
+  metrics::M().gateway_resumes_ok->Inc();
 }
 
 void LoopHub::UpdatePresence(Conn* c, const PresenceUpdate& p) {

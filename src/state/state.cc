@@ -95,6 +95,9 @@ void State::ApplyOne(const Mutation& m) {
       [&](const auto& op) {
         using T = std::decay_t<decltype(op)>;
         if constexpr (std::is_same_v<T, mut::PutUser>) {
+          Snowflake first = first_user_id_.load(std::memory_order_relaxed);
+          if (!op.user.bot && (first == 0 || op.user.id < first))
+            first_user_id_.store(op.user.id, std::memory_order_relaxed);
           auto old = users_.Get(op.user.id);
           if (old && *old && ToLower((*old)->username) != ToLower(op.user.username))
             user_ids_by_name_.Erase(ToLower((*old)->username));

@@ -11,6 +11,7 @@
 // No lock is held while another is taken, except guild lock -> nothing.
 #pragma once
 
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -87,6 +88,8 @@ class State {
 
   size_t user_count() const { return users_.Size(); }
   size_t guild_count() const { return guilds_.Size(); }
+  // The first registered (non-bot) user, 0 if none: the default admin.
+  Snowflake first_user_id() const { return first_user_id_.load(std::memory_order_relaxed); }
 
  private:
   void ApplyOne(const Mutation& m);
@@ -102,6 +105,7 @@ class State {
   ShardedMap<Snowflake, Snowflake> channel_guild_;
   ShardedMap<Snowflake, std::vector<Snowflake>> user_guilds_;  // sorted
   ShardedMap<std::string, Invite> invites_;
+  std::atomic<Snowflake> first_user_id_{0};
 };
 
 std::string ToLower(std::string_view s);

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -30,7 +31,9 @@ struct CommitQueue::Impl {
   };
 
   Impl(StoreBackend* b, Options o)
-      : backend(b), max_batches(std::max<size_t>(1, o.max_batches_per_commit)) {}
+      : backend(b),
+        max_batches(std::max<size_t>(1, o.max_batches_per_commit)),
+        on_commit(std::move(o.on_commit)) {}
 
   // The writer thread's loop; returns once stopping and the queue is empty.
   void Run();
@@ -39,6 +42,8 @@ struct CommitQueue::Impl {
   void CommitGroup(std::vector<Item>& work, std::vector<const WriteBatch*>& ptrs);
   // Builds and commits one builder item alone.
   void CommitBuilt(Item& item);
+  // backend->CommitBatches, timed for on_commit.
+  Status TimedCommit(std::span<const WriteBatch* const> batches_in);
   // Runs `done` (if any) with `s`.
   static void Finish(Item& item, const Status& s) {
     if (item.done) item.done(s, item.batch);
@@ -46,6 +51,7 @@ struct CommitQueue::Impl {
 
   StoreBackend* const backend;
   const size_t max_batches;
+  const std::function<void(size_t, double)> on_commit;
 
   std::mutex mu;
   std::condition_variable cv;
@@ -96,11 +102,20 @@ void CommitQueue::Impl::Run() {
   }
 }
 
+Status CommitQueue::Impl::TimedCommit(std::span<const WriteBatch* const> batches_in) {
+  auto t0 = std::chrono::steady_clock::now();
+  Status s = backend->CommitBatches(batches_in);
+  if (s.ok() && on_commit)
+    on_commit(batches_in.size(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  return s;
+}
+
 void CommitQueue::Impl::CommitBuilt(Item& item) {
   Status s = item.build(&item.batch);
   if (s.ok() && !item.batch.empty()) {
     const WriteBatch* one[] = {&item.batch};
-    s = backend->CommitBatches(std::span<const WriteBatch* const>(one, 1));
+    s = TimedCommit(std::span<const WriteBatch* const>(one, 1));
     batches.fetch_add(1, std::memory_order_relaxed);
     if (s.ok()) {
       commits.fetch_add(1, std::memory_order_relaxed);
@@ -113,7 +128,7 @@ void CommitQueue::Impl::CommitBuilt(Item& item) {
 
 void CommitQueue::Impl::CommitGroup(std::vector<Item>& work, std::vector<const WriteBatch*>& ptrs) {
   for (const Item& item : work) ptrs.push_back(&item.batch);
-  Status s = backend->CommitBatches(std::span<const WriteBatch* const>(ptrs));
+  Status s = TimedCommit(std::span<const WriteBatch* const>(ptrs));
   if (s.ok()) {
     commits.fetch_add(1, std::memory_order_relaxed);
     batches.fetch_add(work.size(), std::memory_order_relaxed);
@@ -126,7 +141,7 @@ void CommitQueue::Impl::CommitGroup(std::vector<Item>& work, std::vector<const W
     // The group's transaction rolled back as a whole: retry each batch
     // alone so that each gets its own verdict.
     for (size_t i = 0; i < work.size(); ++i) {
-      Status si = backend->CommitBatches(std::span<const WriteBatch* const>(&ptrs[i], 1));
+      Status si = TimedCommit(std::span<const WriteBatch* const>(&ptrs[i], 1));
       batches.fetch_add(1, std::memory_order_relaxed);
       if (si.ok()) {
         commits.fetch_add(1, std::memory_order_relaxed);

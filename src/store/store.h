@@ -71,6 +71,9 @@ class CommitQueue {
   using Callback = std::function<void(Status, const WriteBatch&)>;
   struct Options {
     size_t max_batches_per_commit = 1024;
+    // Called on the writer thread after each successful transaction with
+    // the number of batches it held and how long it took (metrics).
+    std::function<void(size_t batches, double seconds)> on_commit;
   };
   struct Stats {
     uint64_t commits = 0;
