@@ -9,6 +9,9 @@ PACKAGES=(
   libsqlite3-dev libssl-dev libsodium-dev zlib1g-dev libzstd-dev
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev
   sqlite3 curl
+  # promtool (/usr/bin/promtool), for deploy/check.sh: the Prometheus rules
+  # and their unit tests. Debian ships it only inside the server's package.
+  prometheus
 )
 
 missing=()
