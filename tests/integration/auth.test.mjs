@@ -126,7 +126,12 @@ test('both /api/v10 and /api (no version) serve the API', async () => {
   const bare = expectStatus(await request(srv, 'GET', '/users/@me', { token: body.token, prefix: '/api' }), 200);
   assert.deepEqual(v10, bare);
   assert.equal(bare.username, name);
-  const notFound = await request(srv, 'GET', '/users/@me', { token: body.token, prefix: '/nope' });
+  // Outside /api, a GET is the browser client's business (it serves its app
+  // or 404 without one); the API itself is not there.
+  const notApi = await request(srv, 'GET', '/users/@me', { token: body.token, prefix: '/nope' });
+  assert.ok(!(notApi.contentType || '').includes('application/json') || notApi.status === 404,
+    `unknown prefix answered like the API: ${notApi.status} ${notApi.text.slice(0, 100)}`);
+  const notFound = await request(srv, 'POST', '/users/@me', { token: body.token, prefix: '/nope', body: {} });
   assert.equal(notFound.status, 404, `unknown prefix: ${notFound.status}`);
 });
 
