@@ -159,26 +159,33 @@ int RunServe(const ServeConfig& cfg) {
   else
     spdlog::info("web client: {} files from {}", web.file_count(), web_root);
   const bool metrics_here = cfg.metrics_listen.empty();
-  net::HttpServer http(&loops, http_opts,
-                       [&api, &web, metrics_here](net::Request&& req, net::Responder respond) {
-                         std::string_view t = req.target();
-                         std::string_view path = t.substr(0, t.find('?'));
-                         bool api_path = path == "/api" || path.starts_with("/api/");
-                         bool read = req.method() == boost::beast::http::verb::get ||
-                                     req.method() == boost::beast::http::verb::head;
-                         if (path == "/metrics" && read && metrics_here)
-                           return respond(MetricsResponse(req));
-                         if (path == "/admin/status" && read) {
-                           // The operator's JSON (admin token) lives in the API.
-                           req.target("/api/v10/admin/status");
-                           return api.Handle(std::move(req), std::move(respond));
-                         }
-                         if (!api_path && read) {
-                           metrics::M().http_static_requests->Inc();
-                           return respond(web.Serve(req));
-                         }
-                         api.Handle(std::move(req), std::move(respond));
-                       });
+  net::HttpServer http(
+      &loops, http_opts, [&api, &web, metrics_here](net::Request&& req, net::Responder respond) {
+        std::string_view t = req.target();
+        std::string_view path = t.substr(0, t.find('?'));
+        bool api_path = path == "/api" || path.starts_with("/api/");
+        bool read = req.method() == boost::beast::http::verb::get ||
+                    req.method() == boost::beast::http::verb::head;
+        if (path == "/metrics" && read && metrics_here) return respond(MetricsResponse(req));
+        if (path == "/admin/status" && read) {
+          // A browser (no token, wants HTML) gets the status
+          // page, which asks for the JSON with the token the
+          // web client keeps; everyone else gets the JSON,
+          // which the API serves to the admin only.
+          if (req[boost::beast::http::field::authorization].empty() &&
+              req[boost::beast::http::field::accept].find("text/html") != std::string_view::npos) {
+            req.target("/admin/status.html");
+            return respond(web.Serve(req));
+          }
+          req.target("/api/v10/admin/status");
+          return api.Handle(std::move(req), std::move(respond));
+        }
+        if (!api_path && read) {
+          metrics::M().http_static_requests->Inc();
+          return respond(web.Serve(req));
+        }
+        api.Handle(std::move(req), std::move(respond));
+      });
   http.SetUpgradeHandler(
       [](const net::Request& req) { return gateway::IsWebSocketUpgrade(req); },
       [&gateway](int loop, net::Request&& req, boost::asio::ip::tcp::socket&& socket,

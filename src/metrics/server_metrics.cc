@@ -34,6 +34,9 @@ ServerMetrics::ServerMetrics() {
   gateway_connections_refused_handshake =
       &r.NewCounter("parley_gateway_connections_refused_total",
                     "WebSocket upgrades refused, by reason", "reason=\"bad_handshake\"");
+  accept_errors = &r.NewCounter(
+      "parley_accept_errors_total",
+      "Connection attempts refused because accept() failed (e.g. out of file descriptors)");
   for (size_t i = 0; i < kEventTypes.size(); ++i)
     dispatches[i] = &r.NewCounter("parley_gateway_dispatches_total",
                                   "Dispatches written to gateway sockets, by event type",

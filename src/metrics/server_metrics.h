@@ -57,6 +57,7 @@ struct ServerMetrics {
   Counter* gateway_identifies;
   Counter* gateway_connections_refused_shutdown;
   Counter* gateway_connections_refused_handshake;
+  Counter* accept_errors;  // accept() failed (e.g. out of file descriptors)
   std::array<Counter*, kEventTypes.size()> dispatches{};
   // Bytes out by compression (none, zlib-stream, zstd-stream): JSON before
   // compression, and frames on the wire.

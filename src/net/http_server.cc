@@ -16,6 +16,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "metrics/server_metrics.h"
+
 namespace parley::net {
 
 namespace asio = boost::asio;
@@ -295,6 +297,7 @@ void HttpServer::Accept(LoopState* ls) {
     if (ec) {
       // EMFILE and friends: back off briefly instead of spinning.
       spdlog::warn("accept failed: {}", ec.message());
+      metrics::M().accept_errors->Inc();
       auto t = std::make_shared<asio::steady_timer>(ls->ctx, std::chrono::milliseconds(50));
       t->async_wait([this, ls, t](beast::error_code) { Accept(ls); });
       return;

@@ -95,7 +95,8 @@ net::Response StaticFiles::Serve(const net::Request& req) const {
     it = files_.find(std::string_view("/index.html"));
     is_index = true;
   } else {
-    is_index = path == "/index.html";
+    // Every page (not only the app's) gets the page headers below.
+    is_index = it->second.mime.starts_with("text/html");
   }
   net::Response res;
   res.version(req.version());

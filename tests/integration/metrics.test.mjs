@@ -108,8 +108,10 @@ test('the exposition passes promtool check metrics', async (t) => {
   assert.equal(r.status, 0, `promtool check metrics:\n${r.stdout}\n${r.stderr}`);
 });
 
+const WEB_ROOT = new URL('../../web', import.meta.url).pathname;
+
 test('/admin/status: the first user only; parley status prints it', { timeout: 60_000 }, async () => {
-  const s = await startServer();
+  const s = await startServer({ extraArgs: [...FAST_FLAGS, '--web-root', WEB_ROOT] });
   try {
     const admin = await register(s);
     const other = await register(s);
@@ -127,6 +129,12 @@ test('/admin/status: the first user only; parley status prints it', { timeout: 6
     assert.equal(out.status, 0, out.stderr);
     assert.match(out.stdout, /gateway sessions/);
     assert.match(out.stdout, /resident memory/);
+    // A browser asking for HTML gets the status page (which fetches the JSON).
+    const page = await fetch(`http://127.0.0.1:${s.port}/admin/status`, { headers: { Accept: 'text/html' } });
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type'), /^text\/html/);
+    assert.match(page.headers.get('content-security-policy') || '', /default-src 'self'/);
+    assert.match(await page.text(), /Parley status/);
     const denied = spawnSync(PARLEY_BIN, ['status', '--url', `http://127.0.0.1:${s.port}`, '--token', other.token], { encoding: 'utf8' });
     assert.equal(denied.status, 1);
   } finally {
