@@ -222,6 +222,9 @@ int RunServe(const ServeConfig& cfg) {
                     "gauge", loop,
                     [&gateway, i] { return static_cast<double>(gateway.loop_sessions(i)); });
   }
+  reg.NewCallbackFamily("parley_gateway_shard_sessions",
+                        "Identified gateway sessions by shard (shard id, shard count)", "gauge",
+                        [&gateway] { return gateway.ShardSessions(); });
   std::unique_ptr<net::HttpServer> metrics_http;
   if (!cfg.metrics_listen.empty()) {
     net::HttpServerOptions mo;

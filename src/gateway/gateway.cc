@@ -1,5 +1,6 @@
 #include "gateway/gateway.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -219,6 +220,21 @@ bool Gateway::TakeIdentify(Snowflake user_id) {
   if (options_.identify_limit > 0 && b.used >= options_.identify_limit) return false;
   ++b.used;
   return true;
+}
+
+void Gateway::CountShardSession(int shard_id, int shard_count, int delta) {
+  std::lock_guard lock(shard_mu_);
+  auto key = std::make_pair(shard_id, shard_count);
+  if ((shard_sessions_[key] += delta) <= 0) shard_sessions_.erase(key);
+}
+
+std::vector<std::pair<std::string, double>> Gateway::ShardSessions() const {
+  std::lock_guard lock(shard_mu_);
+  std::vector<std::pair<std::string, double>> out;
+  for (const auto& [key, n] : shard_sessions_)
+    out.emplace_back(fmt::format("shard=\"{}\",shards=\"{}\"", key.first, key.second),
+                     static_cast<double>(n));
+  return out;
 }
 
 int64_t Gateway::loop_connections(int i) const {

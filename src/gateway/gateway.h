@@ -8,6 +8,7 @@
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -87,6 +88,9 @@ class Gateway {
   bool TakeIdentify(Snowflake user_id);
 
   GatewayStats stats() const;
+  // Identified sessions by shard ([id, count] -> sessions), for metrics.
+  void CountShardSession(int shard_id, int shard_count, int delta);
+  std::vector<std::pair<std::string, double>> ShardSessions() const;
   // Open connections / identified sessions of loop `i` (any thread).
   int64_t loop_connections(int i) const;
   int64_t loop_sessions(int i) const;
@@ -117,6 +121,8 @@ class Gateway {
     int64_t window_start_ms = 0;
     int used = 0;
   };
+  mutable std::mutex shard_mu_;  // identify and session end only
+  std::map<std::pair<int, int>, int64_t> shard_sessions_;
   std::mutex identify_mu_;
   std::unordered_map<Snowflake, IdentifyBudget> identifies_;
 };

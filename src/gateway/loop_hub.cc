@@ -159,8 +159,10 @@ void LoopHub::EndSession(Session* s) {
     if (us->second.empty()) user_sessions_.erase(us);
   }
   Snowflake user = s->user_id;
+  const int shard_id = s->shard_id, shard_count = s->shard_count;
   sessions_.erase(s->id);  // frees s
   session_count_.fetch_sub(1, std::memory_order_relaxed);
+  gw_->CountShardSession(shard_id, shard_count, -1);
   gw_->sessions_.fetch_sub(1, std::memory_order_relaxed);
   if (auto off = gw_->presence().SessionEnded(user))
     gw_->Publish(BuildPresenceEvents(state(), user, *off));

@@ -145,6 +145,7 @@ bool LoopHub::Identify(Conn* c, const struct Identify& id) {
   s->conn = c;
   c->set_session(s);
   session_count_.fetch_add(1, std::memory_order_relaxed);
+  gw_->CountShardSession(s->shard_id, s->shard_count, +1);
   gw_->sessions_.fetch_add(1, std::memory_order_relaxed);
   user_sessions_[s->user_id].push_back(s);
   for (Snowflake g : guilds) Subscribe(s, g);

@@ -143,6 +143,14 @@ void Registry::NewCallback(std::string_view name, std::string_view help, std::st
   FamilyOf(name, help, type).series.push_back(std::move(s));
 }
 
+void Registry::NewCallbackFamily(std::string_view name, std::string_view help,
+                                 std::string_view type, std::function<SeriesList()> list) {
+  std::lock_guard lock(mu_);
+  Series s;
+  s.list = std::move(list);
+  FamilyOf(name, help, type).series.push_back(std::move(s));
+}
+
 namespace {
 std::string Braced(const std::string& labels, std::string_view extra = {}) {
   if (labels.empty() && extra.empty()) return "";
@@ -175,6 +183,12 @@ std::string Registry::Expose() const {
         fmt::format_to(std::back_inserter(out), "{}_sum{} {}\n{}_count{} {}\n", f->name,
                        Braced(s.labels), FormatValue(snap.sum), f->name, Braced(s.labels),
                        snap.count);
+        continue;
+      }
+      if (s.list) {
+        for (const auto& [labels, value] : s.list())
+          fmt::format_to(std::back_inserter(out), "{}{} {}\n", f->name, Braced(labels),
+                         FormatValue(value));
         continue;
       }
       double v = s.counter ? static_cast<double>(s.counter->Value())

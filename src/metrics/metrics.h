@@ -90,6 +90,12 @@ class Registry {
   void NewCallback(std::string_view name, std::string_view help, std::string_view type,
                    std::string labels, std::function<double()> value);
 
+  // A family whose series are listed at scrape time (label sets bounded by
+  // the caller, e.g. the shards in use).
+  using SeriesList = std::vector<std::pair<std::string, double>>;  // labels, value
+  void NewCallbackFamily(std::string_view name, std::string_view help, std::string_view type,
+                         std::function<SeriesList()> list);
+
   // The whole exposition (text/plain; version=0.0.4).
   std::string Expose() const;
 
@@ -100,6 +106,7 @@ class Registry {
     Gauge* gauge = nullptr;
     Histogram* histogram = nullptr;
     std::function<double()> callback;
+    std::function<SeriesList()> list;
   };
   struct Family {
     std::string name, help, type;

@@ -52,6 +52,11 @@ test('a scripted session moves each counter by exactly what it did', { timeout: 
   const msg = await postMessage(u.client, general.id, 'metrics are fun');
   const got = await gw.nextDispatch('MESSAGE_CREATE');
   assert.equal(got.d.id, msg.id);
+  const mid = parse(await scrape());
+  assert.equal(mid.get('parley_gateway_shard_sessions{shard="0",shards="1"}'), 1, 'one session on shard 0/1');
+  const sessions = [...mid.keys()].filter((k) => k.startsWith('parley_gateway_sessions{'))
+    .reduce((n, k) => n + mid.get(k), 0);
+  assert.equal(sessions, 1, 'one identified session across the loops');
   const bad = await u.client.post(`/channels/${general.id}/messages`, { content: '' });
   assert.equal(bad.status, 400);
   await gw.close(1000);
