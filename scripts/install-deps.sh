@@ -12,6 +12,9 @@ PACKAGES=(
   # promtool (/usr/bin/promtool), for deploy/check.sh: the Prometheus rules
   # and their unit tests. Debian ships it only inside the server's package.
   prometheus
+  # Headless Chromium (and a font for its screenshots), for the browser
+  # client's end-to-end test, tests/integration/browser.test.mjs.
+  chromium fonts-dejavu-core
 )
 
 missing=()

@@ -251,7 +251,15 @@ void Api::ApplyCommitted(const WriteBatch& b) {
   if (!deps_.gateway) return deps_.state->Apply(b);
   gateway::CommitPlan plan = gateway::PlanEvents(*deps_.state, b);
   deps_.state->Apply(b);
-  deps_.gateway->Publish(gateway::BuildEvents(*deps_.state, b, plan));
+  gateway::EventBatch events = gateway::BuildEvents(*deps_.state, b, plan);
+  // A member who joins while online: the guild learns their presence.
+  for (size_t i = 0; i < b.size(); ++i) {
+    const auto* put = std::get_if<mut::PutMember>(&b[i]);
+    if (!put || plan.items[i].existed) continue;
+    if (auto p = deps_.gateway->presence().Get(put->member.user_id))
+      events.push_back(gateway::BuildPresenceEvent(put->member.user_id, put->member.guild_id, *p));
+  }
+  deps_.gateway->Publish(std::move(events));
 }
 
 bool Api::WriteQueueFull(const CallPtr& call) {

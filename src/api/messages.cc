@@ -104,7 +104,9 @@ void CreateMessage(Api& api, const CallPtr& call) {
   // hands it over.
   std::string reply;
   json::AppendMessageJson(&reply, m, api.state());
-  m.nonce.clear();
+  // The nonce stays in the mutation (the store does not keep it) so that
+  // MESSAGE_CREATE carries it too, as on Discord: clients match their
+  // optimistic copy by it.
   WriteBatch batch;
   batch.push_back(mut::InsertMessage{std::move(m)});
   api.CommitAndReply(call, std::move(batch), 200, std::move(reply));

@@ -330,6 +330,11 @@ EventPtr BuildTypingEvent(const State& state, Snowflake guild_id, Snowflake chan
   return e;
 }
 
+EventPtr BuildPresenceEvent(Snowflake user_id, Snowflake guild_id, const Presence& p) {
+  return GuildEvent("PRESENCE_UPDATE", guild_id, intent::kGuildPresences,
+                    PresenceUpdateJson(user_id, guild_id, p));
+}
+
 EventBatch BuildPresenceEvents(const State& state, Snowflake user_id, const Presence& p) {
   EventBatch out;
   for (Snowflake gid : state.GuildsOfUser(user_id))

@@ -34,6 +34,9 @@ EventBatch BuildEvents(const State& state, const WriteBatch& batch, const Commit
 EventPtr BuildTypingEvent(const State& state, Snowflake guild_id, Snowflake channel_id,
                           Snowflake user_id, int64_t now_ms);
 
+// PRESENCE_UPDATE of `user_id` in one guild.
+EventPtr BuildPresenceEvent(Snowflake user_id, Snowflake guild_id, const Presence& p);
+
 // PRESENCE_UPDATE of `user_id` to each of their guilds.
 EventBatch BuildPresenceEvents(const State& state, Snowflake user_id, const Presence& p);
 

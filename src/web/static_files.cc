@@ -114,13 +114,15 @@ net::Response StaticFiles::Serve(const net::Request& req) const {
   res.set("X-Content-Type-Options", "nosniff");
   if (is_index) {
     // The page itself is revalidated every time (it names the current app);
-    // assets are cached for an hour and revalidated by ETag.
+    // assets too (see below), by ETag.
     res.set(http::field::cache_control, "no-cache");
     res.set("Content-Security-Policy", kContentSecurityPolicy);
     res.set("Referrer-Policy", "no-referrer");
     res.set("X-Frame-Options", "DENY");
   } else {
-    res.set(http::field::cache_control, "public, max-age=3600");
+    // Revalidated on every load (304 when unchanged): an upgraded server
+    // never pairs a new page with stale cached modules.
+    res.set(http::field::cache_control, "no-cache");
   }
   if (req[http::field::if_none_match] == f.etag) {
     res.result(http::status::not_modified);

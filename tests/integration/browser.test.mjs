@@ -16,6 +16,9 @@
 // reset (B's WebSocket closes with 1006, as when a network drops) and new
 // ones are refused, while setOffline(true) makes B's browser itself offline
 // (fetch and new WebSockets fail at once). Both are undone to restore it.
+// A third drop is silent: the proxy stops carrying B's open connection
+// without closing it, and only the missing heartbeat ACK (server started
+// with --heartbeat-interval-ms 4000) tells the client to reconnect.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -23,7 +26,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startServer, FAST_FLAGS, request, sleep } from './lib/server.mjs';
-import { chromiumMissing, launchChromium, watchPage, CuttableProxy } from './lib/browser.mjs';
+import { chromiumMissing, launchChromium, watchPage, CuttableProxy, recordGateway } from './lib/browser.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(here, '../..');
@@ -31,8 +34,10 @@ const WEB_ROOT = path.join(REPO, 'web');
 const SHOTS = path.join(REPO, 'docs', 'screenshots');
 const WAIT = 20_000; // longest single wait
 const PASSWORD = 'correct horse battery staple';
-// The resume window is short so that the second, longer cut outlives it.
+// The resume window is short so that the second, longer cut outlives it;
+// heartbeats come often enough that a silent drop shows within seconds.
 const RESUME_WINDOW_MS = 6000;
+const HEARTBEAT_MS = 4000;
 
 const missing = chromiumMissing();
 if (missing) console.log(`# browser.test.mjs skipped: ${missing}`);
@@ -46,13 +51,14 @@ let pageA;
 let pageB;
 let watchA;
 let watchB;
-const names = { a: `alice${process.pid % 1000}`, b: `bob${process.pid % 1000}` };
+let framesB; // B's gateway frames, per WebSocket
+const names = { a: 'alice', b: 'bob' }; // each run has a fresh server
 const state = {};
 
 before(async () => {
   if (missing) return;
   srv = await startServer({
-    extraArgs: [...FAST_FLAGS, '--web-root', WEB_ROOT, '--resume-window-ms', String(RESUME_WINDOW_MS)],
+    extraArgs: [...FAST_FLAGS, '--web-root', WEB_ROOT, '--resume-window-ms', String(RESUME_WINDOW_MS), '--heartbeat-interval-ms', String(HEARTBEAT_MS)],
   });
   proxy = await new CuttableProxy(srv.port).start();
   browser = await launchChromium();
@@ -65,6 +71,7 @@ before(async () => {
   pageB = await ctxB.newPage();
   watchA = watchPage(pageA, 'A');
   watchB = watchPage(pageB, 'B');
+  framesB = recordGateway(pageB);
 });
 
 after(async () => {
@@ -214,6 +221,22 @@ test('browser client: two users chat end to end', { skip: missing || false, time
     await until(pageA, online, names.b, 'A sees B join and come online (GUILD_MEMBER_ADD + PRESENCE_UPDATE)');
   });
 
+  await step('B joins a second guild by pasting an invite code, then switches back', async () => {
+    const A = srv.client(state.tokenA);
+    const g2 = (await A.post('/guilds', { name: 'Side room' })).json;
+    const ch2 = (await A.get(`/guilds/${g2.id}/channels`)).json[0];
+    const inv = (await A.post(`/channels/${ch2.id}/invites`, {})).json;
+    await pageB.locator('#add-guild').click();
+    await pageB.locator('#choose-join').click();
+    await pageB.locator('dialog input[type=text]').fill(`  ${inv.code} `);
+    await pageB.locator('dialog button[type=submit]').click();
+    await pageB.waitForURL(new RegExp(`/channels/${g2.id}/${ch2.id}$`));
+    await until(pageB, () => document.querySelectorAll('.guild-list a.guild-btn').length === 2, null, 'two guilds in B\'s rail');
+    await pageB.locator(`.guild-list a[data-guild-id="${state.guildId}"]`).click();
+    await pageB.waitForURL(new RegExp(`/channels/${state.guildId}/${state.channelId}$`));
+    await until(pageB, () => document.querySelector('#chat-title')?.textContent === 'general', null, 'B back in #general');
+  });
+
   await step('messages: optimistic, live on the other side, exactly once', async () => {
     await send(pageA, 'hello from alice');
     // shown at once as pending or confirmed
@@ -300,6 +323,53 @@ test('browser client: two users chat end to end', { skip: missing || false, time
     assert.equal(cases.code2, 'AbC_12');
   });
 
+  await step('client modules: message window dedupe, nonce matching, reconcile; permissions', async () => {
+    const r = await pageB.evaluate(async () => {
+      const { MessageList } = await import('/js/messages.js');
+      const { channelPermissions, PERM } = await import('/js/permissions.js');
+      const msg = (id, content = `m${id}`, extra = {}) => ({ id: String(id), content, author: { id: '7' }, edited_timestamp: null, ...extra });
+      const ids = (l) => l.msgs.map((m) => m.id).join(',');
+      const out = {};
+      const l = new MessageList('c');
+      l.setLatest([msg(105), msg(104), msg(103)], 3);
+      out.latest = [ids(l), l.hasOlder];
+      out.dupe = [l.upsert(msg(104)), l.upsert(msg(106)), l.upsert(msg(106)), ids(l)];
+      // a send: the MESSAGE_CREATE (no nonce) comes before the REST reply (with it)
+      l.addPending({ nonce: 'n1', content: 'hey', state: 'sending' });
+      l.addPending({ nonce: 'n2', content: 'hey', state: 'sending' });
+      const viaGateway = l.confirm(msg(107, 'hey'), '7');
+      l.upsert(msg(107, 'hey'));
+      const viaRest = l.confirm(msg(107, 'hey', { nonce: 'n1' }), '7');
+      l.upsert(msg(107, 'hey', { nonce: 'n1' }));
+      out.pending = [viaGateway && viaGateway.nonce, viaRest, l.pending.map((p) => p.nonce).join(','), ids(l)];
+      // the REST reply first this time, then the MESSAGE_CREATE
+      const rest2 = l.confirm(msg(108, 'hey', { nonce: 'n2' }), '7');
+      const gw2 = l.confirm(msg(108, 'hey'), '7');
+      out.pending2 = [rest2 && rest2.nonce, gw2, l.pending.length];
+      // after a re-identify: 105 was deleted meanwhile, 109 and 110 are new
+      l.reconcileLatest([msg(110), msg(109), msg(107, 'hey'), msg(106), msg(104)], 5);
+      out.reconciled = ids(l);
+      // a page that does not reach back: the old window is dropped
+      l.reconcileLatest([msg(200), msg(199)], 2);
+      out.gap = [ids(l), l.hasOlder];
+      // permissions: @everyone, role allow, channel overwrites (role deny, member allow)
+      const guild = { id: '1', owner_id: '9', roles: [{ id: '1', permissions: String(PERM.VIEW_CHANNEL | PERM.SEND_MESSAGES) }, { id: '2', permissions: String(PERM.MANAGE_MESSAGES) }] };
+      const member = { roles: ['2'] };
+      const ch = { permission_overwrites: [{ id: '2', type: 0, allow: '0', deny: String(PERM.SEND_MESSAGES) }, { id: '5', type: 1, allow: String(PERM.SEND_MESSAGES), deny: '0' }] };
+      const p5 = channelPermissions(guild, ch, '5', member);
+      const p6 = channelPermissions(guild, ch, '6', member);
+      out.perms = [!!(p5 & PERM.SEND_MESSAGES), !!(p6 & PERM.SEND_MESSAGES), !!(p6 & PERM.MANAGE_MESSAGES), channelPermissions(guild, ch, '9', null) === (1n << 64n) - 1n];
+      return out;
+    });
+    assert.deepEqual(r.latest, ['103,104,105', true]);
+    assert.deepEqual(r.dupe, [true, true, true, '103,104,105,106'], 'a message id is shown once');
+    assert.deepEqual(r.pending, ['n1', null, 'n2', '103,104,105,106,107'], 'MESSAGE_CREATE first: matched by content, the reply adds nothing');
+    assert.deepEqual(r.pending2, ['n2', null, 0], 'reply first: matched by nonce, the MESSAGE_CREATE adds nothing');
+    assert.equal(r.reconciled, '103,104,106,107,109,110', 'deleted 105 gone, 109/110 added, older kept');
+    assert.deepEqual(r.gap, ['199,200', true]);
+    assert.deepEqual(r.perms, [true, false, true, true]);
+  });
+
   await step('typing indicator', async () => {
     await pageB.locator('#composer-input').click();
     await pageB.locator('#composer-input').type('I am typ');
@@ -366,6 +436,22 @@ test('browser client: two users chat end to end', { skip: missing || false, time
     await waitMessage(pageA, 'back online', 'A sees B after the cut');
   });
 
+  await step('silent drop: no heartbeat ACK, B reconnects and resumes', async () => {
+    const before = await pageB.evaluate(() => ({ ...document.documentElement.dataset }));
+    const sockets = framesB.length;
+    proxy.freeze(); // B's socket stays open but nothing passes any more
+    await send(pageA, 'while frozen');
+    await waitMessage(pageA, 'while frozen', 'A sent');
+    // at most two heartbeat intervals, then a new connection that resumes
+    await until(pageB, (n) => Number(document.documentElement.dataset.gatewayResumed) > n, Number(before.gatewayResumed), 'B resumed after missing heartbeat ACKs');
+    await waitMessage(pageB, 'while frozen', 'B after the silent drop');
+    assert.equal(await countMessage(pageB, 'while frozen'), 1);
+    assert.ok(framesB.length > sockets, 'B opened a new WebSocket');
+    const after = await pageB.evaluate(() => ({ ...document.documentElement.dataset }));
+    assert.equal(after.gatewayReady, before.gatewayReady, 'B did not identify again');
+    proxy.thaw();
+  });
+
   await step('long cut: the session expires, B identifies again and refetches', async () => {
     const before = await pageB.evaluate(() => ({ ...document.documentElement.dataset }));
     await ctxB.setOffline(true);
@@ -388,6 +474,50 @@ test('browser client: two users chat end to end', { skip: missing || false, time
     // and live events flow on the new session
     await send(pageA, 'after the new session');
     await waitMessage(pageB, 'after the new session', 'B live on the new session');
+  });
+
+  await step('B\'s gateway frames: heartbeats with the last seq, resumes with session_id and seq', () => {
+    // sockets that got through (attempts while offline never open)
+    const all = framesB.filter((w) => /[?&]v=10\b/.test(w.url) && w.received.length);
+    assert.ok(all.length >= 4, `B used ${all.length} gateway sockets (first, cut, silent drop, long cut at least)`);
+    const received = all.flatMap((w) => w.received).sort((x, y) => x.n - y.n);
+    // seqs start again with each session: none after op 9, 1 with READY
+    const resets = received.filter((r) => r.p && (r.p.t === 'READY' || r.p.op === 9)).map((r) => r.n);
+    // the highest s received before event n (and, if given, no later than time t)
+    const maxSeqAt = (n, t = Infinity) => {
+      const since = Math.max(0, ...resets.filter((r) => r <= n));
+      return received.filter((r) => r.n <= n && r.n >= since && r.t <= t && r.p && r.p.s != null).reduce((m, r) => Math.max(m, r.p.s), -1);
+    };
+    let beats = 0;
+    let resumes = 0;
+    for (const w of all) {
+      assert.equal(w.received[0]?.p?.op, 10, 'Hello first on every socket');
+      for (const { t, n, p } of w.sent) {
+        if (p.op === 1) {
+          beats++;
+          const newest = maxSeqAt(n);
+          const settled = Math.min(newest, maxSeqAt(n, t - 1000));
+          const d = p.d === null ? -1 : p.d;
+          assert.ok(d <= newest && d >= settled, `heartbeat d=${p.d}: last seq received was ${newest} (${settled} a second before)`);
+        } else if (p.op === 6) {
+          resumes++;
+          assert.equal(typeof p.d.token, 'string');
+          assert.match(p.d.session_id, /\S/);
+          const trace = () => all.flatMap((x, i) => [...x.sent.map((f) => ({ ...f, dir: `${i}>` })), ...x.received.map((f) => ({ ...f, dir: `${i}<` }))])
+            .filter((f) => f.t >= t - 3000 && f.t <= t + 500).sort((x, y) => x.n - y.n)
+            .map((f) => `#${f.n} ${f.t - t}ms ${f.dir} op${f.p?.op}${f.p?.t ? ' ' + f.p.t : ''}${f.p?.s != null ? ' s' + f.p.s : ''}`).join('\n');
+          assert.equal(p.d.seq, maxSeqAt(n), `resume seq = the last seq received; frames around it:\n${trace()}`);
+        }
+      }
+    }
+    const summary = all.map((w) => `${w.sent.map((f) => f.p.op).join(',')} [${w.received.length} in, ${((w.received.at(-1).t - w.received[0].t) / 1000).toFixed(1)} s]`).join(' | ');
+    assert.ok(beats >= 1, `heartbeats sent: ${beats}: ${summary}`);
+    assert.ok(resumes >= 3, `resumes sent: ${resumes}`);
+    // the long cut: op 6 → op 9 → op 2 on that same socket
+    const invalid = all.find((w) => w.received.some((r) => r.p && r.p.op === 9));
+    assert.ok(invalid, 'a resume was refused with op 9');
+    const ops = invalid.sent.map((f) => f.p.op).filter((op) => op !== 1);
+    assert.deepEqual(ops.slice(0, 2), [6, 2], 'resume, then identify again after op 9');
   });
 
   await step('channels: create, rename; history pages on scrolling up; jump to present', async () => {

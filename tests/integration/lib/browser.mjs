@@ -107,8 +107,58 @@ export class CuttableProxy {
     this.down = false;
   }
 
+  /**
+   * A silent drop: the open connections stay open but carry nothing more in
+   * either direction (as when a route dies without a FIN or RST); new
+   * connections work. Only heartbeats without an ACK can tell.
+   */
+  freeze() {
+    this.frozen = [...this.pairs];
+    this.pairs.clear();
+    for (const { client, upstream } of this.frozen) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+  }
+
+  /** Close the frozen connections (what they held is never delivered). */
+  thaw() {
+    for (const { client, upstream } of this.frozen || []) {
+      client.destroy();
+      upstream.destroy();
+    }
+    this.frozen = [];
+  }
+
   async stop() {
+    this.thaw();
     this.cut();
     await new Promise((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/**
+ * Every gateway frame a page sends and receives (parsed JSON), per WebSocket:
+ * {t: time seen here, n: order seen here (events of one read share a t), p}.
+ */
+export function recordGateway(page) {
+  const sockets = [];
+  let n = 0;
+  page.on('websocket', (ws) => {
+    const rec = { url: ws.url(), sent: [], received: [], closed: false };
+    sockets.push(rec);
+    const parse = (f) => {
+      try {
+        return JSON.parse(typeof f.payload === 'string' ? f.payload : f.payload.toString());
+      } catch {
+        return null;
+      }
+    };
+    ws.on('framesent', (f) => rec.sent.push({ t: Date.now(), n: ++n, p: parse(f) }));
+    ws.on('framereceived', (f) => rec.received.push({ t: Date.now(), n: ++n, p: parse(f) }));
+    ws.on('close', () => (rec.closed = true));
+  });
+  return sockets;
 }

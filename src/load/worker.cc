@@ -1,0 +1,771 @@
+#include "load/worker.h"
+
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/basic_stream_socket.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <string_view>
+#include <thread>
+
+#include "load/histogram.h"
+#include "load/sysinfo.h"
+
+namespace parley::load {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
+using ErrorCode = boost::system::error_code;
+
+namespace {
+
+constexpr std::string_view kWsGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+constexpr size_t kReadBuffer = 256 * 1024;  // shared by every session of a thread
+constexpr size_t kMaxFrame = 64 * 1024 * 1024;
+
+std::string Base64(const unsigned char* p, size_t n) {
+  std::string out(4 * ((n + 2) / 3) + 1, '\0');
+  int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), p, static_cast<int>(n));
+  out.resize(len > 0 ? static_cast<size_t>(len) : 0);
+  return out;
+}
+
+std::string AcceptFor(const std::string& key) {
+  std::string in = key + std::string(kWsGuid);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(in.data(), in.size(), md, &len, EVP_sha1(), nullptr);
+  return Base64(md, len);
+}
+
+// The integer after the first `key` at or after `from`; -1 if absent or not a number.
+int64_t IntAfter(std::string_view p, std::string_view key, size_t from = 0, size_t* end = nullptr) {
+  size_t k = p.find(key, from);
+  if (k == std::string_view::npos) return -1;
+  size_t i = k + key.size();
+  if (i >= p.size() || p[i] < '0' || p[i] > '9') return -1;
+  int64_t v = 0;
+  for (int d = 0; i < p.size() && p[i] >= '0' && p[i] <= '9' && d < 19; ++i, ++d)
+    v = v * 10 + (p[i] - '0');
+  if (end) *end = i;
+  return v;
+}
+
+std::string Sanitize(std::string s) {
+  for (char& c : s) {
+    if (c == ' ' || c == '=' || c == '\n' || c == ',' || c == ';') c = '-';
+  }
+  return s.substr(0, 60);
+}
+
+enum State : uint8_t { kIdle, kConnecting, kHandshake, kHello, kIdentified, kReady, kClosing };
+
+struct Loop;
+
+struct Session {
+  Session(Loop* l, asio::io_context& ioc) : loop(l), sock(ioc.get_executor()) {}
+  Loop* loop;
+  Socket sock;
+  std::unique_ptr<std::string> in;   // partial frame (or handshake) between reads
+  std::unique_ptr<std::string> out;  // bytes the socket did not take yet
+  int64_t t0 = 0, next_beat = 0;
+  uint64_t last_id = 0;
+  int64_t last_s = 0;
+  uint32_t index = 0;                         // global session index
+  uint32_t recv = 0, dups = 0, reorders = 0;  // current step
+  State state = kIdle;
+  bool ready = false, closed = false, write_armed = false;
+  unsigned char key[16];
+};
+
+struct Loop {
+  explicit Loop(const WorkerConfig& c) : cfg(c), buf(kReadBuffer) {}
+  const WorkerConfig& cfg;
+  asio::io_context ioc{1};
+  asio::steady_timer sweep{ioc};
+  tcp::endpoint server;
+  std::deque<Session> sessions;
+  std::vector<char> buf;
+  std::string scratch;
+  uint64_t rng = 0x9e3779b97f4a7c15ull;
+  size_t next_to_start = 0;
+  int inflight = 0;
+  int64_t interval_ms = 0;
+  bool quitting = false;
+  // Totals.
+  uint64_t ready = 0, failed = 0, beats = 0, acks = 0, asks = 0, other = 0, messages = 0;
+  uint64_t seq_gaps = 0, other_step = 0;
+  std::map<std::string, uint64_t> failures, drops;
+  int64_t first_start = 0, last_ready = 0;
+  Histogram connect_us;
+  // Current fan-out step.
+  int64_t step = -1, warm_end = 0;
+  uint64_t measured = 0;
+  Histogram latency_us;
+
+  uint64_t Rand() {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+  }
+
+  void StartMore();
+  void Start(Session* s);
+  void OnConnected(Session* s, ErrorCode ec);
+  void ArmRead(Session* s);
+  void OnReadable(Session* s, ErrorCode ec);
+  void Process(Session* s, const char* p, size_t n);
+  size_t Consume(Session* s, const char* p, size_t n);
+  void OnText(Session* s, std::string_view p);
+  void OnMessage(Session* s, std::string_view p);
+  void OnReady(Session* s);
+  void SendFrame(Session* s, uint8_t opcode, std::string_view payload);
+  void WriteRaw(Session* s, std::string_view data);
+  void ArmWrite(Session* s);
+  void Beat(Session* s);
+  void End(Session* s, const std::string& reason);
+  void Sweep();
+  void Quit(std::promise<void>* done);
+};
+
+void Loop::StartMore() {
+  while (!quitting && inflight < cfg.concurrency && next_to_start < sessions.size()) {
+    ++inflight;
+    Start(&sessions[next_to_start++]);
+  }
+}
+
+void Loop::Start(Session* s) {
+  s->t0 = NowNs();
+  if (!first_start) first_start = s->t0;
+  s->state = kConnecting;
+  ErrorCode ec;
+  s->sock.open(tcp::v4(), ec);
+  if (ec) return End(s, "socket-" + ec.message());
+  if (!cfg.source_addrs.empty()) {
+    int one = 1;  // choose the port at connect time: (source, destination) pairs
+    setsockopt(s->sock.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    const std::string& a = cfg.source_addrs[s->index % cfg.source_addrs.size()];
+    s->sock.bind(tcp::endpoint(asio::ip::make_address(a, ec), 0), ec);
+    if (ec) return End(s, "bind-" + ec.message());
+  }
+  s->sock.async_connect(server, [this, s](ErrorCode e) { OnConnected(s, e); });
+}
+
+void Loop::OnConnected(Session* s, ErrorCode ec) {
+  if (s->closed) return;
+  if (ec) return End(s, "connect-" + ec.message());
+  s->sock.set_option(tcp::no_delay(true), ec);
+  s->sock.non_blocking(true, ec);
+  for (auto& b : s->key) b = static_cast<unsigned char>(Rand());
+  std::string req =
+      "GET /?v=10&encoding=json HTTP/1.1\r\nHost: " + cfg.host + ":" + std::to_string(cfg.port) +
+      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + Base64(s->key, 16) +
+      "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  s->state = kHandshake;
+  WriteRaw(s, req);
+  if (!s->closed) ArmRead(s);
+}
+
+void Loop::ArmRead(Session* s) {
+  s->sock.async_wait(Socket::wait_read, [this, s](ErrorCode ec) { OnReadable(s, ec); });
+}
+
+void Loop::OnReadable(Session* s, ErrorCode ec) {
+  if (s->closed) return;
+  if (ec) return End(s, "wait-" + ec.message());
+  for (int i = 0; i < 4 && !s->closed; ++i) {
+    size_t n = s->sock.read_some(asio::buffer(buf), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    if (ec) {
+      if (s->state == kClosing) return End(s, "closed");
+      return End(s, ec == asio::error::eof ? "eof" : "read-" + ec.message());
+    }
+    Process(s, buf.data(), n);
+    if (n < buf.size()) break;
+  }
+  if (!s->closed) ArmRead(s);
+}
+
+void Loop::Process(Session* s, const char* p, size_t n) {
+  if (s->in && !s->in->empty()) {
+    s->in->append(p, n);
+    size_t used = Consume(s, s->in->data(), s->in->size());
+    if (s->closed) return;
+    if (used == s->in->size()) {
+      s->in.reset();
+    } else {
+      s->in->erase(0, used);
+    }
+    return;
+  }
+  size_t used = Consume(s, p, n);
+  if (s->closed || used == n) return;
+  if (!s->in) s->in = std::make_unique<std::string>();
+  s->in->assign(p + used, n - used);
+}
+
+// Handles every whole frame (or the handshake) in p; returns the bytes used.
+size_t Loop::Consume(Session* s, const char* p, size_t n) {
+  size_t pos = 0;
+  if (s->state == kHandshake) {
+    std::string_view v(p, n);
+    size_t end = v.find("\r\n\r\n");
+    if (end == std::string_view::npos) {
+      if (n > 16384) End(s, "handshake-too-long");
+      return 0;
+    }
+    std::string head(v.substr(0, end + 2));
+    if (head.rfind("HTTP/1.1 101", 0) != 0) {
+      End(s, "http-" + head.substr(9, 3));
+      return 0;
+    }
+    std::transform(head.begin(), head.end(), head.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    size_t a = head.find("\r\nsec-websocket-accept:");
+    std::string got;
+    if (a != std::string::npos) {
+      size_t b = a + 23;
+      while (b < head.size() && head[b] == ' ') ++b;
+      size_t e = head.find("\r\n", b);
+      // Base64 is case-sensitive: take the value from the original bytes.
+      got = std::string(v.substr(b, e - b));
+    }
+    if (got != AcceptFor(Base64(s->key, 16))) {
+      End(s, "bad-sec-websocket-accept");
+      return 0;
+    }
+    s->state = kHello;
+    pos = end + 4;
+  }
+  while (!s->closed && n - pos >= 2) {
+    auto b0 = static_cast<uint8_t>(p[pos]), b1 = static_cast<uint8_t>(p[pos + 1]);
+    bool fin = b0 & 0x80;
+    uint8_t op = b0 & 0x0f;
+    if (b1 & 0x80) {
+      End(s, "masked-server-frame");
+      return pos;
+    }
+    uint64_t len = b1 & 0x7f;
+    size_t h = 2;
+    if (len == 126) {
+      if (n - pos < 4) break;
+      len = (static_cast<uint64_t>(static_cast<uint8_t>(p[pos + 2])) << 8) |
+            static_cast<uint8_t>(p[pos + 3]);
+      h = 4;
+    } else if (len == 127) {
+      if (n - pos < 10) break;
+      len = 0;
+      for (int i = 0; i < 8; ++i) len = (len << 8) | static_cast<uint8_t>(p[pos + 2 + i]);
+      h = 10;
+    }
+    if (len > kMaxFrame) {
+      End(s, "frame-too-large");
+      return pos;
+    }
+    if (n - pos - h < len) break;
+    std::string_view payload(p + pos + h, static_cast<size_t>(len));
+    pos += h + static_cast<size_t>(len);
+    if (!fin || op == 0) {
+      End(s, "fragmented-frame");
+      return pos;
+    }
+    switch (op) {
+      case 1:
+        OnText(s, payload);
+        break;
+      case 8: {
+        int code = payload.size() >= 2
+                       ? (static_cast<uint8_t>(payload[0]) << 8) | static_cast<uint8_t>(payload[1])
+                       : 1005;
+        End(s, s->state == kClosing ? "closed" : "close-" + std::to_string(code));
+        return pos;
+      }
+      case 9:
+        SendFrame(s, 0xA, payload.substr(0, 125));
+        break;
+      case 10:
+        break;
+      default:
+        End(s, "unexpected-opcode-" + std::to_string(op));
+        return pos;
+    }
+  }
+  return pos;
+}
+
+void Loop::OnText(Session* s, std::string_view p) {
+  int64_t op = IntAfter(p, "\"op\":");
+  switch (op) {
+    case 0: {
+      int64_t seq = IntAfter(p, "\"s\":");
+      if (seq > 0) {
+        if (s->last_s && seq != s->last_s + 1) ++seq_gaps;
+        s->last_s = seq;
+      }
+      size_t t = p.find("\"t\":\"");
+      std::string_view type;
+      if (t != std::string_view::npos) {
+        size_t e = p.find('"', t + 5);
+        if (e != std::string_view::npos) type = p.substr(t + 5, e - t - 5);
+      }
+      if (type == "MESSAGE_CREATE") return OnMessage(s, p);
+      if (type == "GUILD_CREATE" && !s->ready) return OnReady(s);
+      if (type != "READY") ++other;
+      return;
+    }
+    case 10: {
+      int64_t iv = IntAfter(p, "\"heartbeat_interval\":");
+      if (iv > 0) interval_ms = iv;
+      s->state = kIdentified;
+      const std::string& token = cfg.tokens[s->index % cfg.tokens.size()];
+      std::string id = "{\"op\":2,\"d\":{\"token\":\"" + token +
+                       "\",\"intents\":" + std::to_string(cfg.intents) +
+                       ",\"properties\":{\"os\":\"linux\",\"browser\":\"parley-load\","
+                       "\"device\":\"parley-load\"}}}";
+      return SendFrame(s, 1, id);
+    }
+    case 11:
+      ++acks;
+      return;
+    case 1:
+      ++asks;
+      return Beat(s);
+    case 9:
+      return End(s, "invalid-session");
+    case 7:
+      return End(s, "reconnect-requested");
+    default:
+      ++other;
+  }
+}
+
+// MESSAGE_CREATE: the content "plt:<step>:<send_ns>:<k>:..." and the message id
+// (the first "id" after the content).
+void Loop::OnMessage(Session* s, std::string_view p) {
+  ++messages;
+  int64_t now = NowNs();
+  size_t c = p.find("\"content\":\"plt:");
+  if (c == std::string_view::npos) {
+    ++other;
+    return;
+  }
+  size_t e = 0;
+  int64_t step_id = IntAfter(p, "\"content\":\"plt:", c, &e);
+  int64_t sent = IntAfter(p, ":", e, &e);
+  int64_t id = IntAfter(p, "\"id\":\"", e);
+  if (id < 0 || sent < 0) {
+    ++other;
+    return;
+  }
+  auto uid = static_cast<uint64_t>(id);
+  bool dup = uid == s->last_id, reorder = uid < s->last_id;
+  if (uid > s->last_id) s->last_id = uid;
+  if (step_id != step) {
+    ++other_step;
+    return;
+  }
+  ++s->recv;
+  if (dup) ++s->dups;
+  if (reorder) ++s->reorders;
+  if (sent >= warm_end && !dup) {
+    ++measured;
+    latency_us.Record(static_cast<uint64_t>(std::max<int64_t>(0, now - sent) / 1000));
+  }
+}
+
+void Loop::OnReady(Session* s) {
+  int64_t now = NowNs();
+  s->ready = true;
+  s->state = kReady;
+  ++ready;
+  last_ready = std::max(last_ready, now);
+  connect_us.Record(static_cast<uint64_t>((now - s->t0) / 1000));
+  --inflight;
+  // One heartbeat at once (acknowledges READY and GUILD_CREATE so the server
+  // may drop them from its replay buffer), then every interval, the first at
+  // a random point of it.
+  Beat(s);
+  int64_t iv = std::max<int64_t>(interval_ms, 1000);
+  s->next_beat = now + static_cast<int64_t>(Rand() % static_cast<uint64_t>(iv)) * 1'000'000;
+  StartMore();
+}
+
+void Loop::Beat(Session* s) {
+  if (s->closed) return;
+  std::string hb = s->last_s ? "{\"op\":1,\"d\":" + std::to_string(s->last_s) + "}"
+                             : std::string("{\"op\":1,\"d\":null}");
+  ++beats;
+  s->next_beat = NowNs() + std::max<int64_t>(interval_ms, 1000) * 1'000'000;
+  SendFrame(s, 1, hb);
+}
+
+void Loop::SendFrame(Session* s, uint8_t opcode, std::string_view payload) {
+  std::string& f = scratch;
+  f.clear();
+  f.push_back(static_cast<char>(0x80 | opcode));
+  size_t len = payload.size();
+  if (len < 126) {
+    f.push_back(static_cast<char>(0x80 | len));
+  } else {  // client payloads are small (the server takes at most 4096 bytes)
+    f.push_back(static_cast<char>(0x80 | 126));
+    f.push_back(static_cast<char>((len >> 8) & 0xff));
+    f.push_back(static_cast<char>(len & 0xff));
+  }
+  uint32_t m = static_cast<uint32_t>(Rand());
+  char mask[4];
+  std::memcpy(mask, &m, 4);
+  f.append(mask, 4);
+  for (size_t i = 0; i < len; ++i) f.push_back(static_cast<char>(payload[i] ^ mask[i & 3]));
+  WriteRaw(s, f);
+}
+
+void Loop::WriteRaw(Session* s, std::string_view data) {
+  if (s->closed) return;
+  if (s->out && !s->out->empty()) {
+    s->out->append(data);
+    return;
+  }
+  ErrorCode ec;
+  size_t n = s->sock.write_some(asio::buffer(data.data(), data.size()), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    n = 0;
+  } else if (ec) {
+    return End(s, "write-" + ec.message());
+  }
+  if (n == data.size()) return;
+  if (!s->out) s->out = std::make_unique<std::string>();
+  s->out->assign(data.substr(n));
+  ArmWrite(s);
+}
+
+void Loop::ArmWrite(Session* s) {
+  if (s->write_armed) return;
+  s->write_armed = true;
+  s->sock.async_wait(Socket::wait_write, [this, s](ErrorCode ec) {
+    s->write_armed = false;
+    if (s->closed) return;
+    if (ec) return End(s, "wait-write-" + ec.message());
+    size_t n = s->sock.write_some(asio::buffer(*s->out), ec);
+    if (ec && ec != asio::error::would_block && ec != asio::error::try_again)
+      return End(s, "write-" + ec.message());
+    if (ec) n = 0;
+    s->out->erase(0, n);
+    if (s->out->empty()) {
+      s->out.reset();
+    } else {
+      ArmWrite(s);
+    }
+  });
+}
+
+void Loop::End(Session* s, const std::string& reason) {
+  if (s->closed) return;
+  s->closed = true;
+  ErrorCode ec;
+  s->sock.close(ec);
+  s->in.reset();
+  s->out.reset();
+  if (!s->ready) {
+    ++failed;
+    ++failures[Sanitize(reason)];
+    --inflight;
+    StartMore();
+  } else if (!quitting) {
+    ++drops[Sanitize(reason)];
+  }
+}
+
+void Loop::Sweep() {
+  int64_t now = NowNs();
+  const int64_t timeout = static_cast<int64_t>(cfg.session_timeout_s) * 1'000'000'000;
+  for (auto& s : sessions) {
+    if (s.closed || s.state == kIdle) continue;
+    if (!s.ready) {
+      if (now - s.t0 > timeout) End(&s, "timeout-before-guild-create");
+      continue;
+    }
+    if (s.state == kReady && now >= s.next_beat) Beat(&s);
+  }
+  sweep.expires_after(std::chrono::milliseconds(250));
+  sweep.async_wait([this](ErrorCode ec) {
+    if (!ec) Sweep();
+  });
+}
+
+// Close 1000 on every open session (the server then ends the session at once
+// instead of keeping it resumable), wait up to 2 s for the server's close,
+// then close what is left and stop.
+void Loop::Quit(std::promise<void>* done) {
+  quitting = true;
+  for (auto& s : sessions) {
+    if (s.closed) continue;
+    if (s.state == kIdle) {
+      s.closed = true;
+      continue;
+    }
+    if (s.state >= kHello) {
+      SendFrame(&s, 8, std::string_view("\x03\xe8", 2));
+      s.state = kClosing;
+    } else {
+      End(&s, "quit");
+    }
+  }
+  auto t = std::make_shared<asio::steady_timer>(ioc);
+  auto deadline = NowNs() + 2'000'000'000;
+  auto check = std::make_shared<std::function<void()>>();
+  *check = [this, t, deadline, check, done] {
+    bool open = std::any_of(sessions.begin(), sessions.end(), [](auto& s) { return !s.closed; });
+    if (open && NowNs() < deadline) {
+      t->expires_after(std::chrono::milliseconds(50));
+      t->async_wait([check](ErrorCode) { (*check)(); });
+      return;
+    }
+    for (auto& s : sessions) End(&s, "quit");
+    sweep.cancel();
+    done->set_value();
+    *check = nullptr;  // break the cycle
+  };
+  (*check)();
+}
+
+// Runs fn on every loop's thread and waits (bounded) for all of them.
+template <typename Fn>
+bool OnEachLoop(std::vector<std::unique_ptr<Loop>>& loops, Fn fn) {
+  std::vector<std::future<void>> fs;
+  for (auto& l : loops) {
+    auto p = std::make_shared<std::promise<void>>();
+    fs.push_back(p->get_future());
+    asio::post(l->ioc, [p, fn, lp = l.get()] {
+      fn(*lp);
+      p->set_value();
+    });
+  }
+  for (auto& f : fs) {
+    if (f.wait_for(std::chrono::seconds(20)) != std::future_status::ready) return false;
+  }
+  return true;
+}
+
+std::string Counts(const std::string& prefix, const std::map<std::string, uint64_t>& m) {
+  std::string s;
+  for (const auto& [k, v] : m) s += " " + prefix + k + "=" + std::to_string(v);
+  return s;
+}
+
+}  // namespace
+
+int RunWorker(const WorkerConfig& cfg, int fd) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  alarm(static_cast<unsigned>(cfg.timeout_s + 60));
+  LineChannel ch(fd);
+  ErrorCode ec;
+  tcp::endpoint server(asio::ip::make_address(cfg.host, ec), static_cast<unsigned short>(cfg.port));
+  if (ec) return 2;
+  std::vector<std::unique_ptr<Loop>> loops;
+  for (int t = 0; t < cfg.threads; ++t) {
+    loops.push_back(std::make_unique<Loop>(cfg));
+    loops.back()->server = server;
+    loops.back()->rng ^= static_cast<uint64_t>(NowNs()) * (2 * t + 1) + getpid();
+  }
+  for (int i = 0; i < cfg.count; ++i) {
+    Loop* l = loops[i % cfg.threads].get();
+    l->sessions.emplace_back(l, l->ioc);
+    l->sessions.back().index = static_cast<uint32_t>(cfg.first + i);
+  }
+  std::vector<std::thread> threads;
+  for (auto& l : loops) {
+    l->Sweep();
+    threads.emplace_back([lp = l.get()] {
+      auto guard = asio::make_work_guard(lp->ioc);
+      lp->ioc.run();
+    });
+  }
+  int rc = 0;
+  for (int n = 0; n < 10'000'000; ++n) {
+    auto line = ch.Recv(1000);
+    if (!line) {
+      if (ch.eof() || getppid() == 1) break;  // parent gone
+      continue;
+    }
+    std::string cmd = line->substr(0, line->find(' '));
+    std::string arg = line->find(' ') == std::string::npos ? "" : line->substr(line->find(' ') + 1);
+    if (cmd == "open") {
+      OnEachLoop(loops, [](Loop& l) { l.StartMore(); });
+      ch.Send("ok");
+    } else if (cmd == "stats") {
+      uint64_t ready = 0, failed = 0, alive = 0, beats = 0, acks = 0, asks = 0, other = 0;
+      uint64_t messages = 0, gaps = 0, other_step = 0;
+      int64_t first = 0, last = 0;
+      std::map<std::string, uint64_t> failures, drops;
+      OnEachLoop(loops, [&](Loop& l) {
+        ready += l.ready;
+        failed += l.failed;
+        beats += l.beats;
+        acks += l.acks;
+        asks += l.asks;
+        other += l.other;
+        messages += l.messages;
+        gaps += l.seq_gaps;
+        other_step += l.other_step;
+        if (l.first_start && (!first || l.first_start < first)) first = l.first_start;
+        last = std::max(last, l.last_ready);
+        for (auto& s : l.sessions) alive += s.ready && !s.closed;
+        for (auto& [k, v] : l.failures) failures[k] += v;
+        for (auto& [k, v] : l.drops) drops[k] += v;
+      });
+      ch.Send("stats ready=" + std::to_string(ready) + " failed=" + std::to_string(failed) +
+              " alive=" + std::to_string(alive) + " beats=" + std::to_string(beats) +
+              " acks=" + std::to_string(acks) + " asks=" + std::to_string(asks) +
+              " other=" + std::to_string(other) + " messages=" + std::to_string(messages) +
+              " seq_gaps=" + std::to_string(gaps) + " other_step=" + std::to_string(other_step) +
+              " first_start=" + std::to_string(first) + " last_ready=" + std::to_string(last) +
+              " cpu=" + std::to_string(SelfCpuSeconds()) + Counts("f.", failures) +
+              Counts("d.", drops));
+    } else if (cmd == "connect") {
+      Histogram h;
+      OnEachLoop(loops, [&](Loop& l) { h.Add(l.connect_us); });
+      ch.Send("connect " + h.Encode());
+    } else if (cmd == "step") {
+      int64_t id = std::stoll(arg.substr(0, arg.find(' ')));
+      int64_t warm_end = std::stoll(arg.substr(arg.find(' ') + 1));
+      OnEachLoop(loops, [&](Loop& l) {
+        l.step = id;
+        l.warm_end = warm_end;
+        l.measured = 0;
+        l.latency_us.Reset();
+        for (auto& s : l.sessions) s.recv = s.dups = s.reorders = 0;
+      });
+      ch.Send("ok");
+    } else if (cmd == "behind" || cmd == "report") {
+      const uint64_t acked = std::stoull(arg);
+      uint64_t behind = 0, loss_open = 0, loss_dropped = 0, lossy = 0, extra = 0, dups = 0;
+      uint64_t reorders = 0, measured = 0, delivered = 0;
+      Histogram h;
+      const bool full = cmd == "report";
+      OnEachLoop(loops, [&](Loop& l) {
+        for (auto& s : l.sessions) {
+          if (!s.ready) continue;  // never identified: counted as a failed session
+          uint64_t uniq = s.recv - s.dups;
+          delivered += uniq;
+          if (uniq < acked) {
+            (s.closed ? loss_dropped : loss_open) += acked - uniq;
+            ++lossy;
+            if (!s.closed) behind += acked - uniq;
+          } else {
+            extra += uniq - acked;
+          }
+          dups += s.dups;
+          reorders += s.reorders;
+        }
+        if (full) {
+          h.Add(l.latency_us);
+          measured += l.measured;
+        }
+      });
+      if (!full) {
+        ch.Send("behind behind=" + std::to_string(behind));
+      } else {
+        ch.Send("report delivered=" + std::to_string(delivered) + " loss_open=" +
+                std::to_string(loss_open) + " loss_dropped=" + std::to_string(loss_dropped) +
+                " lossy_sessions=" + std::to_string(lossy) + " extra=" + std::to_string(extra) +
+                " dups=" + std::to_string(dups) + " reorders=" + std::to_string(reorders) +
+                " measured=" + std::to_string(measured) +
+                " cpu=" + std::to_string(SelfCpuSeconds()) + " h=" + h.Encode());
+      }
+    } else if (cmd == "quit") {
+      break;
+    } else {
+      ch.Send("error unknown-command");
+    }
+  }
+  std::vector<std::promise<void>> dones(loops.size());
+  std::vector<std::future<void>> fs;
+  for (size_t i = 0; i < loops.size(); ++i) {
+    fs.push_back(dones[i].get_future());
+    asio::post(loops[i]->ioc, [l = loops[i].get(), d = &dones[i]] { l->Quit(d); });
+  }
+  for (auto& f : fs) {
+    if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready) rc = 3;
+  }
+  for (auto& l : loops) l->ioc.stop();
+  for (auto& t : threads) t.join();
+  ch.Send("bye");
+  return rc;
+}
+
+// ------------------------------------------------------------- LineChannel
+
+bool LineChannel::Send(const std::string& line) {
+  std::string s = line + "\n";
+  size_t off = 0;
+  for (int i = 0; off < s.size() && i < 100'000; ++i) {
+    ssize_t n = ::write(fd_, s.data() + off, s.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return off == s.size();
+}
+
+std::optional<std::string> LineChannel::Recv(int timeout_ms) {
+  const int64_t deadline = NowNs() + static_cast<int64_t>(timeout_ms) * 1'000'000;
+  for (int i = 0; i < 1'000'000; ++i) {
+    size_t nl = buf_.find('\n');
+    if (nl != std::string::npos) {
+      std::string line = buf_.substr(0, nl);
+      buf_.erase(0, nl + 1);
+      return line;
+    }
+    int64_t left = (deadline - NowNs()) / 1'000'000;
+    if (left <= 0) return std::nullopt;
+    pollfd p{fd_, POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(left));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return std::nullopt;
+    char tmp[65536];
+    ssize_t n = ::read(fd_, tmp, sizeof tmp);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      eof_ = true;
+      return std::nullopt;
+    }
+    buf_.append(tmp, static_cast<size_t>(n));
+  }
+  return std::nullopt;
+}
+
+std::string Field(const std::string& line, const std::string& key) {
+  std::string k = " " + key + "=";
+  size_t p = line.find(k);
+  if (p == std::string::npos) return "";
+  p += k.size();
+  size_t e = line.find(' ', p);
+  return line.substr(p, e == std::string::npos ? std::string::npos : e - p);
+}
+
+double NumField(const std::string& line, const std::string& key) {
+  std::string v = Field(line, key);
+  return v.empty() ? 0.0 : std::stod(v);
+}
+
+}  // namespace parley::load
