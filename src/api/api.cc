@@ -268,18 +268,21 @@ bool Api::WriteQueueFull(const CallPtr& call) {
   return true;
 }
 
-void Api::Commit(const CallPtr& call, WriteBatch batch, std::function<void()> on_ok) {
+void Api::Commit(const CallPtr& call, WriteBatch batch, std::function<void()> on_ok,
+                 CommitQueue::Prepare prepare) {
   if (WriteQueueFull(call)) return;
-  deps_.writer->Submit(std::move(batch),
-                       [this, call, on_ok = std::move(on_ok)](Status s, const WriteBatch& b) {
-                         if (!s.ok()) {
-                           spdlog::error("commit failed: {}", s.ToString());
-                           call->Fail(ApiError::Internal());
-                           return;
-                         }
-                         ApplyCommitted(b);
-                         on_ok();
-                       });
+  deps_.writer->Submit(
+      std::move(batch),
+      [this, call, on_ok = std::move(on_ok)](Status s, const WriteBatch& b) {
+        if (!s.ok()) {
+          spdlog::error("commit failed: {}", s.ToString());
+          call->Fail(ApiError::Internal());
+          return;
+        }
+        ApplyCommitted(b);
+        on_ok();
+      },
+      std::move(prepare));
 }
 
 void Api::CommitAndReply(const CallPtr& call, WriteBatch batch, unsigned status, std::string body) {

@@ -131,7 +131,8 @@ class Api {
   // Commits `batch`; on success applies it to State and runs `on_ok` (on the
   // writer thread: keep it short, reply with a prebuilt body), else replies
   // 500.
-  void Commit(const CallPtr& call, WriteBatch batch, std::function<void()> on_ok);
+  void Commit(const CallPtr& call, WriteBatch batch, std::function<void()> on_ok,
+              CommitQueue::Prepare prepare = nullptr);
   // Commit, then reply `status` with a body built before the commit (the
   // writer thread only hands it over).
   void CommitAndReply(const CallPtr& call, WriteBatch batch, unsigned status, std::string body);

@@ -96,20 +96,27 @@ void CreateMessage(Api& api, const CallPtr& call) {
   }
   if (!errs.empty()) return call->Fail(errs.ToError());
   if (m.tts && !(a->permissions & perm::kSendTtsMessages)) m.tts = false;
-  m.id = api.ids().Next();
   m.channel_id = a->channel.id;
   m.guild_id = a->channel.guild_id;
   m.author_id = call->user->id;
-  // The reply is built before the commit so that the writer thread only
-  // hands it over.
-  std::string reply;
-  json::AppendMessageJson(&reply, m, api.state());
-  // The nonce stays in the mutation (the store does not keep it) so that
-  // MESSAGE_CREATE carries it too, as on Discord: clients match their
-  // optimistic copy by it.
+  // The id is minted on the writer thread just before the commit (Prepare),
+  // so that message ids increase in commit order, the order in which the
+  // gateway delivers them: two posts on different event loops must not get
+  // ids in one order and commit in the other (clients sort and page by id).
+  // The reply is built there too, from the final id. The nonce stays in the
+  // mutation (the store does not keep it) so that MESSAGE_CREATE carries it,
+  // as on Discord.
+  auto reply = std::make_shared<std::string>();
   WriteBatch batch;
   batch.push_back(mut::InsertMessage{std::move(m)});
-  api.CommitAndReply(call, std::move(batch), 200, std::move(reply));
+  api.Commit(
+      call, std::move(batch), [call, reply] { call->Reply(200, std::move(*reply)); },
+      [&api, reply](WriteBatch* b) {
+        Message& msg = std::get<mut::InsertMessage>((*b)[0]).message;
+        msg.id = api.ids().Next();
+        reply->clear();
+        json::AppendMessageJson(reply.get(), msg, api.state());
+      });
 }
 
 void ListMessages(Api& api, const CallPtr& call) {

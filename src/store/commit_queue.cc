@@ -27,7 +27,8 @@ struct CommitQueue::Impl {
   struct Item {
     WriteBatch batch;
     Callback done;
-    Builder build;  // if set: fills `batch` on the writer thread, committed alone
+    Builder build;    // if set: fills `batch` on the writer thread, committed alone
+    Prepare prepare;  // if set: runs on the writer thread right before the commit
   };
 
   Impl(StoreBackend* b, Options o)
@@ -127,7 +128,10 @@ void CommitQueue::Impl::CommitBuilt(Item& item) {
 }
 
 void CommitQueue::Impl::CommitGroup(std::vector<Item>& work, std::vector<const WriteBatch*>& ptrs) {
-  for (const Item& item : work) ptrs.push_back(&item.batch);
+  for (Item& item : work) {
+    if (item.prepare) item.prepare(&item.batch);
+    ptrs.push_back(&item.batch);
+  }
   Status s = TimedCommit(std::span<const WriteBatch* const>(ptrs));
   if (s.ok()) {
     commits.fetch_add(1, std::memory_order_relaxed);
@@ -179,10 +183,15 @@ void CommitQueue::SubmitBuilder(Builder build, Callback done) {
 }
 
 void CommitQueue::Submit(WriteBatch batch, Callback done) {
+  Submit(std::move(batch), std::move(done), nullptr);
+}
+
+void CommitQueue::Submit(WriteBatch batch, Callback done, Prepare prepare) {
   {
     std::lock_guard<std::mutex> l(impl_->mu);
     if (!impl_->stopping) {
-      impl_->queue.push_back(Impl::Item{std::move(batch), std::move(done)});
+      impl_->queue.push_back(
+          Impl::Item{std::move(batch), std::move(done), nullptr, std::move(prepare)});
       impl_->depth.store(impl_->queue.size(), std::memory_order_relaxed);
       // Notify under the lock: Stop() may otherwise destroy cv in between.
       impl_->cv.notify_one();

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -407,4 +408,40 @@ TEST(CommitQueue, BuilderRunsAloneAfterEarlierCallbacks) {
   EXPECT_EQ(calls[3], (std::vector<Snowflake>{4}));
 }
 
+}  // namespace parley
+
+namespace parley {
+namespace {
+
+// Prepare steps run on the writer thread, in submission order, before their
+// batch is committed: ids minted there follow commit order whatever thread
+// submitted (the fix for message ids that disagreed with delivery order).
+TEST(CommitQueue, PrepareRunsInSubmissionOrderBeforeTheCommit) {
+  FakeBackend backend;
+  CommitQueue q(&backend, {});
+  std::atomic<Snowflake> next{1000};
+  std::vector<Snowflake> minted;  // touched only on the writer thread
+  std::vector<std::thread> submitters;
+  for (int t = 0; t < 4; ++t)
+    submitters.emplace_back([&] {
+      for (int i = 0; i < 50; ++i)
+        q.Submit(
+            Tagged(0), [](Status, const WriteBatch&) {},
+            [&](WriteBatch* b) {
+              Snowflake id = next.fetch_add(1);
+              minted.push_back(id);
+              *b = Tagged(id);  // what the backend commits is what prepare made
+            });
+    });
+  for (auto& t : submitters) t.join();
+  q.Stop();
+  std::vector<Snowflake> committed;
+  for (const auto& call : backend.calls())
+    for (Snowflake id : call) committed.push_back(id);
+  ASSERT_EQ(committed.size(), 200u);
+  EXPECT_EQ(committed, minted);  // commit order == mint order
+  EXPECT_TRUE(std::is_sorted(committed.begin(), committed.end()));
+}
+
+}  // namespace
 }  // namespace parley

@@ -91,6 +91,11 @@ class CommitQueue {
   // whose transaction failed is retried alone, so one bad batch does not
   // fail its neighbours. After Stop, `done` runs at once with an error.
   void Submit(WriteBatch batch, Callback done);
+  // Like Submit, and `prepare` runs on the writer thread just before the
+  // batch's group commits, in submission order: what it assigns there (e.g.
+  // message ids) follows commit order.
+  using Prepare = std::function<void(WriteBatch*)>;
+  void Submit(WriteBatch batch, Callback done, Prepare prepare);
 
   // Read-modify-write without races: `build` runs on the writer thread when
   // everything submitted before it is committed and its callbacks have run
