@@ -120,17 +120,7 @@ void Conn::OnClose(uint16_t code, std::string_view) {
   // from discord.js, 1006...) keeps it for a resume.
   bool end = code == net::kWsCloseNormal || code == net::kWsCloseGoingAway;
   if (phase_ != Phase::kOpen) return;
-  if (session_) {
-    Session* s = session_;
-    session_ = nullptr;
-    s->conn = nullptr;
-    if (end)
-      hub_->EndSession(s);
-    else
-      hub_->Detach(s);
-  }
-  phase_ = Phase::kClosing;
-  deadline_base_ms_ = hub_->now_ms() + 2000;
+  BeginClosing(end);
   net::AppendCloseFrame(&Out(), code == net::kWsCloseNoStatus ? net::kWsCloseNormal : code);
   MarkDirty();
 }
@@ -153,7 +143,13 @@ void Conn::AppendMessage(std::string_view json) {
     net::AppendBinaryFrame(&Out(), packed);
   }
   m.bytes_wire[mode]->Inc(pending() - before);
+  Queued();
+}
+
+void Conn::Queued() {
   if (pending() > hub_->gw().options().max_pending_bytes) {
+    // A slow consumer: never let its backlog grow without bound. It may
+    // resume and catch up from its replay ring.
     hub_->gw().slow_consumers_.fetch_add(1, std::memory_order_relaxed);
     metrics::M().gateway_slow_consumers->Inc();
     Close(close_code::kUnknownError, "slow consumer");
@@ -176,13 +172,7 @@ void Conn::SendDispatch(const Frame& f, uint64_t seq) {
     AppendPayload(&out, f, seq);
     metrics::M().bytes_raw[0]->Inc(n);
     metrics::M().bytes_wire[0]->Inc(pending() - before);
-    if (pending() > hub_->gw().options().max_pending_bytes) {
-      hub_->gw().slow_consumers_.fetch_add(1, std::memory_order_relaxed);
-      metrics::M().gateway_slow_consumers->Inc();
-      Close(close_code::kUnknownError, "slow consumer");
-      return;
-    }
-    MarkDirty();
+    Queued();
     return;
   }
   static thread_local std::string text;
@@ -196,10 +186,7 @@ void Conn::SendPayload(std::string_view json) {
   AppendMessage(json);
 }
 
-void Conn::Close(uint16_t code, std::string_view reason, bool end_session) {
-  if (phase_ != Phase::kOpen) return;
-  metrics::M().CountClose(code);
-  spdlog::debug("gateway: close {} ({})", code, reason);
+void Conn::BeginClosing(bool end_session) {
   if (session_) {
     Session* s = session_;
     session_ = nullptr;
@@ -210,7 +197,14 @@ void Conn::Close(uint16_t code, std::string_view reason, bool end_session) {
       hub_->Detach(s);
   }
   phase_ = Phase::kClosing;
-  deadline_base_ms_ = hub_->now_ms() + 2000;
+  deadline_base_ms_ = hub_->now_ms() + 2000;  // the peer's close may take this long
+}
+
+void Conn::Close(uint16_t code, std::string_view reason, bool end_session) {
+  if (phase_ != Phase::kOpen) return;
+  metrics::M().CountClose(code);
+  spdlog::debug("gateway: close {} ({})", code, reason);
+  BeginClosing(end_session);
   // Close frames are never compressed (they are WebSocket control frames).
   std::string_view r = reason.substr(0, 100);
   if (!net::IsValidUtf8(r)) r = {};

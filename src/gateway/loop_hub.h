@@ -124,6 +124,12 @@ class Conn : public net::WsFrameParser::Handler,
   }
   size_t pending() const { return out_ ? out_->size() - out_sent_ : 0; }
   void Unlink();
+  // Leaves the open phase: the session ends (`end_session`) or is kept for
+  // a resume, and the peer gets 2 s to answer our close.
+  void BeginClosing(bool end_session);
+  // After output was queued: closes a slow consumer (4000) whose unsent
+  // bytes passed --max-pending-bytes, else schedules the flush.
+  void Queued();
 
   LoopHub* hub_;
   Socket socket_;
