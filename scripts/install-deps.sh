@@ -15,6 +15,9 @@ PACKAGES=(
   # Headless Chromium (and a font for its screenshots), for the browser
   # client's end-to-end test, tests/integration/browser.test.mjs.
   chromium fonts-dejavu-core
+  # bench/compare's peers and plot: NATS and Redis (pub/sub) run as the
+  # peers of Parley's fan-out; gnuplot draws compare-latest.png.
+  nats-server redis-server gnuplot-nox
 )
 
 missing=()

@@ -395,6 +395,13 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(4096, 1 << 30))
       ->capture_default_str();
   serve
+      ->add_option("--flush-pacing", gw.flush_pacing,
+                   "Gateway write pacing under load: a loop's next flush pass waits this many "
+                   "times the last pass's duration (0 = flush every loop iteration)")
+      ->envname("PARLEY_FLUSH_PACING")
+      ->check(CLI::Range(0.0, 10.0))
+      ->capture_default_str();
+  serve
       ->add_option("--identify-limit", gw.identify_limit,
                    "Gateway identifies per bot per 24 h (0 = no limit)")
       ->envname("PARLEY_IDENTIFY_LIMIT")

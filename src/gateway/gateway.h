@@ -35,6 +35,11 @@ struct GatewayOptions {
   bool allow_privileged_intents = false;       // for every bot
   std::string public_url;                      // "" = from the Host header
   uint32_t max_frame_bytes = 16 * 1024;        // larger WebSocket messages: close 1009
+  // Flush pacing (loop_hub.cc, FlushDirty): after a flush pass of a loop that
+  // took d, the next pass starts no sooner than d * flush_pacing later, so
+  // that under heavy fan-out each socket write carries several dispatches.
+  // 0 = flush every loop iteration (lowest latency, most syscalls).
+  double flush_pacing = 1.0;
   CompressionOptions compression;
 };
 

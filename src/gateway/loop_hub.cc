@@ -17,6 +17,14 @@ namespace parley::gateway {
 
 namespace asio = boost::asio;
 
+namespace {
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
 std::string Session::IdString() const {
   return fmt::format("{:016x}", id);
 }
@@ -26,7 +34,8 @@ LoopHub::LoopHub(Gateway* gw, int index, asio::io_context& ctx)
       index_(index),
       ctx_(ctx),
       rbuf_(std::make_unique<uint8_t[]>(kReadBufferSize)),
-      sweep_(ctx) {}
+      sweep_(ctx),
+      flush_timer_(ctx) {}
 
 LoopHub::~LoopHub() {
   // The list's references (the loops have stopped; pending handlers, which
@@ -74,22 +83,41 @@ void LoopHub::MarkDirty(boost::intrusive_ptr<Conn> c) {
   dirty_.push_back(std::move(c));
   if (flush_scheduled_) return;
   flush_scheduled_ = true;
+  if (next_flush_ns_ && SteadyNs() < next_flush_ns_) {
+    // Paced: the last pass was long (a big fan-out); what arrives until then
+    // joins the same writes.
+    flush_timer_.expires_at(
+        std::chrono::steady_clock::time_point(std::chrono::nanoseconds(next_flush_ns_)));
+    flush_timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) FlushDirty();
+    });
+    return;
+  }
   // Runs after the handlers already queued on this loop: everything a socket
   // gets during this iteration leaves in one write (corking).
   asio::post(ctx_, [this] { FlushDirty(); });
 }
 
+// Flush pacing, measured on the fan-out benchmark (bench/RESULTS.md,
+// "Flush pacing"): a pass over 500 sockets costs ~3 ms of mostly kernel time
+// (one send() each, loopback TCP and the reader's wake-up); when passes come
+// back to back, waiting as long as the last one took lets the next carry
+// every dispatch queued meanwhile, so sockets see fewer, larger writes.
+// Short passes (< 200 µs) never delay the next.
 void LoopHub::FlushDirty() {
   flush_scheduled_ = false;
+  const int64_t start = SteadyNs();
   std::vector<boost::intrusive_ptr<Conn>> batch;
   batch.swap(dirty_);
   for (auto& c : batch) c->Flush();
+  const int64_t end = SteadyNs();
+  const double pacing = gw_->options().flush_pacing;
+  next_flush_ns_ = end - start >= 200'000 && pacing > 0
+                       ? end + static_cast<int64_t>(static_cast<double>(end - start) * pacing)
+                       : 0;
   if (!pending_latency_.empty()) {
-    int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::steady_clock::now().time_since_epoch())
-                      .count();
     auto* h = metrics::M().delivery_latency;
-    for (int64_t t : pending_latency_) h->Observe(static_cast<double>(now - t) / 1e9);
+    for (int64_t t : pending_latency_) h->Observe(static_cast<double>(end - t) / 1e9);
     pending_latency_.clear();
   }
   if (dirty_.capacity() < batch.capacity()) {
@@ -124,6 +152,7 @@ void LoopHub::Sweep() {
 
 void LoopHub::Shutdown() {
   sweep_.cancel();
+  next_flush_ns_ = 0;
   std::vector<boost::intrusive_ptr<Conn>> all(conns_.begin(), conns_.end());
   for (auto& c : all) {
     c->SendPayload(R"({"op":7,"d":null,"s":null,"t":null})");

@@ -224,7 +224,9 @@ class LoopHub {
   std::atomic<int64_t> session_count_{0};  // created_ns of dispatches not yet flushed
   std::unordered_map<Conn*, std::string> hosts_;
   bool flush_scheduled_ = false;
+  int64_t next_flush_ns_ = 0;  // flush pacing: no pass before this (steady clock)
   boost::asio::steady_timer sweep_;
+  boost::asio::steady_timer flush_timer_;
   std::vector<Session*> scratch_;
   uint64_t session_counter_ = 0;
 };

@@ -149,7 +149,7 @@ SetupResult SetupGuild(const std::string& host, int port, int users, int publish
 
 // ----------------------------------------------------------------- Publisher
 
-struct Publisher::Conn {
+struct RestPublisher::Conn {
   explicit Conn(asio::io_context& ioc) : sock(ioc) {}
   tcp::socket sock;
   beast::flat_buffer buf;
@@ -162,12 +162,12 @@ struct Publisher::Conn {
   int publisher = 0;
 };
 
-Publisher::Publisher(std::string host, int port, std::string channel_id,
-                     std::vector<std::string> tokens, int conns_per_publisher, int size)
-    : host_(std::move(host)),
+RestPublisher::RestPublisher(std::string host, int port, std::string channel_id,
+                             std::vector<std::string> tokens, int conns_per_publisher, int size)
+    : Publisher(size),
+      host_(std::move(host)),
       channel_id_(std::move(channel_id)),
       port_(port),
-      size_(size),
       tokens_(std::move(tokens)) {
   pools_.resize(tokens_.size());
   for (size_t p = 0; p < tokens_.size(); ++p) {
@@ -178,7 +178,7 @@ Publisher::Publisher(std::string host, int port, std::string channel_id,
   }
 }
 
-Publisher::~Publisher() {
+RestPublisher::~RestPublisher() {
   for (auto& pool : pools_) {
     for (auto& c : pool) {
       beast::error_code ec;
@@ -187,7 +187,7 @@ Publisher::~Publisher() {
   }
 }
 
-bool Publisher::Connect(std::string* error) {
+bool RestPublisher::Connect(std::string* error) {
   ioc_.restart();
   ioc_.poll();  // completions that arrived between steps (e.g. idle connections closed)
   int open = 0;
@@ -220,7 +220,7 @@ bool Publisher::Connect(std::string* error) {
   return open > 0;
 }
 
-void Publisher::StartRead(Conn* c) {
+void RestPublisher::StartRead(Conn* c) {
   c->parser.emplace();
   c->parser->body_limit(1 << 20);
   uint64_t gen = c->gen;
@@ -232,13 +232,10 @@ void Publisher::StartRead(Conn* c) {
     if (!c->inflight.empty()) {
       int64_t sent = c->inflight.front();
       c->inflight.pop_front();
-      --outstanding_;
       if (status >= 200 && status < 300) {
-        ++st_.acked;
-        st_.ack_us.Record(static_cast<uint64_t>((NowNs() - sent) / 1000));
+        Acked(sent);
       } else {
-        ++st_.failed;
-        ++st_.failures["http-" + std::to_string(status)];
+        Failed("http-" + std::to_string(status));
       }
     }
     if (!keep) return Fail(c, "conn-closed");
@@ -246,7 +243,7 @@ void Publisher::StartRead(Conn* c) {
   });
 }
 
-void Publisher::StartWrite(Conn* c) {
+void RestPublisher::StartWrite(Conn* c) {
   c->busy_writing = true;
   c->writing.swap(c->out);
   c->out.clear();
@@ -260,12 +257,8 @@ void Publisher::StartWrite(Conn* c) {
                     });
 }
 
-void Publisher::Fail(Conn* c, const std::string& reason) {
-  for (size_t i = 0; i < c->inflight.size(); ++i) {
-    ++st_.failed;
-    ++st_.failures[reason];
-    --outstanding_;
-  }
+void RestPublisher::Fail(Conn* c, const std::string& reason) {
+  for (size_t i = 0; i < c->inflight.size(); ++i) Failed(reason);
   c->inflight.clear();
   c->dead = true;
   ++c->gen;
@@ -273,7 +266,15 @@ void Publisher::Fail(Conn* c, const std::string& reason) {
   c->sock.close(ec);
 }
 
-void Publisher::Send(uint64_t k) {
+void RestPublisher::AbandonOutstanding() {
+  for (auto& pool : pools_) {
+    for (auto& c : pool) {
+      if (!c->inflight.empty()) Fail(c.get(), "reply-timeout");
+    }
+  }
+}
+
+void RestPublisher::Send(uint64_t k) {
   auto& pool = pools_[k % pools_.size()];
   Conn* best = nullptr;
   for (auto& c : pool) {
@@ -281,21 +282,13 @@ void Publisher::Send(uint64_t k) {
     if (!best || c->inflight.size() < best->inflight.size()) best = c.get();
     if (best->inflight.empty()) break;
   }
-  int64_t sched = start_ns_ + static_cast<int64_t>(static_cast<double>(k) * 1e9 / rate_);
-  int64_t now = NowNs();
-  st_.max_lag_ns = std::max(st_.max_lag_ns, now - sched);
-  if (now - sched > 1'000'000) ++st_.late_1ms;
-  if (!st_.first_send_ns) st_.first_send_ns = now;
-  st_.last_send_ns = now;
+  const int64_t now = NoteSend(k);
   if (!best) {
-    ++st_.failed;
-    ++st_.failures["no-connection"];
-    return;
+    ++outstanding_;
+    return Failed("no-connection");
   }
   if (!best->inflight.empty()) ++st_.pipelined;
-  std::string content =
-      "plt:" + std::to_string(step_) + ":" + std::to_string(sched) + ":" + std::to_string(k) + ":";
-  if (static_cast<int>(content.size()) < size_) content.append(size_ - content.size(), 'x');
+  std::string content = Content(k);
   std::string body = "{\"content\":\"" + content + "\"}";
   std::string& o = best->out;
   o += "POST /api/v10/channels/" + channel_id_ + "/messages HTTP/1.1\r\nHost: " + host_ + ":" +
@@ -307,71 +300,6 @@ void Publisher::Send(uint64_t k) {
   ++outstanding_;
   ++st_.sent;
   if (!best->busy_writing) StartWrite(best);
-}
-
-Publisher::StepStats Publisher::RunStep(int step, double rate, double duration_s, int64_t start_ns,
-                                        double reply_wait_s, bool progress) {
-  st_ = StepStats();
-  step_ = step;
-  rate_ = rate;
-  start_ns_ = start_ns;
-  outstanding_ = 0;
-  const uint64_t total = static_cast<uint64_t>(std::llround(rate * duration_s));
-  st_.scheduled = total;
-  uint64_t next = 0;
-  asio::steady_timer timer(ioc_);
-  std::function<void()> tick = [&] {
-    int64_t now = NowNs();
-    for (int burst = 0; next < total && burst < 100'000; ++burst) {
-      int64_t sched = start_ns + static_cast<int64_t>(static_cast<double>(next) * 1e9 / rate);
-      if (sched > now) break;
-      Send(next++);
-    }
-    if (next >= total) return;
-    int64_t sched = start_ns + static_cast<int64_t>(static_cast<double>(next) * 1e9 / rate);
-    timer.expires_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(sched)));
-    timer.async_wait([&](beast::error_code ec) {
-      if (!ec) tick();
-    });
-  };
-  ioc_.restart();
-  asio::post(ioc_, tick);
-  const int64_t send_end = start_ns + static_cast<int64_t>(duration_s * 1e9);
-  const int64_t deadline = send_end + static_cast<int64_t>(reply_wait_s * 1e9);
-  int64_t next_progress = start_ns + 1'000'000'000;
-  for (int i = 0; i < 10'000'000; ++i) {
-    int64_t now = NowNs();
-    if ((next >= total && outstanding_ == 0) || now >= deadline) break;
-    if (ioc_.stopped()) {  // out of work (every connection dead, timer done)
-      ioc_.restart();
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ioc_.run_one_for(std::chrono::milliseconds(50));
-    if (progress && now >= next_progress) {
-      next_progress += 1'000'000'000;
-      std::fprintf(stderr, "\r  rate %g/s: %.0f s, sent %llu, acked %llu, failed %llu   ", rate,
-                   (now - start_ns) / 1e9, static_cast<unsigned long long>(st_.sent),
-                   static_cast<unsigned long long>(st_.acked),
-                   static_cast<unsigned long long>(st_.failed));
-    }
-  }
-  if (progress) std::fprintf(stderr, "\n");
-  timer.cancel();
-  if (next < total) {  // the deadline passed before every message was sent (cannot happen
-                       // unless the loop is starved): count the rest as failed
-    st_.failed += total - next;
-    st_.failures["not-sent"] += total - next;
-  }
-  if (outstanding_ > 0) {
-    st_.replies_complete = false;
-    for (auto& pool : pools_) {
-      for (auto& c : pool) {
-        if (!c->inflight.empty()) Fail(c.get(), "reply-timeout");
-      }
-    }
-  }
-  ioc_.poll();  // the cancelled timer's handler (it refers to locals of this frame)
-  return st_;
 }
 
 }  // namespace parley::load

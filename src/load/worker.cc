@@ -1,7 +1,6 @@
 #include "load/worker.h"
 
 #include <netinet/in.h>
-#include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -26,7 +25,9 @@
 #include <thread>
 
 #include "load/histogram.h"
+#include "load/peer_wire.h"
 #include "load/sysinfo.h"
+#include "load/ws_client_codec.h"
 
 namespace parley::load {
 
@@ -37,37 +38,8 @@ using ErrorCode = boost::system::error_code;
 
 namespace {
 
-constexpr std::string_view kWsGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 constexpr size_t kReadBuffer = 256 * 1024;  // shared by every session of a thread
 constexpr size_t kMaxFrame = 64 * 1024 * 1024;
-
-std::string Base64(const unsigned char* p, size_t n) {
-  std::string out(4 * ((n + 2) / 3) + 1, '\0');
-  int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), p, static_cast<int>(n));
-  out.resize(len > 0 ? static_cast<size_t>(len) : 0);
-  return out;
-}
-
-std::string AcceptFor(const std::string& key) {
-  std::string in = key + std::string(kWsGuid);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(in.data(), in.size(), md, &len, EVP_sha1(), nullptr);
-  return Base64(md, len);
-}
-
-// The integer after the first `key` at or after `from`; -1 if absent or not a number.
-int64_t IntAfter(std::string_view p, std::string_view key, size_t from = 0, size_t* end = nullptr) {
-  size_t k = p.find(key, from);
-  if (k == std::string_view::npos) return -1;
-  size_t i = k + key.size();
-  if (i >= p.size() || p[i] < '0' || p[i] > '9') return -1;
-  int64_t v = 0;
-  for (int d = 0; i < p.size() && p[i] >= '0' && p[i] <= '9' && d < 19; ++i, ++d)
-    v = v * 10 + (p[i] - '0');
-  if (end) *end = i;
-  return v;
-}
 
 std::string Sanitize(std::string s) {
   for (char& c : s) {
@@ -76,6 +48,10 @@ std::string Sanitize(std::string s) {
   return s.substr(0, 60);
 }
 
+// kHandshake: WebSocket upgrade sent. kHello: waiting for the first payload
+// (Parley: Hello; socket.io: engine.io open; NATS: INFO). kIdentified: asked
+// to join (Identify, Resume, "40", SUB + PING, SUBSCRIBE), waiting for the
+// answer (GUILD_CREATE, RESUMED, "40", PONG, the subscribe reply).
 enum State : uint8_t { kIdle, kConnecting, kHandshake, kHello, kIdentified, kReady, kClosing };
 
 struct Loop;
@@ -84,15 +60,17 @@ struct Session {
   Session(Loop* l, asio::io_context& ioc) : loop(l), sock(ioc.get_executor()) {}
   Loop* loop;
   Socket sock;
-  std::unique_ptr<std::string> in;   // partial frame (or handshake) between reads
-  std::unique_ptr<std::string> out;  // bytes the socket did not take yet
+  std::unique_ptr<std::string> in;          // partial frame (or handshake) between reads
+  std::unique_ptr<std::string> out;         // bytes the socket did not take yet
+  std::unique_ptr<std::string> session_id;  // Parley: from READY, for Resume
   int64_t t0 = 0, next_beat = 0;
-  uint64_t last_id = 0;
+  uint64_t last_id = 0;  // order key of the last delivery (message id; peers: k + 1)
   int64_t last_s = 0;
   uint32_t index = 0;                         // global session index
   uint32_t recv = 0, dups = 0, reorders = 0;  // current step
   State state = kIdle;
-  bool ready = false, closed = false, write_armed = false;
+  bool ready = false, closed = false, write_armed = false, resuming = false;
+  uint8_t gen = 0;  // bumped when the socket is replaced: older completions are stale
   unsigned char key[16];
 };
 
@@ -108,14 +86,16 @@ struct Loop {
   uint64_t rng = 0x9e3779b97f4a7c15ull;
   size_t next_to_start = 0;
   int inflight = 0;
+  std::deque<Session*> to_resume;  // storm: dropped sessions waiting for a connect slot
   int64_t interval_ms = 0;
   bool quitting = false;
   // Totals.
   uint64_t ready = 0, failed = 0, beats = 0, acks = 0, asks = 0, other = 0, messages = 0;
   uint64_t seq_gaps = 0, other_step = 0;
+  uint64_t dropped_for_storm = 0, resumed = 0;
   std::map<std::string, uint64_t> failures, drops;
-  int64_t first_start = 0, last_ready = 0;
-  Histogram connect_us;
+  int64_t first_start = 0, last_ready = 0, drop_ns = 0, last_resumed = 0;
+  Histogram connect_us, resume_us;
   // Current fan-out step.
   int64_t step = -1, warm_end = 0;
   uint64_t measured = 0;
@@ -127,6 +107,11 @@ struct Loop {
     rng ^= rng << 17;
     return rng;
   }
+  bool Parley() const { return cfg.protocol == Protocol::kParley; }
+  bool OverWebSocket() const {
+    return cfg.protocol == Protocol::kParley || cfg.protocol == Protocol::kWs ||
+           cfg.protocol == Protocol::kSocketIo;
+  }
 
   void StartMore();
   void Start(Session* s);
@@ -135,19 +120,35 @@ struct Loop {
   void OnReadable(Session* s, ErrorCode ec);
   void Process(Session* s, const char* p, size_t n);
   size_t Consume(Session* s, const char* p, size_t n);
+  size_t ConsumeFrames(Session* s, const char* p, size_t n);
+  size_t ConsumeNats(Session* s, const char* p, size_t n);
+  size_t ConsumeRedis(Session* s, const char* p, size_t n);
   void OnText(Session* s, std::string_view p);
+  void OnGatewayPayload(Session* s, std::string_view p);
+  void OnSocketIoPacket(Session* s, std::string_view p);
   void OnMessage(Session* s, std::string_view p);
+  void OnDelivery(Session* s, std::string_view content, uint64_t order_key, int64_t step_id,
+                  int64_t sent);
   void OnReady(Session* s);
+  void OnResumed(Session* s);
   void SendFrame(Session* s, uint8_t opcode, std::string_view payload);
   void WriteRaw(Session* s, std::string_view data);
   void ArmWrite(Session* s);
   void Beat(Session* s);
+  void Drop(Session* s);
   void End(Session* s, const std::string& reason);
   void Sweep();
   void Quit(std::promise<void>* done);
 };
 
 void Loop::StartMore() {
+  while (!quitting && inflight < cfg.concurrency && !to_resume.empty()) {
+    Session* s = to_resume.front();
+    to_resume.pop_front();
+    if (s->closed) continue;
+    ++inflight;
+    Start(s);
+  }
   while (!quitting && inflight < cfg.concurrency && next_to_start < sessions.size()) {
     ++inflight;
     Start(&sessions[next_to_start++]);
@@ -155,7 +156,7 @@ void Loop::StartMore() {
 }
 
 void Loop::Start(Session* s) {
-  s->t0 = NowNs();
+  if (!s->resuming) s->t0 = NowNs();
   if (!first_start) first_start = s->t0;
   s->state = kConnecting;
   ErrorCode ec;
@@ -168,7 +169,9 @@ void Loop::Start(Session* s) {
     s->sock.bind(tcp::endpoint(asio::ip::make_address(a, ec), 0), ec);
     if (ec) return End(s, "bind-" + ec.message());
   }
-  s->sock.async_connect(server, [this, s](ErrorCode e) { OnConnected(s, e); });
+  s->sock.async_connect(server, [this, s, gen = s->gen](ErrorCode e) {
+    if (gen == s->gen) OnConnected(s, e);
+  });
 }
 
 void Loop::OnConnected(Session* s, ErrorCode ec) {
@@ -176,18 +179,34 @@ void Loop::OnConnected(Session* s, ErrorCode ec) {
   if (ec) return End(s, "connect-" + ec.message());
   s->sock.set_option(tcp::no_delay(true), ec);
   s->sock.non_blocking(true, ec);
-  for (auto& b : s->key) b = static_cast<unsigned char>(Rand());
-  std::string req =
-      "GET /?v=10&encoding=json HTTP/1.1\r\nHost: " + cfg.host + ":" + std::to_string(cfg.port) +
-      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + Base64(s->key, 16) +
-      "\r\nSec-WebSocket-Version: 13\r\n\r\n";
-  s->state = kHandshake;
-  WriteRaw(s, req);
+  switch (cfg.protocol) {
+    case Protocol::kParley:
+    case Protocol::kWs:
+    case Protocol::kSocketIo: {
+      for (auto& b : s->key) b = static_cast<unsigned char>(Rand());
+      const char* target = cfg.protocol == Protocol::kParley ? "/?v=10&encoding=json"
+                           : cfg.protocol == Protocol::kWs
+                               ? "/"
+                               : "/socket.io/?EIO=4&transport=websocket";
+      s->state = kHandshake;
+      WriteRaw(s, ws::UpgradeRequest(cfg.host, cfg.port, target, s->key));
+      break;
+    }
+    case Protocol::kNats:
+      s->state = kHello;  // the server speaks first (INFO)
+      break;
+    case Protocol::kRedis:
+      s->state = kIdentified;
+      WriteRaw(s, peer::RedisCommand({"SUBSCRIBE", kPeerTopic}));
+      break;
+  }
   if (!s->closed) ArmRead(s);
 }
 
 void Loop::ArmRead(Session* s) {
-  s->sock.async_wait(Socket::wait_read, [this, s](ErrorCode ec) { OnReadable(s, ec); });
+  s->sock.async_wait(Socket::wait_read, [this, s, gen = s->gen](ErrorCode ec) {
+    if (gen == s->gen) OnReadable(s, ec);  // else: the socket was replaced (storm)
+  });
 }
 
 void Loop::OnReadable(Session* s, ErrorCode ec) {
@@ -224,100 +243,179 @@ void Loop::Process(Session* s, const char* p, size_t n) {
   s->in->assign(p + used, n - used);
 }
 
-// Handles every whole frame (or the handshake) in p; returns the bytes used.
+// Handles every whole frame, line or reply in p; returns the bytes used.
 size_t Loop::Consume(Session* s, const char* p, size_t n) {
-  size_t pos = 0;
-  if (s->state == kHandshake) {
-    std::string_view v(p, n);
-    size_t end = v.find("\r\n\r\n");
-    if (end == std::string_view::npos) {
-      if (n > 16384) End(s, "handshake-too-long");
-      return 0;
-    }
-    std::string head(v.substr(0, end + 2));
-    if (head.rfind("HTTP/1.1 101", 0) != 0) {
-      End(s, "http-" + head.substr(9, 3));
-      return 0;
-    }
-    std::transform(head.begin(), head.end(), head.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    size_t a = head.find("\r\nsec-websocket-accept:");
-    std::string got;
-    if (a != std::string::npos) {
-      size_t b = a + 23;
-      while (b < head.size() && head[b] == ' ') ++b;
-      size_t e = head.find("\r\n", b);
-      // Base64 is case-sensitive: take the value from the original bytes.
-      got = std::string(v.substr(b, e - b));
-    }
-    if (got != AcceptFor(Base64(s->key, 16))) {
-      End(s, "bad-sec-websocket-accept");
-      return 0;
-    }
-    s->state = kHello;
-    pos = end + 4;
+  switch (cfg.protocol) {
+    case Protocol::kNats:
+      return ConsumeNats(s, p, n);
+    case Protocol::kRedis:
+      return ConsumeRedis(s, p, n);
+    default:
+      return ConsumeFrames(s, p, n);
   }
-  while (!s->closed && n - pos >= 2) {
-    auto b0 = static_cast<uint8_t>(p[pos]), b1 = static_cast<uint8_t>(p[pos + 1]);
-    bool fin = b0 & 0x80;
-    uint8_t op = b0 & 0x0f;
-    if (b1 & 0x80) {
-      End(s, "masked-server-frame");
+}
+
+size_t Loop::ConsumeFrames(Session* s, const char* p, size_t n) {
+  size_t pos = 0;
+  std::string error;
+  if (s->state == kHandshake) {
+    switch (ws::ParseHandshake(p, n, s->key, &pos, &error)) {
+      case ws::HandshakeResult::kNeedMore:
+        return 0;
+      case ws::HandshakeResult::kError:
+        End(s, error);
+        return 0;
+      case ws::HandshakeResult::kOk:
+        s->state = kHello;
+        if (cfg.protocol == Protocol::kWs) OnReady(s);  // subscribed once upgraded
+        break;
+    }
+  }
+  while (!s->closed && pos < n) {
+    ws::Frame f;
+    auto r = ws::ParseFrame(p + pos, n - pos, kMaxFrame, &f, &error);
+    if (r == ws::FrameResult::kNeedMore) break;
+    if (r == ws::FrameResult::kError) {
+      End(s, error);
       return pos;
     }
-    uint64_t len = b1 & 0x7f;
-    size_t h = 2;
-    if (len == 126) {
-      if (n - pos < 4) break;
-      len = (static_cast<uint64_t>(static_cast<uint8_t>(p[pos + 2])) << 8) |
-            static_cast<uint8_t>(p[pos + 3]);
-      h = 4;
-    } else if (len == 127) {
-      if (n - pos < 10) break;
-      len = 0;
-      for (int i = 0; i < 8; ++i) len = (len << 8) | static_cast<uint8_t>(p[pos + 2 + i]);
-      h = 10;
-    }
-    if (len > kMaxFrame) {
-      End(s, "frame-too-large");
-      return pos;
-    }
-    if (n - pos - h < len) break;
-    std::string_view payload(p + pos + h, static_cast<size_t>(len));
-    pos += h + static_cast<size_t>(len);
-    if (!fin || op == 0) {
-      End(s, "fragmented-frame");
-      return pos;
-    }
-    switch (op) {
+    pos += f.size;
+    switch (f.opcode) {
       case 1:
-        OnText(s, payload);
+        OnText(s, f.payload);
         break;
       case 8: {
-        int code = payload.size() >= 2
-                       ? (static_cast<uint8_t>(payload[0]) << 8) | static_cast<uint8_t>(payload[1])
-                       : 1005;
+        int code = f.payload.size() >= 2 ? (static_cast<uint8_t>(f.payload[0]) << 8) |
+                                               static_cast<uint8_t>(f.payload[1])
+                                         : 1005;
         End(s, s->state == kClosing ? "closed" : "close-" + std::to_string(code));
         return pos;
       }
       case 9:
-        SendFrame(s, 0xA, payload.substr(0, 125));
+        SendFrame(s, 0xA, f.payload.substr(0, 125));
         break;
       case 10:
         break;
       default:
-        End(s, "unexpected-opcode-" + std::to_string(op));
+        End(s, "unexpected-opcode-" + std::to_string(f.opcode));
         return pos;
     }
   }
   return pos;
 }
 
+// NATS: INFO → CONNECT, SUB, PING; the PONG confirms the subscription.
+size_t Loop::ConsumeNats(Session* s, const char* p, size_t n) {
+  size_t pos = 0;
+  while (!s->closed && pos < n) {
+    peer::NatsEvent e;
+    size_t used = peer::ParseNats(std::string_view(p + pos, n - pos), &e);
+    if (used == 0) break;
+    pos += used;
+    switch (e.kind) {
+      case peer::NatsEvent::kInfo:
+        if (s->state == kHello) {
+          s->state = kIdentified;
+          WriteRaw(s, "CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB " +
+                          std::string(kPeerTopic) + " 1\r\nPING\r\n");
+        }
+        break;
+      case peer::NatsEvent::kPing:
+        ++asks;
+        WriteRaw(s, "PONG\r\n");
+        break;
+      case peer::NatsEvent::kPong:
+        if (!s->ready) OnReady(s);
+        break;
+      case peer::NatsEvent::kMsg:
+        OnText(s, e.payload);
+        break;
+      case peer::NatsEvent::kOk:
+        break;
+      case peer::NatsEvent::kErr:
+        End(s, "nats-" + std::string(e.payload.substr(0, 40)));
+        return pos;
+      case peer::NatsEvent::kBad:
+        End(s, "nats-bad-protocol");
+        return pos;
+    }
+  }
+  return pos;
+}
+
+// Redis: ["subscribe", topic, n] confirms; ["message", topic, payload] delivers.
+size_t Loop::ConsumeRedis(Session* s, const char* p, size_t n) {
+  size_t pos = 0;
+  while (!s->closed && pos < n) {
+    peer::RespReply r;
+    size_t used = peer::ParseResp(std::string_view(p + pos, n - pos), &r);
+    if (used == 0) break;
+    pos += used;
+    if (r.bad) {
+      End(s, "redis-bad-protocol");
+      return pos;
+    }
+    if (r.error) {
+      End(s, "redis-" + std::string(r.items.empty() ? "" : r.items[0].substr(0, 40)));
+      return pos;
+    }
+    if (r.items.size() == 3 && r.items[0] == "message") {
+      OnText(s, r.items[2]);
+    } else if (r.items.size() >= 2 && r.items[0] == "subscribe" && !s->ready) {
+      OnReady(s);
+    } else {
+      ++other;
+    }
+  }
+  return pos;
+}
+
 void Loop::OnText(Session* s, std::string_view p) {
-  int64_t op = IntAfter(p, "\"op\":");
+  switch (cfg.protocol) {
+    case Protocol::kParley:
+      return OnGatewayPayload(s, p);
+    case Protocol::kSocketIo:
+      return OnSocketIoPacket(s, p);
+    default:
+      return OnMessage(s, p);
+  }
+}
+
+// engine.io v4 packets over WebSocket: "0{...}" open, "2" ping, "4" + a
+// socket.io packet: "0{...}" connected, "2[event, data]" an event.
+void Loop::OnSocketIoPacket(Session* s, std::string_view p) {
+  if (p.empty()) return;
+  switch (p[0]) {
+    case '0':
+      if (s->state == kHello) {
+        s->state = kIdentified;
+        SendFrame(s, 1, "40");
+      }
+      return;
+    case '2':
+      ++asks;
+      return SendFrame(s, 1, "3");
+    case '1':
+      return End(s, "engineio-close");
+    case '4':
+      if (p.size() >= 2 && p[1] == '0') {
+        if (!s->ready) OnReady(s);
+        return;
+      }
+      if (p.size() >= 2 && p[1] == '2') return OnMessage(s, p);
+      if (p.size() >= 2 && p[1] == '4') return End(s, "socketio-connect-error");
+      ++other;
+      return;
+    default:
+      ++other;
+  }
+}
+
+void Loop::OnGatewayPayload(Session* s, std::string_view p) {
+  int64_t op = peer::IntAfter(p, "\"op\":");
   switch (op) {
     case 0: {
-      int64_t seq = IntAfter(p, "\"s\":");
+      int64_t seq = peer::IntAfter(p, "\"s\":");
       if (seq > 0) {
         if (s->last_s && seq != s->last_s + 1) ++seq_gaps;
         s->last_s = seq;
@@ -330,14 +428,29 @@ void Loop::OnText(Session* s, std::string_view p) {
       }
       if (type == "MESSAGE_CREATE") return OnMessage(s, p);
       if (type == "GUILD_CREATE" && !s->ready) return OnReady(s);
-      if (type != "READY") ++other;
+      if (type == "RESUMED" && s->resuming) return OnResumed(s);
+      if (type == "READY") {
+        size_t k = p.find("\"session_id\":\"");
+        if (k != std::string_view::npos) {
+          size_t b = k + 14, e = p.find('"', b);
+          if (e != std::string_view::npos)
+            s->session_id = std::make_unique<std::string>(p.substr(b, e - b));
+        }
+        return;
+      }
+      ++other;
       return;
     }
     case 10: {
-      int64_t iv = IntAfter(p, "\"heartbeat_interval\":");
+      int64_t iv = peer::IntAfter(p, "\"heartbeat_interval\":");
       if (iv > 0) interval_ms = iv;
       s->state = kIdentified;
       const std::string& token = cfg.tokens[s->index % cfg.tokens.size()];
+      if (s->resuming && s->session_id) {
+        return SendFrame(s, 1,
+                         "{\"op\":6,\"d\":{\"token\":\"" + token + "\",\"session_id\":\"" +
+                             *s->session_id + "\",\"seq\":" + std::to_string(s->last_s) + "}}");
+      }
       std::string id = "{\"op\":2,\"d\":{\"token\":\"" + token +
                        "\",\"intents\":" + std::to_string(cfg.intents) +
                        ",\"properties\":{\"os\":\"linux\",\"browser\":\"parley-load\","
@@ -351,7 +464,7 @@ void Loop::OnText(Session* s, std::string_view p) {
       ++asks;
       return Beat(s);
     case 9:
-      return End(s, "invalid-session");
+      return End(s, s->resuming ? "resume-invalid-session" : "invalid-session");
     case 7:
       return End(s, "reconnect-requested");
     default:
@@ -359,31 +472,33 @@ void Loop::OnText(Session* s, std::string_view p) {
   }
 }
 
-// MESSAGE_CREATE: the content "plt:<step>:<send_ns>:<k>:..." and the message id
-// (the first "id" after the content).
+// A delivery: the content "plt:<step>:<send_ns>:<k>:..." somewhere in p
+// (Parley: MESSAGE_CREATE JSON, ordered by the message id, the first "id"
+// after the content; peers: the raw payload, ordered by k).
 void Loop::OnMessage(Session* s, std::string_view p) {
   ++messages;
   int64_t now = NowNs();
-  size_t c = p.find("\"content\":\"plt:");
+  size_t c = p.find("plt:");
   if (c == std::string_view::npos) {
     ++other;
     return;
   }
   size_t e = 0;
-  int64_t step_id = IntAfter(p, "\"content\":\"plt:", c, &e);
-  int64_t sent = IntAfter(p, ":", e, &e);
-  int64_t id = IntAfter(p, "\"id\":\"", e);
-  if (id < 0 || sent < 0) {
+  int64_t step_id = peer::IntAfter(p, "plt:", c, &e);
+  int64_t sent = peer::IntAfter(p, ":", e, &e);
+  int64_t k = peer::IntAfter(p, ":", e, &e);
+  int64_t key = Parley() ? peer::IntAfter(p, "\"id\":\"", e) : k + 1;
+  if (key < 0 || sent < 0 || step_id < 0) {
     ++other;
     return;
   }
-  auto uid = static_cast<uint64_t>(id);
-  bool dup = uid == s->last_id, reorder = uid < s->last_id;
-  if (uid > s->last_id) s->last_id = uid;
   if (step_id != step) {
     ++other_step;
     return;
   }
+  auto uid = static_cast<uint64_t>(key);
+  bool dup = uid == s->last_id, reorder = uid < s->last_id;
+  if (uid > s->last_id) s->last_id = uid;
   ++s->recv;
   if (dup) ++s->dups;
   if (reorder) ++s->reorders;
@@ -401,17 +516,31 @@ void Loop::OnReady(Session* s) {
   last_ready = std::max(last_ready, now);
   connect_us.Record(static_cast<uint64_t>((now - s->t0) / 1000));
   --inflight;
-  // One heartbeat at once (acknowledges READY and GUILD_CREATE so the server
-  // may drop them from its replay buffer), then every interval, the first at
-  // a random point of it.
+  if (Parley()) {
+    // One heartbeat at once (acknowledges READY and GUILD_CREATE so the server
+    // may drop them from its replay buffer), then every interval, the first
+    // at a random point of it.
+    Beat(s);
+    int64_t iv = std::max<int64_t>(interval_ms, 1000);
+    s->next_beat = now + static_cast<int64_t>(Rand() % static_cast<uint64_t>(iv)) * 1'000'000;
+  }
+  StartMore();
+}
+
+void Loop::OnResumed(Session* s) {
+  int64_t now = NowNs();
+  s->resuming = false;
+  s->state = kReady;
+  ++resumed;
+  last_resumed = std::max(last_resumed, now);
+  resume_us.Record(static_cast<uint64_t>(std::max<int64_t>(0, now - drop_ns) / 1000));
+  --inflight;
   Beat(s);
-  int64_t iv = std::max<int64_t>(interval_ms, 1000);
-  s->next_beat = now + static_cast<int64_t>(Rand() % static_cast<uint64_t>(iv)) * 1'000'000;
   StartMore();
 }
 
 void Loop::Beat(Session* s) {
-  if (s->closed) return;
+  if (s->closed || !Parley()) return;
   std::string hb = s->last_s ? "{\"op\":1,\"d\":" + std::to_string(s->last_s) + "}"
                              : std::string("{\"op\":1,\"d\":null}");
   ++beats;
@@ -420,23 +549,9 @@ void Loop::Beat(Session* s) {
 }
 
 void Loop::SendFrame(Session* s, uint8_t opcode, std::string_view payload) {
-  std::string& f = scratch;
-  f.clear();
-  f.push_back(static_cast<char>(0x80 | opcode));
-  size_t len = payload.size();
-  if (len < 126) {
-    f.push_back(static_cast<char>(0x80 | len));
-  } else {  // client payloads are small (the server takes at most 4096 bytes)
-    f.push_back(static_cast<char>(0x80 | 126));
-    f.push_back(static_cast<char>((len >> 8) & 0xff));
-    f.push_back(static_cast<char>(len & 0xff));
-  }
-  uint32_t m = static_cast<uint32_t>(Rand());
-  char mask[4];
-  std::memcpy(mask, &m, 4);
-  f.append(mask, 4);
-  for (size_t i = 0; i < len; ++i) f.push_back(static_cast<char>(payload[i] ^ mask[i & 3]));
-  WriteRaw(s, f);
+  scratch.clear();
+  ws::AppendFrame(&scratch, opcode, payload, static_cast<uint32_t>(Rand()));
+  WriteRaw(s, scratch);
 }
 
 void Loop::WriteRaw(Session* s, std::string_view data) {
@@ -461,10 +576,12 @@ void Loop::WriteRaw(Session* s, std::string_view data) {
 void Loop::ArmWrite(Session* s) {
   if (s->write_armed) return;
   s->write_armed = true;
-  s->sock.async_wait(Socket::wait_write, [this, s](ErrorCode ec) {
+  s->sock.async_wait(Socket::wait_write, [this, s, gen = s->gen](ErrorCode ec) {
+    if (gen != s->gen) return;  // the socket was replaced (storm)
     s->write_armed = false;
     if (s->closed) return;
     if (ec) return End(s, "wait-write-" + ec.message());
+    if (!s->out) return;
     size_t n = s->sock.write_some(asio::buffer(*s->out), ec);
     if (ec && ec != asio::error::would_block && ec != asio::error::try_again)
       return End(s, "write-" + ec.message());
@@ -478,6 +595,24 @@ void Loop::ArmWrite(Session* s) {
   });
 }
 
+// Storm: the connection ends with a TCP reset (SO_LINGER 0), as when a
+// network path dies, and the session queues to reconnect and Resume.
+void Loop::Drop(Session* s) {
+  if (s->closed || !s->ready || s->resuming || !s->session_id) return;
+  linger lg{1, 0};
+  setsockopt(s->sock.native_handle(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  ErrorCode ec;
+  s->sock.close(ec);
+  s->in.reset();
+  s->out.reset();
+  s->write_armed = false;
+  ++s->gen;
+  s->resuming = true;
+  s->state = kIdle;
+  ++dropped_for_storm;
+  to_resume.push_back(s);
+}
+
 void Loop::End(Session* s, const std::string& reason) {
   if (s->closed) return;
   s->closed = true;
@@ -485,10 +620,14 @@ void Loop::End(Session* s, const std::string& reason) {
   s->sock.close(ec);
   s->in.reset();
   s->out.reset();
-  if (!s->ready) {
-    ++failed;
-    ++failures[Sanitize(reason)];
-    --inflight;
+  if (!s->ready || s->resuming) {
+    if (s->ready) {
+      ++drops["resume-" + Sanitize(reason)];
+    } else {
+      ++failed;
+      ++failures[Sanitize(reason)];
+    }
+    if (s->state != kIdle) --inflight;  // kIdle: still queued, no slot taken
     StartMore();
   } else if (!quitting) {
     ++drops[Sanitize(reason)];
@@ -501,7 +640,11 @@ void Loop::Sweep() {
   for (auto& s : sessions) {
     if (s.closed || s.state == kIdle) continue;
     if (!s.ready) {
-      if (now - s.t0 > timeout) End(&s, "timeout-before-guild-create");
+      if (now - s.t0 > timeout) End(&s, "timeout-before-ready");
+      continue;
+    }
+    if (s.resuming) {
+      if (now - drop_ns > timeout) End(&s, "timeout-before-resumed");
       continue;
     }
     if (s.state == kReady && now >= s.next_beat) Beat(&s);
@@ -514,7 +657,7 @@ void Loop::Sweep() {
 
 // Close 1000 on every open session (the server then ends the session at once
 // instead of keeping it resumable), wait up to 2 s for the server's close,
-// then close what is left and stop.
+// then close what is left and stop. NATS and Redis have no close handshake.
 void Loop::Quit(std::promise<void>* done) {
   quitting = true;
   for (auto& s : sessions) {
@@ -523,7 +666,7 @@ void Loop::Quit(std::promise<void>* done) {
       s.closed = true;
       continue;
     }
-    if (s.state >= kHello) {
+    if (s.state >= kHello && OverWebSocket()) {
       SendFrame(&s, 8, std::string_view("\x03\xe8", 2));
       s.state = kClosing;
     } else {
@@ -614,7 +757,8 @@ int RunWorker(const WorkerConfig& cfg, int fd) {
       ch.Send("ok");
     } else if (cmd == "stats") {
       uint64_t ready = 0, failed = 0, alive = 0, beats = 0, acks = 0, asks = 0, other = 0;
-      uint64_t messages = 0, gaps = 0, other_step = 0;
+      uint64_t messages = 0, gaps = 0, other_step = 0, dropped = 0, resumed = 0, resuming = 0;
+      int64_t last_resumed = 0;
       int64_t first = 0, last = 0;
       std::map<std::string, uint64_t> failures, drops;
       OnEachLoop(loops, [&](Loop& l) {
@@ -627,9 +771,15 @@ int RunWorker(const WorkerConfig& cfg, int fd) {
         messages += l.messages;
         gaps += l.seq_gaps;
         other_step += l.other_step;
+        dropped += l.dropped_for_storm;
+        resumed += l.resumed;
+        last_resumed = std::max(last_resumed, l.last_resumed);
         if (l.first_start && (!first || l.first_start < first)) first = l.first_start;
         last = std::max(last, l.last_ready);
-        for (auto& s : l.sessions) alive += s.ready && !s.closed;
+        for (auto& s : l.sessions) {
+          alive += s.ready && !s.closed && !s.resuming;
+          resuming += s.resuming && !s.closed;
+        }
         for (auto& [k, v] : l.failures) failures[k] += v;
         for (auto& [k, v] : l.drops) drops[k] += v;
       });
@@ -639,8 +789,24 @@ int RunWorker(const WorkerConfig& cfg, int fd) {
               " other=" + std::to_string(other) + " messages=" + std::to_string(messages) +
               " seq_gaps=" + std::to_string(gaps) + " other_step=" + std::to_string(other_step) +
               " first_start=" + std::to_string(first) + " last_ready=" + std::to_string(last) +
-              " cpu=" + std::to_string(SelfCpuSeconds()) + Counts("f.", failures) +
-              Counts("d.", drops));
+              " storm_dropped=" + std::to_string(dropped) + " resumed=" + std::to_string(resumed) +
+              " resuming=" + std::to_string(resuming) + " last_resumed=" +
+              std::to_string(last_resumed) + " cpu=" + std::to_string(SelfCpuSeconds()) +
+              Counts("f.", failures) + Counts("d.", drops));
+    } else if (cmd == "drop") {
+      // Storm: every ready session drops at once and queues to resume.
+      const int64_t now = NowNs();
+      OnEachLoop(loops, [now](Loop& l) {
+        l.drop_ns = now;
+        l.resume_us.Reset();
+        for (auto& s : l.sessions) l.Drop(&s);
+        l.StartMore();
+      });
+      ch.Send("ok");
+    } else if (cmd == "resume") {
+      Histogram h;
+      OnEachLoop(loops, [&](Loop& l) { h.Add(l.resume_us); });
+      ch.Send("resume " + h.Encode());
     } else if (cmd == "connect") {
       Histogram h;
       OnEachLoop(loops, [&](Loop& l) { h.Add(l.connect_us); });
@@ -653,7 +819,10 @@ int RunWorker(const WorkerConfig& cfg, int fd) {
         l.warm_end = warm_end;
         l.measured = 0;
         l.latency_us.Reset();
-        for (auto& s : l.sessions) s.recv = s.dups = s.reorders = 0;
+        for (auto& s : l.sessions) {
+          s.recv = s.dups = s.reorders = 0;
+          s.last_id = 0;  // peers' order keys start again at 1 each step
+        }
       });
       ch.Send("ok");
     } else if (cmd == "behind" || cmd == "report") {

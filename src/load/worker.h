@@ -1,10 +1,14 @@
-// parley-load's gateway side: a forked worker process holding many raw
-// WebSocket sessions (one io_context per thread), driven by its parent over a
+// parley-load's receiving side: a forked worker process holding many sessions
+// (Parley gateway sessions over raw WebSocket, or a peer's subscribers: see
+// protocol.h; one io_context per thread), driven by its parent over a
 // socketpair with one-line commands and one-line replies:
 //   open                 start connecting every session           → ok
 //   stats                counters (ready, failed, alive, ...)      → stats k=v ...
 //   connect              connect-latency histogram (µs)            → connect <hist>
 //   step ID WARM_END_NS  new fan-out step: reset per-step counters → ok
+//   drop                 storm: every ready session resets its TCP connection
+//                        and queues to reconnect and Resume      → ok
+//   resume               drop → RESUMED latency histogram (µs)    → resume <hist>
 //   behind ACKED         deliveries still missing on open sessions → behind N
 //   report ACKED         the step's result (loss, order, latency)  → report k=v ... h=<hist>
 //   quit                 close 1000 on every session, exit         → bye
@@ -14,11 +18,14 @@
 #include <string>
 #include <vector>
 
+#include "load/protocol.h"
+
 namespace parley::load {
 
 struct WorkerConfig {
   std::string host;
   int port = 0;
+  Protocol protocol = Protocol::kParley;
   std::vector<std::string> tokens;  // session i identifies with tokens[i % size]
   int first = 0, count = 0;         // this worker's global session indices [first, first+count)
   int threads = 1;

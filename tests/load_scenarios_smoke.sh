@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# parley-load's storm, writes and history scenarios, tiny, against the real
+# server: each must finish with exit 0 (storm: every session resumed and no
+# message lost; writes: every post acknowledged and found; history: every
+# page a 200 with a JSON array). Usage: tests/load_scenarios_smoke.sh PARLEY PARLEY_LOAD
+set -euo pipefail
+parley=$1
+load=$2
+data=$(mktemp -d)
+port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+"$parley" serve --listen "127.0.0.1:$port" --data "$data" --password-cost min \
+  --ratelimit-global 0 --ratelimit-scale 1000000 --log-level warn &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
+for i in $(seq 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+url=http://127.0.0.1:$port
+common=(--url "$url" --no-record --timeout-s 240)
+echo "== storm"
+"$load" storm --receivers 200 --users 20 --rate 20 --duration 4 --drop-at-s 1.5 --drain-s 10 "${common[@]}"
+echo "== writes"
+"$load" writes --clients 8 --channels 2 --duration 3 --warmup-s 1 "${common[@]}"
+echo "== history"
+"$load" history --messages 2000 --conns 4 --duration 2 --warmup-s 0.5 "${common[@]}"
+echo "load scenarios: ok"
