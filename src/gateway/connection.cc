@@ -115,6 +115,11 @@ bool Conn::OnPing(std::string_view payload) {
   return true;
 }
 
+std::string& Conn::Out() {
+  if (!out_) out_ = hub_->TakeBuffer();
+  return *out_;
+}
+
 void Conn::OnClose(uint16_t code, std::string_view) {
   // 1000/1001 end the session (the client is leaving); anything else (4200
   // from discord.js, 1006...) keeps it for a resume.
@@ -246,6 +251,7 @@ void Conn::Flush() {
   while (out_ && out_sent_ < out_->size()) {
     ssize_t n = ::send(socket_.native_handle(), out_->data() + out_sent_, out_->size() - out_sent_,
                        MSG_NOSIGNAL | MSG_DONTWAIT);
+    metrics::M().gateway_socket_writes->Inc();
     if (n > 0) {
       out_sent_ += static_cast<uint32_t>(n);
       continue;
@@ -255,9 +261,8 @@ void Conn::Flush() {
     return Gone();
   }
   // Everything written: give the buffer back, so that idle connections hold
-  // none (keeping even 1-4 KB per socket would blow the per-session budget;
-  // the allocator makes the next one cheap).
-  out_.reset();
+  // none (keeping even 1-4 KB per socket would blow the per-session budget).
+  hub_->GiveBuffer(std::move(out_));
   out_sent_ = 0;
   if (phase_ == Phase::kClosing && !shut_down_) {
     shut_down_ = true;

@@ -110,6 +110,7 @@ void LoopHub::FlushDirty() {
   std::vector<boost::intrusive_ptr<Conn>> batch;
   batch.swap(dirty_);
   for (auto& c : batch) c->Flush();
+  metrics::M().gateway_flush_passes->Inc();
   const int64_t end = SteadyNs();
   const double pacing = gw_->options().flush_pacing;
   next_flush_ns_ = end - start >= 200'000 && pacing > 0
@@ -126,6 +127,21 @@ void LoopHub::FlushDirty() {
   }
 }
 
+std::unique_ptr<std::string> LoopHub::TakeBuffer() {
+  if (buffer_pool_.empty()) return std::make_unique<std::string>();
+  auto b = std::move(buffer_pool_.back());
+  buffer_pool_.pop_back();
+  pool_low_ = std::min(pool_low_, buffer_pool_.size());
+  return b;
+}
+
+void LoopHub::GiveBuffer(std::unique_ptr<std::string> b) {
+  constexpr size_t kMaxPooled = 8192, kMaxCapacity = 256 * 1024;
+  if (!b || b->capacity() > kMaxCapacity || buffer_pool_.size() >= kMaxPooled) return;
+  b->clear();
+  buffer_pool_.push_back(std::move(b));
+}
+
 void LoopHub::StartSweep() {
   sweep_.expires_after(std::chrono::milliseconds(250));
   sweep_.async_wait([this](boost::system::error_code ec) {
@@ -137,6 +153,9 @@ void LoopHub::StartSweep() {
 
 void LoopHub::Sweep() {
   int64_t now = now_ms();
+  // Free the pooled buffers no pass needed since the last sweep.
+  buffer_pool_.resize(buffer_pool_.size() - std::min(pool_low_, buffer_pool_.size()));
+  pool_low_ = buffer_pool_.size();
   // Backwards: a connection that ends is swapped with the last one, which
   // was checked already.
   for (size_t i = conns_.size(); i-- > 0;) {

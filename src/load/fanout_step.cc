@@ -9,6 +9,7 @@
 
 #include "load/peer_publisher.h"
 #include "load/report.h"
+#include "load/server_probe.h"
 #include "load/sysinfo.h"
 
 namespace parley::load {
@@ -25,6 +26,7 @@ StepResult RunFanoutStep(const Options& o, int pid, std::vector<Worker>& ws, Pub
   Ask(ws, "step " + std::to_string(step) + " " + std::to_string(warm_end), 20000);
   const double gen0 = SelfCpuSeconds() + Sum(Ask(ws, "stats", 20000), "cpu");
   const ProcSample srv0 = pid ? SampleProc(pid) : ProcSample{};
+  const ServerProbe probe0 = Probe(o, pid);
   std::fprintf(stderr, "step %d: %g messages/s x %llu receivers for %g s\n", step, rate,
                static_cast<unsigned long long>(receivers_ready), o.duration_s);
   std::thread side;
@@ -32,6 +34,7 @@ StepResult RunFanoutStep(const Options& o, int pid, std::vector<Worker>& ws, Pub
   Publisher::StepStats ps = pub.RunStep(step, rate, o.duration_s, start, 10, true);
   if (side.joinable()) side.join();
   const ProcSample srv1 = pid ? SampleProc(pid) : ProcSample{};
+  const ServerProbe probe1 = Probe(o, pid);
   // Drain: wait until every open session has every acknowledged message.
   const int64_t drain_end = NowNs() + static_cast<int64_t>(o.drain_s * 1e9);
   double behind = 0;
@@ -90,6 +93,7 @@ StepResult RunFanoutStep(const Options& o, int pid, std::vector<Worker>& ws, Pub
                           {"seq_gaps_total", Sum(st, "seq_gaps")},
                           {"drained", row.drained},
                           {"server_cpu_cores", std::round(row.server_cpu * 1000) / 1000},
+                          {"server_breakdown", Breakdown(probe0, probe1)},
                           {"generator_cpu", CpuJson(gc)},
                           {"pass", row.pass}};
   std::fprintf(

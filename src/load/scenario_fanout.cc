@@ -15,6 +15,7 @@
 #include "load/fanout_step.h"
 #include "load/report.h"
 #include "load/scenarios.h"
+#include "load/server_probe.h"
 #include "load/sysinfo.h"
 #include "load/worker_pool.h"
 
@@ -83,6 +84,10 @@ int RunFanout(const Options& o) {
           static_cast<unsigned long long>(r.reorders), r.server_cpu, 100 * r.gen_share,
           r.pass ? "yes" : "no", r.gen_saturated ? " (generator > 80%)" : "");
     }
+    std::printf("where the server's time went, per step:\n");
+    for (const auto& r : rows)
+      std::printf("%8g  %s\n", r.rate,
+                  BreakdownText(r.json.at("server_breakdown").as_object()).c_str());
     if (knee >= 0) {
       std::printf(
           "knee: %g messages/s (%.0f deliveries/s) is the highest step with p99 <= %g ms "

@@ -50,6 +50,12 @@ ServerMetrics::ServerMetrics() {
                                   "Gateway bytes queued on sockets (frames), by compression",
                                   fmt::format("compression=\"{}\"", modes[i]));
   }
+  gateway_socket_writes =
+      &r.NewCounter("parley_gateway_socket_writes_total",
+                    "send() calls on gateway sockets (several dispatches may share one)");
+  gateway_flush_passes = &r.NewCounter(
+      "parley_gateway_flush_passes_total",
+      "Passes of an event loop over its connections with output (see --flush-pacing)");
   delivery_latency = &r.NewHistogram(
       "parley_delivery_latency_seconds",
       "From a commit to its dispatch being written to a gateway socket", LatencyBuckets());

@@ -63,7 +63,9 @@ struct ServerMetrics {
   // compression, and frames on the wire.
   std::array<Counter*, 3> bytes_raw{};
   std::array<Counter*, 3> bytes_wire{};
-  Histogram* delivery_latency;  // commit -> written to the socket
+  Histogram* delivery_latency;     // commit -> written to the socket
+  Counter* gateway_socket_writes;  // send() calls on gateway sockets
+  Counter* gateway_flush_passes;   // FlushDirty passes (one per loop iteration with output)
 
   // Messages and the store.
   Counter* messages_posted;                   // acknowledged (2xx) POST /channels/{id}/messages
