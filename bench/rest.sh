@@ -2,11 +2,14 @@
 # REST benchmarks of issue "Parley foundation", run on this machine:
 #   bench/rest.sh writes   [CLIENTS=64] [CHANNELS=8] [DURATION=20]
 #   bench/rest.sh history  [MESSAGES=10000000] [DURATION=15]
+#   bench/rest.sh history-load [MESSAGES=10000000] [DURATION=15] [CONNS=16]
 # writes:  acknowledged POST /channels/{id}/messages per second from CLIENTS
 #          keep-alive connections (wrk, one thread, open on the same box),
 #          then checks the store holds at least as many messages as were acked.
 # history: fills one channel with MESSAGES messages (parley fill), then pages
 #          it with limit=50 at random anchors in before/after/around modes.
+# history-load: the same store, paged by parley-load's history scenario
+#          (build/release/parley-load) instead of wrk.
 # Needs: scripts/build.sh release, wrk (apt-get install wrk), node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +20,10 @@ DATA=$(mktemp -d /tmp/parley-bench.XXXXXX)
 API=http://127.0.0.1:$PORT/api/v10
 SERVER_PID=
 trap '[ -n "$SERVER_PID" ] && kill $SERVER_PID 2>/dev/null; rm -rf "$DATA"' EXIT
-command -v wrk >/dev/null || { echo "wrk missing: apt-get install wrk" >&2; exit 1; }
+[ "$mode" = history-load ] || command -v wrk >/dev/null || {
+  echo "wrk missing: apt-get install wrk" >&2
+  exit 1
+}
 
 start_server() {
   "$BIN" serve --listen 127.0.0.1:$PORT --data "$DATA" --password-cost min \
@@ -77,5 +83,16 @@ case "$mode" in
     done
     stop_server
     ;;
-  *) echo "usage: bench/rest.sh writes|history" >&2; exit 2 ;;
+  history-load)
+    MESSAGES=${MESSAGES:-10000000}; SECONDS_=${DURATION:-15}
+    start_server; setup_guild; stop_server
+    "$BIN" fill --data "$DATA" --channel "$CHANNELS" --author "$USER_ID" --count "$MESSAGES"
+    ls -la "$DATA"/parley.db | awk '{print "db bytes:", $5}'
+    start_server
+    "${LOAD_BIN:-build/release/parley-load}" history --channel "$CHANNELS" --token "$TOKEN" \
+      --messages "$MESSAGES" --conns "${CONNS:-16}" --duration "$SECONDS_" --warmup-s 5 \
+      --url "http://127.0.0.1:$PORT" --pid "$SERVER_PID"
+    stop_server
+    ;;
+  *) echo "usage: bench/rest.sh writes|history|history-load" >&2; exit 2 ;;
 esac
