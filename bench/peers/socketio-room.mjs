@@ -25,24 +25,9 @@
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 
-function usage(msg) {
-  if (msg) process.stderr.write(`socketio-room: ${msg}\n`);
-  process.stderr.write('usage: node bench/peers/socketio-room.mjs --port P [--host 127.0.0.1]\n');
-  process.exit(2);
-}
+import { parseListenArgs, stopOnSignals } from './peer-server.mjs';
 
-let host = '127.0.0.1';
-let port = null;
-const argv = process.argv.slice(2);
-for (let i = 0; i < argv.length; i++) {
-  const a = argv[i];
-  const v = () => (i + 1 < argv.length ? argv[++i] : usage(`${a} needs a value`));
-  if (a === '--port') port = Number(v());
-  else if (a === '--host') host = v();
-  else if (a === '--help' || a === '-h') usage();
-  else usage(`unknown option ${a}`);
-}
-if (port === null || !Number.isInteger(port) || port < 0 || port > 65535) usage('--port P is required');
+const { host, port } = parseListenArgs('socketio-room');
 
 const httpServer = createServer();
 const io = new Server(httpServer, {
@@ -68,14 +53,4 @@ httpServer.listen(port, host, () => {
   process.stdout.write(`listening ${httpServer.address().port}\n`);
 });
 
-const CLIENTS = () => io.engine.clientsCount;
-let stopping = false;
-function stop(sig) {
-  if (stopping) return;
-  stopping = true;
-  process.stderr.write(`socketio-room: ${sig}: closing ${CLIENTS()} clients\n`);
-  io.close(() => process.exit(0));
-  setTimeout(() => process.exit(0), 2000).unref();
-}
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+stopOnSignals('socketio-room', () => io.engine.clientsCount, (done) => io.close(done));

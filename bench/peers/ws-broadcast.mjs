@@ -16,24 +16,9 @@
 // picks a free port). SIGTERM / SIGINT close every client and exit 0.
 import { WebSocketServer, WebSocket } from 'ws';
 
-function usage(msg) {
-  if (msg) process.stderr.write(`ws-broadcast: ${msg}\n`);
-  process.stderr.write('usage: node bench/peers/ws-broadcast.mjs --port P [--host 127.0.0.1]\n');
-  process.exit(2);
-}
+import { parseListenArgs, stopOnSignals } from './peer-server.mjs';
 
-let host = '127.0.0.1';
-let port = null;
-const argv = process.argv.slice(2);
-for (let i = 0; i < argv.length; i++) {
-  const a = argv[i];
-  const v = () => (i + 1 < argv.length ? argv[++i] : usage(`${a} needs a value`));
-  if (a === '--port') port = Number(v());
-  else if (a === '--host') host = v();
-  else if (a === '--help' || a === '-h') usage();
-  else usage(`unknown option ${a}`);
-}
-if (port === null || !Number.isInteger(port) || port < 0 || port > 65535) usage('--port P is required');
+const { host, port } = parseListenArgs('ws-broadcast');
 
 const wss = new WebSocketServer({ host, port, perMessageDeflate: false, clientTracking: true });
 
@@ -56,15 +41,7 @@ wss.on('error', (err) => {
   process.exit(1);
 });
 
-const CLIENTS = () => wss.clients.size;
-let stopping = false;
-function stop(sig) {
-  if (stopping) return;
-  stopping = true;
-  process.stderr.write(`ws-broadcast: ${sig}: closing ${CLIENTS()} clients\n`);
+stopOnSignals('ws-broadcast', () => wss.clients.size, (done) => {
   for (const c of wss.clients) c.terminate();
-  wss.close(() => process.exit(0));
-  setTimeout(() => process.exit(0), 2000).unref();
-}
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+  wss.close(done);
+});

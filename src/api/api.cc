@@ -15,6 +15,7 @@
 #include "gateway/event_builder.h"
 #include "gateway/gateway.h"
 #include "metrics/server_metrics.h"
+#include "util/clock.h"
 #include "util/time_format.h"
 
 namespace parley {
@@ -145,9 +146,7 @@ Api::~Api() = default;
 
 void Api::Handle(net::Request&& req, net::Responder respond) {
   auto call = std::make_shared<Call>(std::move(req), std::move(respond));
-  call->start_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                       std::chrono::steady_clock::now().time_since_epoch())
-                       .count();
+  call->start_ns = SteadyNs();
   Dispatch(call);
 }
 
@@ -359,9 +358,7 @@ void Call::Send(net::Response&& res) {
 
 void Call::CountReply(unsigned status) {
   auto& m = metrics::M();
-  int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                    std::chrono::steady_clock::now().time_since_epoch())
-                    .count();
+  int64_t now = SteadyNs();
   if (start_ns) m.http_request_seconds->Observe(static_cast<double>(now - start_ns) / 1e9);
   if (!metrics) {
     m.http_unmatched_requests->Inc();

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "metrics/server_metrics.h"
+#include "util/clock.h"
 
 namespace parley::gateway {
 
@@ -23,9 +24,7 @@ size_t Frame::size_with_seq(uint64_t seq) const {
 
 FramePtr MakeDispatch(std::string_view type, std::string_view d_json) {
   auto f = std::make_shared<Frame>();
-  f->created_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::steady_clock::now().time_since_epoch())
-                      .count();
+  f->created_ns = SteadyNs();
   f->type = metrics::EventTypeIndex(type);
   f->head.reserve(20 + type.size());
   f->head.append("{\"t\":\"");

@@ -12,18 +12,11 @@
 #include "gateway/guild_payloads.h"
 #include "metrics/server_metrics.h"
 #include "model/permissions.h"
+#include "util/clock.h"
 
 namespace parley::gateway {
 
 namespace asio = boost::asio;
-
-namespace {
-int64_t SteadyNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
 
 std::string Session::IdString() const {
   return fmt::format("{:016x}", id);
@@ -45,9 +38,7 @@ LoopHub::~LoopHub() {
 }
 
 int64_t LoopHub::now_ms() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return SteadyMs();
 }
 
 void LoopHub::Add(Conn* c) {
@@ -154,7 +145,7 @@ void LoopHub::StartSweep() {
 void LoopHub::Sweep() {
   int64_t now = now_ms();
   // Free the pooled buffers no pass needed since the last sweep.
-  buffer_pool_.resize(buffer_pool_.size() - std::min(pool_low_, buffer_pool_.size()));
+  buffer_pool_.resize(buffer_pool_.size() - pool_low_);  // pool_low_ <= size()
   pool_low_ = buffer_pool_.size();
   // Backwards: a connection that ends is swapped with the last one, which
   // was checked already.

@@ -54,7 +54,6 @@ bool PeerPublisher::Connect(std::string* error) {
   dead_ = false;
   ++gen_;
   StartRead();
-  if (!out_.empty()) StartWrite();
   return true;
 }
 
@@ -89,8 +88,10 @@ bool PeerPublisher::Handshake(std::string* error) {
     return !ec;
   }
   unsigned char key[16];
-  for (auto& b : key)
-    b = static_cast<unsigned char>(rng_ >> 24), rng_ = rng_ * 6364136223846793005ull + 1;
+  for (auto& b : key) {
+    rng_ = rng_ * 6364136223846793005ull + 1;  // an LCG is plenty for a handshake nonce
+    b = static_cast<unsigned char>(rng_ >> 33);
+  }
   const char* target = protocol_ == Protocol::kWs ? "/" : "/socket.io/?EIO=4&transport=websocket";
   asio::write(sock_, asio::buffer(ws::UpgradeRequest(host_, port_, target, key)), ec);
   if (ec) {

@@ -13,12 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "util/clock.h"
+
 namespace parley::load {
 
 int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return SteadyNs();
 }
 
 namespace {
