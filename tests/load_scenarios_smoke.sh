@@ -6,16 +6,25 @@
 set -euo pipefail
 parley=$1
 load=$2
-data=$(mktemp -d)
-port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-"$parley" serve --listen "127.0.0.1:$port" --data "$data" --password-cost min \
-  --ratelimit-global 0 --ratelimit-scale 1000000 --log-level warn &
+work=$(mktemp -d)
+# Port 0: the server binds a free port itself and prints it ("Parley is
+# listening on http://127.0.0.1:PORT"), so no other test can be given it.
+"$parley" serve --listen 127.0.0.1:0 --data "$work/data" --password-cost min \
+  --ratelimit-global 0 --ratelimit-scale 1000000 --log-level warn >"$work/stdout" &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
-for i in $(seq 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+port=""
+for i in $(seq 300); do
+  port=$(sed -n 's|^Parley is listening on http://[^:]*:\([0-9]*\)$|\1|p' "$work/stdout")
+  [ -n "$port" ] && break
+  kill -0 $server 2>/dev/null || break
   sleep 0.1
 done
+if [ -z "$port" ]; then
+  echo "load_scenarios_smoke: parley serve did not report its port within 30 s" >&2
+  cat "$work/stdout" >&2
+  exit 1
+fi
 url=http://127.0.0.1:$port
 common=(--url "$url" --no-record --timeout-s 240)
 echo "== storm"

@@ -10,6 +10,12 @@
 #   nats      nats-server -c bench/peers/nats.conf -a 127.0.0.1 -p PORT
 #   redis     redis-server with no config file, nothing persisted
 #
+# PORT 0 (ws, socketio, nats): the server binds a port the kernel picks, so
+# it cannot collide with any other process, and prints it: `listening PORT`
+# on stdout (ws, socketio), `Listening for client connections on
+# 127.0.0.1:PORT` on stderr (nats, started with -p -1). redis-server cannot
+# pick its own port (for it 0 means "no TCP"), so it needs a real PORT.
+#
 # The Node.js peers need `npm ci` (ws, socket.io from package.json); nats and
 # redis need the Debian packages nats-server and redis-server
 # (scripts/install-deps.sh installs them).
@@ -22,7 +28,11 @@ usage() {
 [ $# -eq 2 ] || usage
 name=$1
 port=$2
-[[ $port =~ ^[0-9]+$ ]] && ((port > 0 && port < 65536)) || usage
+[[ $port =~ ^[0-9]+$ ]] && ((port < 65536)) || usage
+if ((port == 0)) && [ "$name" = redis ]; then
+  echo "bench/peers/start.sh: redis-server cannot pick its own port: give one" >&2
+  exit 2
+fi
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -37,7 +47,8 @@ case "$name" in
     exec node "$here/socketio-room.mjs" --host 127.0.0.1 --port "$port"
     ;;
   nats)
-    exec nats-server -c "$here/nats.conf" -a 127.0.0.1 -p "$port"
+    # -p -1: nats-server's "any free port".
+    exec nats-server -c "$here/nats.conf" -a 127.0.0.1 -p "$( ((port)) && echo "$port" || echo -1)"
     ;;
   redis)
     # No config file (so not /etc/redis/redis.conf): only these settings.

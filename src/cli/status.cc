@@ -50,7 +50,8 @@ const bj::value* At(const bj::object& o, std::string_view group, std::string_vie
 int RunStatus(const StatusConfig& cfg) {
   auto u = boost::urls::parse_uri(cfg.url);
   if (!u || u->scheme() != "http") {
-    std::fprintf(stderr, "--url wants http://HOST:PORT, got '%s'\n", cfg.url.c_str());
+    std::fprintf(stderr, "parley status: --url wants http://HOST:PORT, got '%s'\n",
+                 cfg.url.c_str());
     return 2;
   }
   std::string host(u->host());

@@ -9,32 +9,44 @@
 namespace parley::load {
 namespace {
 
+constexpr const char* kUsage =
+    "usage: parley-load idle --sessions N --url http://127.0.0.1:PORT [options]\n"
+    "       parley-load fanout --receivers K --rate R[,R2,...] --url URL [options]\n"
+    "       parley-load storm --receivers N --rate R --url URL [options]\n"
+    "       parley-load writes --clients N --channels C --url URL [options]\n"
+    "       parley-load history --messages M --url URL [options]\n"
+    "common: --protocol parley|ws|socketio|nats|redis [parley] (idle, fanout)\n"
+    "        --pid PID  --threads T [1]  --procs P [1]  --source-addrs K [auto]\n"
+    "        --users U [100]  --concurrency C [64 handshakes per thread]\n"
+    "        --session-timeout-s S [60]  --intents N [513]  --timeout-s S [300]\n"
+    "        --json  --results-dir DIR [<repo>/bench/results]  --no-record\n"
+    "idle:   --warmup N [500]  --settle-s S [10]  --idle-s S [30]\n"
+    "fanout: --duration S [10]  --size B [100]  --publishers P [4]\n"
+    "        --conns-per-publisher C [8]  --warmup-s S [2]  --drain-s S [10]\n"
+    "        --p99-ms MS [50]  --keep-going\n"
+    "storm:  fanout's options (one --rate) + --drop-at-s S [3] --resume-limit-s S [5]\n"
+    "writes: --clients N [64] --channels C [8] --duration S [10] --warmup-s S [2] --size B\n"
+    "history: --messages M [1000000] --conns C [16] --limit L [50]\n"
+    "        --clients N --size B (the fill through the API)\n"
+    "        --modes before,after,around  --duration S [10 per mode] --warmup-s S\n"
+    "        --channel ID --token T (page an already filled channel)\n"
+    "The server must run with --ratelimit-global 0 --ratelimit-scale 1000000\n"
+    "(and --password-cost min for a quick set-up).\n";
+
+// --help / -h: the usage on stdout, exit 0.
+[[noreturn]] void Help() {
+  std::fputs(kUsage, stdout);
+  std::exit(0);
+}
+
+// A wrong command line: one line on stderr saying what was wrong, exit 2
+// (with no arguments at all: the usage on stderr, exit 2).
 [[noreturn]] void Usage(const std::string& error) {
-  if (!error.empty()) std::fprintf(stderr, "parley-load: %s\n\n", error.c_str());
-  std::fprintf(
-      stderr,
-      "usage: parley-load idle --sessions N --url http://127.0.0.1:PORT [options]\n"
-      "       parley-load fanout --receivers K --rate R[,R2,...] --url URL [options]\n"
-      "       parley-load storm --receivers N --rate R --url URL [options]\n"
-      "       parley-load writes --clients N --channels C --url URL [options]\n"
-      "       parley-load history --messages M --url URL [options]\n"
-      "common: --protocol parley|ws|socketio|nats|redis [parley] (idle, fanout)\n"
-      "        --pid PID  --threads T [1]  --procs P [1]  --source-addrs K [auto]\n"
-      "        --users U [100]  --concurrency C [64 handshakes per thread]\n"
-      "        --session-timeout-s S [60]  --intents N [513]  --timeout-s S [300]\n"
-      "        --json  --results-dir DIR [<repo>/bench/results]  --no-record\n"
-      "idle:   --warmup N [500]  --settle-s S [10]  --idle-s S [30]\n"
-      "fanout: --duration S [10]  --size B [100]  --publishers P [4]\n"
-      "        --conns-per-publisher C [8]  --warmup-s S [2]  --drain-s S [10]\n"
-      "        --p99-ms MS [50]  --keep-going\n"
-      "storm:  fanout's options (one --rate) + --drop-at-s S [3] --resume-limit-s S [5]\n"
-      "writes: --clients N [64] --channels C [8] --duration S [10] --warmup-s S [2] --size B\n"
-      "history: --messages M [1000000] --conns C [16] --limit L [50]\n"
-      "        --clients N --size B (the fill through the API)\n"
-      "        --modes before,after,around  --duration S [10 per mode] --warmup-s S\n"
-      "        --channel ID --token T (page an already filled channel)\n"
-      "The server must run with --ratelimit-global 0 --ratelimit-scale 1000000\n"
-      "(and --password-cost min for a quick set-up).\n");
+  if (error.empty()) {
+    std::fputs(kUsage, stderr);
+  } else {
+    std::fprintf(stderr, "parley-load: %s (parley-load --help for usage)\n", error.c_str());
+  }
   std::exit(2);
 }
 
@@ -49,9 +61,10 @@ Options ParseOptions(int argc, char** argv) {
   }
   if (argc < 2) Usage("");
   o.scenario = argv[1];
+  if (o.scenario == "--help" || o.scenario == "-h") Help();
   static const char* kScenarios[] = {"idle", "fanout", "storm", "writes", "history"};
   if (std::find(std::begin(kScenarios), std::end(kScenarios), o.scenario) == std::end(kScenarios))
-    Usage("unknown scenario " + o.scenario);
+    Usage("unknown scenario " + o.scenario + " (idle, fanout, storm, writes or history)");
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     auto val = [&]() -> std::string {
@@ -170,7 +183,7 @@ Options ParseOptions(int argc, char** argv) {
     } else if (a == "--keep-going") {
       o.keep_going = true;
     } else if (a == "--help" || a == "-h") {
-      Usage("");
+      Help();
     } else {
       Usage("unknown option " + a);
     }

@@ -1,6 +1,7 @@
 #include "web/static_files.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -14,16 +15,20 @@ namespace http = boost::beast::http;
 class StaticFilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("parley-web-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-             "-" + std::to_string(reinterpret_cast<uintptr_t>(this)));
+    // mkdtemp: a fresh directory no other test process can be given (ctest
+    // runs tests as separate processes in parallel, with the same seed).
+    std::string tmpl = (fs::temp_directory_path() / "parley-web-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr) << "mkdtemp " << tmpl;
+    root_ = tmpl;
     fs::create_directories(root_ / "js");
     Write("index.html", "<!doctype html><title>Parley</title>");
     Write("js/app.js", "export const x = 1;\n");
     Write(".secret", "no");
     ASSERT_TRUE(files_.Load(root_.string()).ok());
   }
-  void TearDown() override { fs::remove_all(root_); }
+  void TearDown() override {
+    if (!root_.empty()) fs::remove_all(root_);
+  }
   void Write(const std::string& rel, const std::string& body) {
     std::ofstream(root_ / rel, std::ios::binary) << body;
   }

@@ -4,7 +4,10 @@
 // presence, markdown, HTML shown as text), survive a network cut (resume)
 // and a longer one (the session expires: identify again and refetch), load
 // history by scrolling up, and see the composer's limits and failure modes.
-// Screenshots of the main screens go to docs/screenshots/.
+// Screenshots of the main screens go to a fresh temp directory (printed);
+// PARLEY_SCREENSHOTS=docs/screenshots refreshes the repository's own. (The
+// suite may run twice at once, on SQLite and on PostgreSQL, and must not
+// write into the source tree by default.)
 //
 // Needs Debian's `chromium` (/usr/bin/chromium) and playwright-core (npm ci);
 // skipped, with a message, only when /usr/bin/chromium is absent.
@@ -31,7 +34,9 @@ import { chromiumMissing, launchChromium, watchPage, CuttableProxy, recordGatewa
 const here = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(here, '../..');
 const WEB_ROOT = path.join(REPO, 'web');
-const SHOTS = path.join(REPO, 'docs', 'screenshots');
+const SHOTS = process.env.PARLEY_SCREENSHOTS
+  ? path.resolve(REPO, process.env.PARLEY_SCREENSHOTS)
+  : fs.mkdtempSync(path.join(os.tmpdir(), 'parley-browser-shots-'));
 const WAIT = 20_000; // longest single wait
 const PASSWORD = 'correct horse battery staple';
 // The resume window is short so that the second, longer cut outlives it;
@@ -41,6 +46,7 @@ const HEARTBEAT_MS = 4000;
 
 const missing = chromiumMissing();
 if (missing) console.log(`# browser.test.mjs skipped: ${missing}`);
+else console.log(`# browser.test.mjs screenshots: ${SHOTS}`);
 
 let srv;
 let proxy;
@@ -82,6 +88,7 @@ after(async () => {
 
 // ------------------------------------------------------------------ helpers
 
+let failureShots = 0; // the screenshot of a failed wait: parley-browser-<pid>-<n>.png
 /** Poll fn(arg) in the page until it returns a truthy value (≤ 20 s). */
 async function until(page, fn, arg, what, timeout = WAIT) {
   try {
@@ -90,7 +97,7 @@ async function until(page, fn, arg, what, timeout = WAIT) {
   } catch (e) {
     const banner = await page.locator('#banner').textContent().catch(() => '?');
     const gw = await page.evaluate(() => ({ ...document.documentElement.dataset })).catch(() => ({}));
-    const file = path.join(os.tmpdir(), `parley-browser-${Date.now()}.png`);
+    const file = path.join(os.tmpdir(), `parley-browser-${process.pid}-${++failureShots}.png`);
     await page.screenshot({ path: file }).catch(() => {});
     throw new Error(`${what}: not within ${timeout} ms (${e.message.split('\n')[0]}); page ${page.url()} banner "${banner}" gateway ${JSON.stringify(gw)}; screenshot ${file}`);
   }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import {
-  startServer, register, createGuild, postMessage, PARLEY_BIN, FAST_FLAGS, freePort, sleep,
+  startServer, register, createGuild, postMessage, PARLEY_BIN, FAST_FLAGS, sleep,
 } from './lib/server.mjs';
 import { GatewayClient } from './lib/gateway.mjs';
 
@@ -148,9 +148,15 @@ test('/admin/status: the first user only; parley status prints it', { timeout: 6
 });
 
 test('--metrics-listen moves /metrics to its own port; --admin names the admin', { timeout: 60_000 }, async () => {
-  const mport = await freePort();
-  const s = await startServer({ extraArgs: [...FAST_FLAGS, '--metrics-listen', `127.0.0.1:${mport}`, '--admin', 'Boss'] });
+  // Port 0: the server binds a free port itself and logs the one it got.
+  const s = await startServer({ extraArgs: [...FAST_FLAGS, '--metrics-listen', '127.0.0.1:0', '--admin', 'Boss'] });
   try {
+    let mport;
+    for (let i = 0; i < 100 && !mport; i++) {
+      mport = Number(/metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(s.output)?.[1]) || undefined;
+      if (!mport) await sleep(50);
+    }
+    assert.ok(mport, `no "metrics on http://127.0.0.1:PORT/metrics" in the log:\n${s.tail()}`);
     const main = await fetch(`http://127.0.0.1:${s.port}/metrics`);
     assert.doesNotMatch(await main.text(), /parley_gateway_identifies_total/, '/metrics left the main port');
     assert.doesNotMatch(main.headers.get('content-type') || '', /version=0\.0\.4/);
