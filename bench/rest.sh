@@ -10,6 +10,10 @@
 #          it with limit=50 at random anchors in before/after/around modes.
 # history-load: the same store, paged by parley-load's history scenario
 #          (build/release/parley-load) instead of wrk.
+# STORE=postgres runs the same on PostgreSQL 15: on the server PARLEY_BENCH_PG
+# names (a URL whose user may CREATE DATABASE; a database is made for the
+# run and dropped after it), or else on a throw-away cluster of its own
+# (scripts/pg-cluster.sh, loopback, fsync on, synchronous_commit on).
 # Needs: scripts/build.sh release, wrk (apt-get install wrk), node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,14 +23,53 @@ PORT=${PORT:-18600}
 DATA=$(mktemp -d /tmp/parley-bench.XXXXXX)
 API=http://127.0.0.1:$PORT/api/v10
 SERVER_PID=
-trap '[ -n "$SERVER_PID" ] && kill $SERVER_PID 2>/dev/null; rm -rf "$DATA"' EXIT
+STORE=${STORE:-sqlite}
+PG_CLUSTER=
+PG_DB=
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill $SERVER_PID 2>/dev/null
+  if [ -n "$PG_DB" ]; then
+    wait $SERVER_PID 2>/dev/null || true
+    psql "$PG_ADMIN" -qAtc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
+  fi
+  [ -n "$PG_CLUSTER" ] && scripts/pg-cluster.sh stop "$PG_CLUSTER" >/dev/null 2>&1
+  rm -rf "$DATA"
+}
+trap cleanup EXIT
+case "$STORE" in
+  sqlite) STORE_URL="sqlite:$DATA/parley.db" ;;
+  postgres)
+    chmod 755 "$DATA"
+    if [ -n "${PARLEY_BENCH_PG:-}" ]; then
+      PG_ADMIN=$PARLEY_BENCH_PG
+    else
+      PG_CLUSTER=$DATA/pg
+      PG_ADMIN=$(scripts/pg-cluster.sh start "$PG_CLUSTER" 2>/dev/null | sed -n 's/^PARLEY_TEST_PG=//p')
+    fi
+    PG_DB=parley_bench_$$
+    psql "$PG_ADMIN" -qAtc "CREATE DATABASE $PG_DB" >/dev/null
+    STORE_URL=$(node -e 'const u=new URL(process.argv[1]);u.pathname="/"+process.argv[2];console.log(u.toString())' "$PG_ADMIN" "$PG_DB")
+    ;;
+  *) echo "STORE must be sqlite or postgres" >&2; exit 2 ;;
+esac
+# A query on the store (for counts and id ranges).
+store_sql() {
+  if [ "$STORE" = postgres ]; then psql "$STORE_URL" -qAtc "$1"; else sqlite3 "$DATA/parley.db" "$1"; fi
+}
+store_bytes() {
+  if [ "$STORE" = postgres ]; then
+    psql "$STORE_URL" -qAtc "SELECT pg_database_size(current_database())"
+  else
+    stat -c %s "$DATA/parley.db"
+  fi
+}
 [ "$mode" = history-load ] || command -v wrk >/dev/null || {
   echo "wrk missing: apt-get install wrk" >&2
   exit 1
 }
 
 start_server() {
-  "$BIN" serve --listen 127.0.0.1:$PORT --data "$DATA" --password-cost min \
+  "$BIN" serve --listen 127.0.0.1:$PORT --data "$DATA" --store "$STORE_URL" --password-cost min \
     --ratelimit-global 0 --ratelimit-scale 1000000 --log-level warn --sync "${SYNC:-full}" >"$DATA/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do curl -s -o /dev/null "$API/users/@me" && return 0; sleep 0.1; done
@@ -48,7 +91,7 @@ setup_guild() {
   CHANNELS=$(echo "$guild" | json '.channels[0].id')
 }
 
-echo "# $(date -u +%FT%TZ) $(git rev-parse --short HEAD) $(nproc) cores, $(uname -r)"
+echo "# $(date -u +%FT%TZ) $(git rev-parse --short HEAD) $(nproc) cores, $(uname -r), store $STORE"
 case "$mode" in
   writes)
     CLIENTS=${CLIENTS:-64}; NCHAN=${CHANNELS_N:-8}; SECONDS_=${DURATION:-20}
@@ -62,17 +105,17 @@ case "$mode" in
       tee "$DATA/wrk.out" | grep -E "RESULT|Socket errors|Requests/sec"
     stop_server
     acked=$(sed -n 's/.*acked=\([0-9]*\).*/\1/p' "$DATA/wrk.out")
-    stored=$(sqlite3 "$DATA/parley.db" "SELECT COUNT(*) FROM messages")
+    stored=$(store_sql "SELECT COUNT(*) FROM messages")
     echo "stored=$stored acked=$acked"
     [ "$stored" -ge "$acked" ] || { echo "LOST MESSAGES" >&2; exit 1; }
     ;;
   history)
     MESSAGES=${MESSAGES:-10000000}; SECONDS_=${DURATION:-15}
     start_server; setup_guild; stop_server
-    "$BIN" fill --data "$DATA" --channel "$CHANNELS" --author "$USER_ID" --count "$MESSAGES"
-    ls -la "$DATA"/parley.db | awk '{print "db bytes:", $5}'
-    MIN_ID=$(sqlite3 "$DATA/parley.db" "SELECT MIN(id) FROM messages WHERE channel_id=$CHANNELS")
-    MAX_ID=$(sqlite3 "$DATA/parley.db" "SELECT MAX(id) FROM messages WHERE channel_id=$CHANNELS")
+    "$BIN" fill --store "$STORE_URL" --channel "$CHANNELS" --author "$USER_ID" --count "$MESSAGES"
+    echo "db bytes: $(store_bytes)"
+    MIN_ID=$(store_sql "SELECT MIN(id) FROM messages WHERE channel_id=$CHANNELS")
+    MAX_ID=$(store_sql "SELECT MAX(id) FROM messages WHERE channel_id=$CHANNELS")
     start_server
     # Warm-up (excluded): one short pass to load the index pages into cache.
     PARLEY_TOKEN=$TOKEN PARLEY_CHANNEL=$CHANNELS PARLEY_MIN_ID=$MIN_ID PARLEY_MAX_ID=$MAX_ID \
@@ -86,8 +129,8 @@ case "$mode" in
   history-load)
     MESSAGES=${MESSAGES:-10000000}; SECONDS_=${DURATION:-15}
     start_server; setup_guild; stop_server
-    "$BIN" fill --data "$DATA" --channel "$CHANNELS" --author "$USER_ID" --count "$MESSAGES"
-    ls -la "$DATA"/parley.db | awk '{print "db bytes:", $5}'
+    "$BIN" fill --store "$STORE_URL" --channel "$CHANNELS" --author "$USER_ID" --count "$MESSAGES"
+    echo "db bytes: $(store_bytes)"
     start_server
     "${LOAD_BIN:-build/release/parley-load}" history --channel "$CHANNELS" --token "$TOKEN" \
       --messages "$MESSAGES" --conns "${CONNS:-16}" --duration "$SECONDS_" --warmup-s 5 \

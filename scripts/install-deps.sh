@@ -18,6 +18,9 @@ PACKAGES=(
   # bench/compare's peers and plot: NATS and Redis (pub/sub) run as the
   # peers of Parley's fan-out; gnuplot draws compare-latest.png.
   nats-server redis-server gnuplot-nox
+  # PostgresStore: libpq to build against, and the PostgreSQL 15 server and
+  # client tools scripts/pg-cluster.sh runs its throw-away test cluster with.
+  postgresql-15 postgresql-client-15 libpq-dev
 )
 
 missing=()

@@ -273,12 +273,9 @@ void Api::Commit(const CallPtr& call, WriteBatch batch, std::function<void()> on
   deps_.writer->Submit(
       std::move(batch),
       [this, call, on_ok = std::move(on_ok)](Status s, const WriteBatch& b) {
-        if (!s.ok()) {
-          spdlog::error("commit failed: {}", s.ToString());
-          call->Fail(ApiError::Internal());
-          return;
-        }
+        if (!s.ok()) return call->Fail(StoreError(s));
         ApplyCommitted(b);
+        if (call->user) read_your_writes_.Wrote(call->user->id, deps_.writer->position());
         on_ok();
       },
       std::move(prepare));
@@ -307,11 +304,10 @@ void Api::CommitBuilt(const CallPtr& call, std::function<Built()> build) {
       },
       [this, call, out](Status s, const WriteBatch& b) {
         if (out->error) return call->Fail(*out->error);
-        if (!s.ok()) {
-          spdlog::error("commit failed: {}", s.ToString());
-          return call->Fail(ApiError::Internal());
-        }
+        if (!s.ok()) return call->Fail(StoreError(s));
         ApplyCommitted(b);
+        if (call->user && !b.empty())
+          read_your_writes_.Wrote(call->user->id, deps_.writer->position());
         if (out->reply) return out->reply();
         if (out->status == 204) return call->NoContent();
         call->Reply(out->status, std::move(out->body));
@@ -324,6 +320,19 @@ void Api::CommitWithStatus(WriteBatch batch, std::function<void(Status)> done) {
                          if (s.ok()) ApplyCommitted(b);
                          done(s);
                        });
+}
+
+void Api::Read(const CallPtr& call, ReadPool::Read read) {
+  if (!deps_.reads->Submit(std::move(read))) call->Fail(ApiError::Overloaded());
+}
+
+ApiError Api::StoreError(const Status& s) {
+  if (s.IsUnavailable()) {
+    spdlog::warn("store unavailable: {}", s.ToString());
+    return ApiError::Overloaded();
+  }
+  spdlog::error("store failed: {}", s.ToString());
+  return ApiError::Internal();
 }
 
 net::Response Call::MakeResponse(unsigned status, std::string body) const {

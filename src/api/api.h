@@ -15,8 +15,11 @@
 
 #include "api/api_error.h"
 #include "api/rate_limiter.h"
+#include "api/read_your_writes.h"
 #include "net/http_server.h"
 #include "state/state.h"
+#include "store/commit_queue.h"
+#include "store/read_pool.h"
 #include "store/store.h"
 #include "util/crypto.h"
 #include "util/snowflake.h"
@@ -116,7 +119,7 @@ class Api {
  public:
   struct Deps {
     State* state;
-    StoreBackend* store;
+    ReadPool* reads;  // every store read runs here, never on an event loop
     CommitQueue* writer;
     SnowflakeGenerator* ids;
     boost::asio::thread_pool* blocking;   // argon2id and other slow work
@@ -144,16 +147,23 @@ class Api {
   void CommitBuilt(const CallPtr& call, std::function<Built()> build);
   // Like Commit, but `done` gets the status (OK after State has the batch).
   void CommitWithStatus(WriteBatch batch, std::function<void(Status)> done);
+  // Runs `read` on the reader pool (it must finish `call` itself, from
+  // there); replies 503 at once when the pool's queue is full.
+  void Read(const CallPtr& call, ReadPool::Read read);
+  // The reply for a failed store operation: 503 when the store is
+  // unavailable (the client may retry), else 500. Logs it.
+  static ApiError StoreError(const Status& s);
 
   State& state() { return *deps_.state; }
   // Null when the server runs without a gateway (tools, tests).
   gateway::Gateway* gateway() { return deps_.gateway; }
-  StoreBackend& store() { return *deps_.store; }
   SnowflakeGenerator& ids() { return *deps_.ids; }
   boost::asio::thread_pool& blocking() { return *deps_.blocking; }
   const ApiOptions& options() const { return options_; }
   RateLimiter& rate_limiter() { return rate_limiter_; }
   CommitQueue& writer() { return *deps_.writer; }
+  // Each user's last write, for history reads that replicas may serve.
+  ReadYourWrites& read_your_writes() { return read_your_writes_; }
   // REQUIRES: called before requests arrive.
   void set_status_extras(std::function<void(boost::json::object*)> fn) {
     options_.status_extras = std::move(fn);
@@ -172,6 +182,7 @@ class Api {
   Deps deps_;
   ApiOptions options_;
   RateLimiter rate_limiter_;
+  ReadYourWrites read_your_writes_;
   std::vector<Route> routes_;
 };
 

@@ -144,10 +144,14 @@ void ListMessages(Api& api, const CallPtr& call) {
   if (modes > 1)
     errs.Add("", "MESSAGE_HISTORY_ARGS", "Only one of before, after and around may be given.");
   if (!errs.empty()) return call->Fail(errs.ToError());
-  std::vector<Message> msgs;
-  Status s = api.store().ListMessages(q, &msgs);
-  if (!s.ok()) return call->Fail(ApiError::Internal());
-  ReplyMessages(api, call, msgs);
+  // A replica may answer, if it has the reader's own last write.
+  q.min_position = api.read_your_writes().MinPosition(call->user->id);
+  api.Read(call, [&api, call, q](StoreBackend& store) {
+    std::vector<Message> msgs;
+    Status s = store.ListMessages(q, &msgs);
+    if (!s.ok()) return call->Fail(Api::StoreError(s));
+    ReplyMessages(api, call, msgs);
+  });
 }
 
 void GetMessage(Api& api, const CallPtr& call) {
@@ -155,13 +159,15 @@ void GetMessage(Api& api, const CallPtr& call) {
   if (!a) return;
   auto mid = ParamId(call, 1, ApiError::UnknownMessage());
   if (!mid) return;
-  Message m;
-  Status s = api.store().GetMessage(a->channel.id, *mid, &m);
-  if (s.IsNotFound()) return call->Fail(ApiError::UnknownMessage());
-  if (!s.ok()) return call->Fail(ApiError::Internal());
-  std::string out;
-  json::AppendMessageJson(&out, m, api.state());
-  call->Reply(200, std::move(out));
+  api.Read(call, [&api, call, channel_id = a->channel.id, id = *mid](StoreBackend& store) {
+    Message m;
+    Status s = store.GetMessage(channel_id, id, &m);
+    if (s.IsNotFound()) return call->Fail(ApiError::UnknownMessage());
+    if (!s.ok()) return call->Fail(Api::StoreError(s));
+    std::string out;
+    json::AppendMessageJson(&out, m, api.state());
+    call->Reply(200, std::move(out));
+  });
 }
 
 void EditMessage(Api& api, const CallPtr& call) {
@@ -169,30 +175,32 @@ void EditMessage(Api& api, const CallPtr& call) {
   if (!a) return;
   auto mid = ParamId(call, 1, ApiError::UnknownMessage());
   if (!mid) return;
-  bj::object body;
-  if (!call->ParseBody(&body)) return;
-  Message m;
-  Status s = api.store().GetMessage(a->channel.id, *mid, &m);
-  if (s.IsNotFound()) return call->Fail(ApiError::UnknownMessage());
-  if (!s.ok()) return call->Fail(ApiError::Internal());
-  if (m.author_id != call->user->id) return call->Fail(ApiError::NotAuthor());
-  FormErrors errs;
-  Message edit = m;
-  ReadMessageFields(body, false, &edit, &errs);
-  if (!errs.empty()) return call->Fail(errs.ToError());
-  if (body.contains("content") && CodePoints(edit.content) == 0)
-    return call->Fail({400, 50006, "Cannot send an empty message", {}});
-  if (auto* v = body.if_contains("flags"); v && v->is_int64()) {
-    // Only SUPPRESS_EMBEDS (1 << 2) may be toggled by the author.
-    edit.flags = (m.flags & ~4) | (static_cast<int>(v->as_int64()) & 4);
-  }
-  edit.edited_ms = std::max<int64_t>(NowMs(), SnowflakeTimeMs(m.id) + 1);
-  edit.guild_id = a->channel.guild_id;
-  std::string reply;
-  json::AppendMessageJson(&reply, edit, api.state());
-  WriteBatch batch;
-  batch.push_back(mut::UpdateMessage{std::move(edit)});
-  api.CommitAndReply(call, std::move(batch), 200, std::move(reply));
+  auto body = std::make_shared<bj::object>();
+  if (!call->ParseBody(body.get())) return;
+  api.Read(call, [&api, call, body, channel = a->channel, id = *mid](StoreBackend& store) {
+    Message m;
+    Status s = store.GetMessage(channel.id, id, &m);
+    if (s.IsNotFound()) return call->Fail(ApiError::UnknownMessage());
+    if (!s.ok()) return call->Fail(Api::StoreError(s));
+    if (m.author_id != call->user->id) return call->Fail(ApiError::NotAuthor());
+    FormErrors errs;
+    Message edit = m;
+    ReadMessageFields(*body, false, &edit, &errs);
+    if (!errs.empty()) return call->Fail(errs.ToError());
+    if (body->contains("content") && CodePoints(edit.content) == 0)
+      return call->Fail({400, 50006, "Cannot send an empty message", {}});
+    if (auto* v = body->if_contains("flags"); v && v->is_int64()) {
+      // Only SUPPRESS_EMBEDS (1 << 2) may be toggled by the author.
+      edit.flags = (m.flags & ~4) | (static_cast<int>(v->as_int64()) & 4);
+    }
+    edit.edited_ms = std::max<int64_t>(NowMs(), SnowflakeTimeMs(m.id) + 1);
+    edit.guild_id = channel.guild_id;
+    std::string reply;
+    json::AppendMessageJson(&reply, edit, api.state());
+    WriteBatch batch;
+    batch.push_back(mut::UpdateMessage{std::move(edit)});
+    api.CommitAndReply(call, std::move(batch), 200, std::move(reply));
+  });
 }
 
 void DeleteMessage(Api& api, const CallPtr& call) {
@@ -200,15 +208,18 @@ void DeleteMessage(Api& api, const CallPtr& call) {
   if (!a) return;
   auto mid = ParamId(call, 1, ApiError::UnknownMessage());
   if (!mid) return;
-  Message m;
-  Status s = api.store().GetMessage(a->channel.id, *mid, &m);
-  if (s.IsNotFound()) return call->Fail(ApiError::UnknownMessage());
-  if (!s.ok()) return call->Fail(ApiError::Internal());
-  if (m.author_id != call->user->id && !(a->permissions & perm::kManageMessages))
-    return call->Fail(ApiError::MissingPermissions());
-  WriteBatch batch;
-  batch.push_back(mut::DeleteMessages{a->channel.id, {*mid}});
-  api.Commit(call, std::move(batch), [call] { call->NoContent(); });
+  api.Read(call, [&api, call, channel_id = a->channel.id, permissions = a->permissions,
+                  id = *mid](StoreBackend& store) {
+    Message m;
+    Status s = store.GetMessage(channel_id, id, &m);
+    if (s.IsNotFound()) return call->Fail(ApiError::UnknownMessage());
+    if (!s.ok()) return call->Fail(Api::StoreError(s));
+    if (m.author_id != call->user->id && !(permissions & perm::kManageMessages))
+      return call->Fail(ApiError::MissingPermissions());
+    WriteBatch batch;
+    batch.push_back(mut::DeleteMessages{channel_id, {id}});
+    api.Commit(call, std::move(batch), [call] { call->NoContent(); });
+  });
 }
 
 void BulkDeleteMessages(Api& api, const CallPtr& call) {

@@ -11,5 +11,7 @@ void AddServeCommand(CLI::App& app, int* exit_code);
 void AddFillCommand(CLI::App& app, int* exit_code);
 // Adds `parley status` (prints a running server's /admin/status).
 void AddStatusCommand(CLI::App& app, int* exit_code);
+// Adds `parley migrate` (copy one store into another, verified).
+void AddMigrateCommand(CLI::App& app, int* exit_code);
 
 }  // namespace parley::cli

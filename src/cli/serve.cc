@@ -12,13 +12,15 @@
 
 #include "api/api.h"
 #include "cli/commands.h"
+#include "cli/store_setup.h"
 #include "gateway/gateway.h"
 #include "metrics/process_metrics.h"
 #include "metrics/server_metrics.h"
 #include "net/event_loops.h"
 #include "net/http_server.h"
 #include "state/state.h"
-#include "store/sqlite_store.h"
+#include "store/commit_queue.h"
+#include "store/read_pool.h"
 #include "util/crypto.h"
 #include "util/time_format.h"
 #include "web/static_files.h"
@@ -30,6 +32,10 @@ namespace {
 struct ServeConfig {
   std::string listen = "0.0.0.0:8080";
   std::string data = "./data";
+  std::string store;  // "" = sqlite:<data>/parley.db
+  std::vector<std::string> store_replicas;
+  int message_partitions = 16;
+  int store_readers = 4;
   int threads = 0;
   int node_id = 0;
   std::string log_level = "info";
@@ -93,31 +99,24 @@ int RunServe(const ServeConfig& cfg) {
     spdlog::error("{}", s.ToString());
     return 1;
   }
-  std::unique_ptr<SqliteStore> store;
-  SqliteStore::Options store_opts;
+  std::unique_ptr<StoreBackend> store;
+  StoreOptions store_opts;
   store_opts.sync_every_commit = cfg.sync == "full";
-  if (Status s = SqliteStore::Open(cfg.data, store_opts, &store); !s.ok()) {
-    spdlog::error("cannot open store in {}: {}", cfg.data, s.ToString());
-    return 1;
-  }
+  store_opts.message_partitions = cfg.message_partitions;
+  store_opts.replicas = cfg.store_replicas;
   State state;
-  {
-    Snapshot snap;
-    if (Status s = store->LoadAll(&snap); !s.ok()) {
-      spdlog::error("cannot load state: {}", s.ToString());
-      return 1;
-    }
-    state.Load(std::move(snap));
-  }
-  spdlog::info("store {} loaded: {} users, {} guilds", cfg.data, state.user_count(),
-               state.guild_count());
+  CommitPosition loaded_at = 0;
+  if (int rc = OpenAndLoad(StoreUrl(cfg.store, cfg.data), store_opts, &store, &state, &loaded_at))
+    return rc;
 
   CommitQueue::Options writer_opts;
-  writer_opts.on_commit = [](size_t batches, double seconds) {
+  writer_opts.on_commit = [](size_t batches, double seconds, CommitPosition) {
     metrics::M().commit_batches->Observe(static_cast<double>(batches));
     metrics::M().commit_seconds->Observe(seconds);
   };
   CommitQueue writer(store.get(), writer_opts);
+  writer.set_position(loaded_at);
+  ReadPool reads(store.get(), {.threads = cfg.store_readers});
   SnowflakeGenerator ids(static_cast<unsigned>(cfg.node_id >> 5) & 31,
                          static_cast<unsigned>(cfg.node_id) & 31);
   boost::asio::thread_pool blocking(2);
@@ -140,7 +139,7 @@ int RunServe(const ServeConfig& cfg) {
   gateway::GatewayOptions gw_opts = cfg.gateway;
   gw_opts.public_url = cfg.public_url;
   gateway::Gateway gateway(&loops, &state, gw_opts);
-  Api api({&state, store.get(), &writer, &ids, &blocking, &gateway}, api_opts);
+  Api api({&state, &reads, &writer, &ids, &blocking, &gateway}, api_opts);
 
   net::HttpServerOptions http_opts;
   http_opts.host = host;
@@ -210,6 +209,26 @@ int RunServe(const ServeConfig& cfg) {
                   [&http] { return static_cast<double>(http.connections_accepted()); });
   reg.NewCallback("parley_http_connections_open", "Open HTTP (non-WebSocket) connections", "gauge",
                   "", [&http] { return static_cast<double>(http.connections_open()); });
+  StoreBackend* store_ptr = store.get();
+  reg.NewCallback("parley_store_replica_reads_total",
+                  "History reads answered by a PostgreSQL read replica", "counter", "",
+                  [store_ptr] { return static_cast<double>(store_ptr->stats().replica_reads); });
+  reg.NewCallback("parley_store_replica_fallbacks_total",
+                  "History reads sent to the primary instead of a replica, by reason", "counter",
+                  "reason=\"lag\"", [store_ptr] {
+                    return static_cast<double>(store_ptr->stats().replica_fallbacks_lag);
+                  });
+  reg.NewCallback("parley_store_replica_fallbacks_total",
+                  "History reads sent to the primary instead of a replica, by reason", "counter",
+                  "reason=\"down\"", [store_ptr] {
+                    return static_cast<double>(store_ptr->stats().replica_fallbacks_down);
+                  });
+  reg.NewCallback(
+      "parley_store_replica_lag_bytes",
+      "WAL bytes the last replica checked was behind the commit a read needed", "gauge", "",
+      [store_ptr] { return static_cast<double>(store_ptr->stats().replica_lag_bytes); });
+  reg.NewCallback("parley_store_read_queue_depth", "Store reads waiting for a reader thread",
+                  "gauge", "", [&reads] { return static_cast<double>(reads.queued()); });
   reg.NewCallback("parley_store_write_queue_depth", "Write batches waiting for the writer", "gauge",
                   "", [&writer] { return static_cast<double>(writer.queue_depth()); });
   for (int i = 0; i < gateway.hub_count(); ++i) {
@@ -252,19 +271,23 @@ int RunServe(const ServeConfig& cfg) {
 
   // Forget rate-limit windows that ended, once a minute.
   boost::asio::steady_timer sweep(loops.loop(0));
+  CommitPosition position_a_minute_ago = writer.position();
   std::function<void()> arm_sweep = [&] {
     sweep.expires_after(std::chrono::seconds(60));
     sweep.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
       api.rate_limiter().Sweep(NowMs());
+      // Users whose last write is a minute old: replicas have it by now.
+      api.read_your_writes().Forget(position_a_minute_ago);
+      position_a_minute_ago = writer.position();
       arm_sweep();
     });
   };
   boost::asio::post(loops.loop(0), arm_sweep);
 
   std::string shown_host = host == "0.0.0.0" ? "localhost" : host;
-  spdlog::info("Parley listening on http://{}:{} ({} event loops, data in {})", shown_host,
-               http.port(), threads, cfg.data);
+  spdlog::info("Parley listening on http://{}:{} ({} event loops, store {})", shown_host,
+               http.port(), threads, store->Describe());
   std::printf("Parley is listening on http://%s:%u\n", shown_host.c_str(), http.port());
   std::fflush(stdout);
 
@@ -280,6 +303,7 @@ int RunServe(const ServeConfig& cfg) {
   if (metrics_http) metrics_http->Shutdown(std::chrono::milliseconds(500));
   boost::asio::post(loops.loop(0), [&] { sweep.cancel(); });
   blocking.join();
+  reads.Stop();
   writer.Stop();  // everything acknowledged is committed already; flush the rest
   auto st = writer.stats();
   spdlog::info("store: {} batches in {} commits ({:.1f} per commit), {} failed", st.batches,
@@ -302,6 +326,29 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   serve->add_option("--data", cfg->data, "Data directory (SQLite store), created if missing")
       ->envname("PARLEY_DATA")
+      ->capture_default_str();
+  serve
+      ->add_option("--store", cfg->store,
+                   "Store URL: sqlite:PATH (default: sqlite:<data>/parley.db) or "
+                   "postgres://user@host:port/db?... (PostgreSQL 15, libpq syntax)")
+      ->envname("PARLEY_STORE");
+  serve
+      ->add_option("--store-replica", cfg->store_replicas,
+                   "PostgreSQL streaming replica for history reads (repeatable; a reader never "
+                   "sees a page older than its own last write)")
+      ->envname("PARLEY_STORE_REPLICA");
+  serve
+      ->add_option("--message-partitions", cfg->message_partitions,
+                   "PostgreSQL: hash partitions of the messages table (used when the schema is "
+                   "created)")
+      ->envname("PARLEY_MESSAGE_PARTITIONS")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  serve
+      ->add_option("--store-readers", cfg->store_readers,
+                   "Threads that run store reads (history), off the event loops")
+      ->envname("PARLEY_STORE_READERS")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
   serve->add_option("--threads", cfg->threads, "Event loops (0 = one per core)")
       ->envname("PARLEY_THREADS")

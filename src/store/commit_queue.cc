@@ -7,6 +7,8 @@
 // commit is in progress. If a grouped transaction fails, every batch of the
 // group is retried alone so that one bad batch does not fail its neighbours.
 
+#include "store/commit_queue.h"
+
 #include <pthread.h>
 
 #include <algorithm>
@@ -18,8 +20,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include "store/store.h"
 
 namespace parley {
 
@@ -52,7 +52,7 @@ struct CommitQueue::Impl {
 
   StoreBackend* const backend;
   const size_t max_batches;
-  const std::function<void(size_t, double)> on_commit;
+  const std::function<void(size_t, double, CommitPosition)> on_commit;
 
   std::mutex mu;
   std::condition_variable cv;
@@ -62,7 +62,8 @@ struct CommitQueue::Impl {
   std::atomic<uint64_t> commits{0};
   std::atomic<uint64_t> batches{0};
   std::atomic<uint64_t> failed_batches{0};
-  std::atomic<size_t> depth{0};  // == queue.size(), readable without mu
+  std::atomic<size_t> depth{0};             // == queue.size(), readable without mu
+  std::atomic<CommitPosition> position{0};  // written by the writer thread only
 
   std::mutex join_mu;  // serializes concurrent Stop() calls around join()
   std::thread writer;
@@ -105,10 +106,13 @@ void CommitQueue::Impl::Run() {
 
 Status CommitQueue::Impl::TimedCommit(std::span<const WriteBatch* const> batches_in) {
   auto t0 = std::chrono::steady_clock::now();
-  Status s = backend->CommitBatches(batches_in);
-  if (s.ok() && on_commit)
+  CommitPosition pos = 0;
+  Status s = backend->CommitBatches(batches_in, &pos);
+  if (!s.ok()) return s;
+  position.store(pos, std::memory_order_release);
+  if (on_commit)
     on_commit(batches_in.size(),
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), pos);
   return s;
 }
 
@@ -222,6 +226,14 @@ CommitQueue::Stats CommitQueue::stats() const {
   s.batches = impl_->batches.load(std::memory_order_relaxed);
   s.failed_batches = impl_->failed_batches.load(std::memory_order_relaxed);
   return s;
+}
+
+CommitPosition CommitQueue::position() const {
+  return impl_->position.load(std::memory_order_acquire);
+}
+
+void CommitQueue::set_position(CommitPosition start) {
+  impl_->position.store(start, std::memory_order_release);
 }
 
 size_t CommitQueue::queue_depth() const {

@@ -1,3 +1,5 @@
+#include "store/commit_queue.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,8 +11,6 @@
 #include <set>
 #include <thread>
 #include <vector>
-
-#include "store/store.h"
 
 // Records are built with designated initializers naming only the fields a
 // test cares about; the rest keep their defaults.
@@ -37,8 +37,14 @@ class FakeBackend : public StoreBackend {
   Status LoadAll(Snapshot*) override { return Status::OK(); }
   Status GetMessage(Snowflake, Snowflake, Message*) override { return Status::NotFound("fake"); }
   Status ListMessages(const HistoryQuery&, std::vector<Message>*) override { return Status::OK(); }
+  std::string Describe() const override { return "fake"; }
+  Status ScanMessages(const MessageKey&, int, std::vector<Message>*) override {
+    return Status::OK();
+  }
+  Status CountMessages(uint64_t*) override { return Status::OK(); }
 
-  Status CommitBatches(std::span<const WriteBatch* const> batches) override {
+  Status CommitBatches(std::span<const WriteBatch* const> batches,
+                       CommitPosition* position) override {
     std::unique_lock<std::mutex> l(mu_);
     std::vector<Snowflake> tags;
     for (const WriteBatch* b : batches) tags.push_back(TagOf(*b));
@@ -50,6 +56,7 @@ class FakeBackend : public StoreBackend {
       if (poison_.count(t)) return Status::IOError("poisoned batch " + std::to_string(t));
     }
     committed_.insert(committed_.end(), tags.begin(), tags.end());
+    if (position) *position = ++position_;
     return Status::OK();
   }
 
@@ -92,6 +99,7 @@ class FakeBackend : public StoreBackend {
   std::set<Snowflake> poison_;
   std::vector<std::vector<Snowflake>> calls_;
   std::vector<Snowflake> committed_;
+  CommitPosition position_ = 0;
 };
 
 // Collects callback results in the order the callbacks ran.
@@ -441,6 +449,33 @@ TEST(CommitQueue, PrepareRunsInSubmissionOrderBeforeTheCommit) {
   ASSERT_EQ(committed.size(), 200u);
   EXPECT_EQ(committed, minted);  // commit order == mint order
   EXPECT_TRUE(std::is_sorted(committed.begin(), committed.end()));
+}
+
+// on_commit sees each successful commit's position, before the callbacks
+// of its batches run; position() follows, starting from set_position.
+TEST(CommitQueue, ReportsEachCommitsPosition) {
+  FakeBackend backend;
+  std::vector<CommitPosition> seen;  // touched only on the writer thread
+  std::vector<std::pair<Snowflake, CommitPosition>> at_callback;
+  CommitQueue* qp = nullptr;
+  CommitQueue q(&backend,
+                {.on_commit = [&](size_t, double, CommitPosition p) { seen.push_back(p); }});
+  qp = &q;
+  backend.Poison(3);
+  for (Snowflake i = 1; i <= 4; ++i) {
+    std::promise<void> done;
+    q.Submit(Tagged(i), [&, i](Status, const WriteBatch&) {
+      at_callback.emplace_back(i, qp->position());
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+  q.Stop();
+  // The poisoned batch used up no position.
+  EXPECT_EQ(seen, (std::vector<CommitPosition>{1, 2, 3}));
+  EXPECT_EQ(at_callback,
+            (std::vector<std::pair<Snowflake, CommitPosition>>{{1, 1}, {2, 2}, {3, 2}, {4, 3}}));
+  EXPECT_EQ(q.position(), 3u);
 }
 
 }  // namespace

@@ -16,7 +16,15 @@
 #include <utility>
 #include <variant>
 
+#include "store/record_encoding.h"
+
 namespace parley {
+
+using store_encoding::AsciiLower;
+using store_encoding::DecodeOverwrites;
+using store_encoding::DecodeRoles;
+using store_encoding::EncodeOverwrites;
+using store_encoding::EncodeRoles;
 
 // ---------------------------------------------------------------------------
 // Schema. Each entry migrates version i to version i + 1 (PRAGMA user_version).
@@ -111,6 +119,14 @@ CREATE TABLE messages(
   flags INTEGER NOT NULL,
   PRIMARY KEY(channel_id, id)) WITHOUT ROWID;
 )sql",
+    // 1 -> 2: commit positions (StoreBackend::CommitBatches). A store made
+    // before them counts from 0 again, which no reader of positions saw.
+    R"sql(
+CREATE TABLE commit_head(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  position INTEGER NOT NULL);
+INSERT INTO commit_head(id, position) VALUES(1, 0);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -151,7 +167,9 @@ enum StmtId : int {
   kInsertMessage,
   kUpdateMessage,
   kDeleteMessage,
+  kBumpPosition,
   // Reads.
+  kLoadPosition,
   kLoadUsers,
   kLoadApplications,
   kLoadSessions,
@@ -166,6 +184,8 @@ enum StmtId : int {
   kListBefore,
   kListAtOrBefore,
   kListAfterAscending,
+  kScanMessages,
+  kCountMessages,
   kNumStmts
 };
 
@@ -258,6 +278,11 @@ constexpr std::array<const char*, kNumStmts> kStmtSql = {
     "WHERE channel_id = ?1 AND id = ?2",
     // kDeleteMessage
     "DELETE FROM messages WHERE channel_id = ?1 AND id = ?2",
+    // kBumpPosition: the transaction's CommitPosition. The writer holds the
+    // database's write lock, so positions follow commit order.
+    "UPDATE commit_head SET position = position + 1 WHERE id = 1 RETURNING position",
+    // kLoadPosition
+    "SELECT position FROM commit_head WHERE id = 1",
     // kLoadUsers
     "SELECT id, username, global_name, bot, password_hash, owner_id FROM users ORDER BY id",
     // kLoadApplications
@@ -305,6 +330,12 @@ constexpr std::array<const char*, kNumStmts> kStmtSql = {
     "SELECT " PARLEY_MESSAGE_COLUMNS
     " FROM messages WHERE channel_id = ?1 AND id > ?2 "
     "ORDER BY id ASC LIMIT ?3",
+    // kScanMessages: the primary key's order, from just after a key.
+    "SELECT " PARLEY_MESSAGE_COLUMNS
+    " FROM messages WHERE (channel_id, id) > (?1, ?2) "
+    "ORDER BY channel_id, id LIMIT ?3",
+    // kCountMessages
+    "SELECT count(*) FROM messages",
 };
 
 #undef PARLEY_MESSAGE_COLUMNS
@@ -344,88 +375,6 @@ inline int64_t AnchorToDb(Snowflake id) {
   return id > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
              ? std::numeric_limits<int64_t>::max()
              : static_cast<int64_t>(id);
-}
-
-std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-template <typename T>
-bool ParseNumber(std::string_view s, T* out) {
-  if (s.empty()) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && p == s.data() + s.size();
-}
-
-// ",1,2," (or "" for none); see the schema comment.
-std::string EncodeRoles(const std::vector<Snowflake>& roles) {
-  if (roles.empty()) return std::string();
-  std::string out = ",";
-  for (Snowflake id : roles) {
-    out += std::to_string(id);
-    out += ',';
-  }
-  return out;
-}
-
-bool DecodeRoles(std::string_view s, std::vector<Snowflake>* out) {
-  out->clear();
-  while (!s.empty()) {
-    size_t comma = s.find(',');
-    std::string_view tok = s.substr(0, comma);
-    if (!tok.empty()) {
-      Snowflake id;
-      if (!ParseNumber(tok, &id)) return false;
-      out->push_back(id);
-    }
-    if (comma == std::string_view::npos) break;
-    s.remove_prefix(comma + 1);
-  }
-  return true;
-}
-
-// "id:type:allow:deny;..." (or "" for none).
-std::string EncodeOverwrites(const std::vector<Overwrite>& ows) {
-  std::string out;
-  for (const Overwrite& o : ows) {
-    if (!out.empty()) out += ';';
-    out += std::to_string(o.id);
-    out += ':';
-    out += std::to_string(o.type);
-    out += ':';
-    out += std::to_string(o.allow);
-    out += ':';
-    out += std::to_string(o.deny);
-  }
-  return out;
-}
-
-bool DecodeOverwrites(std::string_view s, std::vector<Overwrite>* out) {
-  out->clear();
-  while (!s.empty()) {
-    size_t semi = s.find(';');
-    std::string_view entry = s.substr(0, semi);
-    std::string_view f[4];
-    for (int i = 0; i < 4; ++i) {
-      size_t colon = entry.find(':');
-      if ((i < 3) != (colon != std::string_view::npos)) return false;
-      f[i] = entry.substr(0, colon);
-      if (i < 3) entry.remove_prefix(colon + 1);
-    }
-    Overwrite o;
-    if (!ParseNumber(f[0], &o.id) || !ParseNumber(f[1], &o.type) || !ParseNumber(f[2], &o.allow) ||
-        !ParseNumber(f[3], &o.deny)) {
-      return false;
-    }
-    out->push_back(o);
-    if (semi == std::string_view::npos) break;
-    s.remove_prefix(semi + 1);
-  }
-  return true;
 }
 
 }  // namespace
@@ -854,6 +803,10 @@ int SqliteStore::SchemaVersion() {
   return kSchemaVersion;
 }
 
+std::string SqliteStore::Describe() const {
+  return "sqlite:" + path_;
+}
+
 SqliteStore::SqliteStore(std::string path, std::unique_ptr<Conn> writer)
     : path_(std::move(path)),
       uid_(g_next_store_uid.fetch_add(1, std::memory_order_relaxed)),
@@ -866,16 +819,19 @@ SqliteStore::~SqliteStore() {
   writer_.reset();
 }
 
-Status SqliteStore::Open(const std::string& dir, std::unique_ptr<SqliteStore>* out) {
-  return Open(dir, Options{}, out);
+Status SqliteStore::Open(const std::string& path, std::unique_ptr<SqliteStore>* out) {
+  return Open(path, Options{}, out);
 }
 
-Status SqliteStore::Open(const std::string& dir, const Options& options,
+Status SqliteStore::Open(const std::string& path, const Options& options,
                          std::unique_ptr<SqliteStore>* out) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::IOError("create directory " + dir + ": " + ec.message());
-  std::string path = dir + "/parley.db";
+  if (path.empty()) return Status::InvalidArgument("empty SQLite database path");
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (!dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Status::IOError("create directory " + dir.string() + ": " + ec.message());
+  }
 
   auto writer = std::make_unique<Conn>();
   Status s = writer->Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
@@ -906,7 +862,7 @@ Status SqliteStore::Open(const std::string& dir, const Options& options,
   s = Migrate(*writer);
   if (!s.ok()) return s;
 
-  out->reset(new SqliteStore(std::move(path), std::move(writer)));
+  out->reset(new SqliteStore(path, std::move(writer)));
   return Status::OK();
 }
 
@@ -1058,18 +1014,33 @@ Status SqliteStore::LoadAll(Snapshot* out) {
     while (q.Next()) out->last_message_ids.emplace_back(q.U64(0), q.U64(1));
     if (!q.status().ok()) return q.status();
   }
+  {
+    Query q(*c, kLoadPosition);
+    if (!q.Next())
+      return q.status().ok() ? Status::Corruption("commit_head has no row") : q.status();
+    out->position = q.U64(0);
+  }
   return RunStmt(*c, kCommit);
 }
 
-Status SqliteStore::CommitBatches(std::span<const WriteBatch* const> batches) {
+Status SqliteStore::CommitBatches(std::span<const WriteBatch* const> batches,
+                                  CommitPosition* position) {
   if (batches.empty()) return Status::OK();
   Conn& c = *writer_;
   Status s = RunStmt(c, kBeginImmediate);
   if (!s.ok()) return s;
   s = ApplyBatches(batches);
+  CommitPosition pos = 0;
+  if (s.ok()) {
+    Query q(c, kBumpPosition);
+    if (q.Next()) pos = q.U64(0);
+    s = q.status();
+    if (s.ok() && pos == 0) s = Status::Corruption("commit_head has no row");
+  }
   if (s.ok()) s = RunStmt(c, kCommit);
   // A failed statement leaves the transaction open; so may a failed COMMIT.
   if (!s.ok() && sqlite3_get_autocommit(c.db) == 0) RunStmt(c, kRollback);
+  if (s.ok() && position != nullptr) *position = pos;
   return s;
 }
 
@@ -1118,6 +1089,13 @@ Status SqliteStore::ListMessages(const HistoryQuery& hq, std::vector<Message>* o
       return ReadMessages(q, out);
     }
     case HistoryQuery::Mode::kBefore: {
+      if (hq.anchor > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+        // Above every storable id: the newest page (a clamp to INT64_MAX
+        // with "<" would drop a message with that id).
+        Query q(*c, kListLatest);
+        q.Bind(channel).Bind(hq.limit);
+        return ReadMessages(q, out);
+      }
       Query q(*c, kListBefore);
       q.Bind(channel).Bind(anchor).Bind(hq.limit);
       return ReadMessages(q, out);
@@ -1150,6 +1128,26 @@ Status SqliteStore::ListMessages(const HistoryQuery& hq, std::vector<Message>* o
     }
   }
   return Status::InvalidArgument("unknown history mode");
+}
+
+Status SqliteStore::ScanMessages(const MessageKey& after, int limit, std::vector<Message>* out) {
+  out->clear();
+  if (limit < 1) return Status::InvalidArgument("scan limit must be positive");
+  Conn* c = nullptr;
+  Status s = ReadConn(&c);
+  if (!s.ok()) return s;
+  Query q(*c, kScanMessages);
+  q.Bind(AnchorToDb(after.channel_id)).Bind(AnchorToDb(after.id)).Bind(limit);
+  return ReadMessages(q, out);
+}
+
+Status SqliteStore::CountMessages(uint64_t* n) {
+  Conn* c = nullptr;
+  Status s = ReadConn(&c);
+  if (!s.ok()) return s;
+  Query q(*c, kCountMessages);
+  if (q.Next()) *n = q.U64(0);
+  return q.status();
 }
 
 }  // namespace parley

@@ -1,5 +1,6 @@
-// SqliteStore: the StoreBackend on an embedded SQLite database
-// (<dir>/parley.db, WAL mode).
+// SqliteStore: the StoreBackend on an embedded SQLite database (one file,
+// WAL mode; `parley serve` uses <data dir>/parley.db). It keeps the contract
+// on StoreBackend (store/store.h); what follows is how.
 //
 // Connections: one writer connection, used by CommitBatches only (i.e. by the
 // CommitQueue's writer thread), and one read-only connection per reading
@@ -8,7 +9,9 @@
 // state. Prepared statements are cached per connection.
 //
 // Messages live in a WITHOUT ROWID table keyed by (channel_id, id), so a
-// history page is a single index range scan.
+// history page is a single index range scan. Commit positions come from a
+// one-row table bumped inside each write transaction; SQLite has one writer
+// at a time, so they follow commit order.
 #pragma once
 
 #include <cstdint>
@@ -28,17 +31,17 @@ struct SqliteConn;  // a sqlite3* and its prepared-statement cache
 
 class SqliteStore : public StoreBackend {
  public:
-  // Opens (creating if missing) the directory `dir` and the database
-  // dir + "/parley.db", and migrates its schema to the current version.
-  // On success stores the new store in *out.
   struct Options {
     // true: fsync the WAL at every commit (an acknowledged write survives
     // power loss). false: synchronous=NORMAL (survives kill -9 of the
     // process, may lose the last commits on power loss or an OS crash).
     bool sync_every_commit = true;
   };
-  static Status Open(const std::string& dir, std::unique_ptr<SqliteStore>* out);
-  static Status Open(const std::string& dir, const Options& options,
+  // Opens (creating it and its directory if missing) the database file
+  // `path` and migrates its schema to the current version. On success
+  // stores the new store in *out.
+  static Status Open(const std::string& path, std::unique_ptr<SqliteStore>* out);
+  static Status Open(const std::string& path, const Options& options,
                      std::unique_ptr<SqliteStore>* out);
 
   // REQUIRES: no call into this store is in progress (stop the CommitQueue
@@ -47,27 +50,17 @@ class SqliteStore : public StoreBackend {
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
 
-  // Reads every table but messages, in one read transaction. Thread-safe.
+  // One read transaction.
   Status LoadAll(Snapshot* out) override;
-
-  // Applies every mutation of every batch in one BEGIN IMMEDIATE ... COMMIT
-  // transaction; on any error rolls back and returns it. PutUser whose
-  // username (case-insensitively) belongs to another user, and InsertMessage
-  // of an existing (channel_id, id), return Status::Conflict. Updates and
-  // deletes of absent rows are no-ops.
-  // REQUIRES: called from one thread at a time (the writer thread).
-  Status CommitBatches(std::span<const WriteBatch* const> batches) override;
-
-  // Thread-safe. Status::NotFound if the message is not in that channel.
+  // One BEGIN IMMEDIATE ... COMMIT transaction; rolled back on any error.
+  Status CommitBatches(std::span<const WriteBatch* const> batches,
+                       CommitPosition* position) override;
+  // Through the calling thread's read connection.
   Status GetMessage(Snowflake channel_id, Snowflake message_id, Message* out) override;
-  // Thread-safe. Fills *out newest first (see HistoryQuery):
-  //   kLatest: the newest `limit` messages.
-  //   kBefore: the newest `limit` messages with id < anchor.
-  //   kAfter:  the oldest `limit` messages with id > anchor.
-  //   kAround: the newest ceil(limit/2) with id <= anchor and the oldest
-  //            floor(limit/2) with id > anchor.
-  // Status::InvalidArgument unless 1 <= limit <= 100.
   Status ListMessages(const HistoryQuery& q, std::vector<Message>* out) override;
+  Status ScanMessages(const MessageKey& after, int limit, std::vector<Message>* out) override;
+  Status CountMessages(uint64_t* n) override;
+  std::string Describe() const override;  // "sqlite:<path>"
 
   // The schema version this binary writes (PRAGMA user_version).
   static int SchemaVersion();

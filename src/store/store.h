@@ -1,25 +1,33 @@
 // Store: durable state behind one small interface, so that the API never
-// knows which engine holds its data (SQLite embedded now, PostgreSQL later).
+// knows which engine holds its data. Implementations: SqliteStore
+// (store/sqlite_store.h, the embedded default) and PostgresStore
+// (store/postgres_store.h). OpenStore (store/open_store.h) picks one from a
+// URL. store_test.cc runs one suite of tests on every implementation: a
+// backend is correct when it passes exactly those tests.
 //
-// Writes: every WriteBatch goes through one writer (CommitQueue) that commits
-// many batches per transaction (group commit). A batch's callback runs only
-// after its transaction is durable.
-// Reads: guild/channel/role/member/user/invite records are loaded once at
-// start-up (LoadAll) into the in-memory State; afterwards only messages are
-// read from the store, by (channel_id, message_id) range scans.
+// Writes: every WriteBatch goes through one writer per process (CommitQueue,
+// store/commit_queue.h) that commits many batches per transaction (group
+// commit). Reads: records other than messages are loaded once at start-up
+// (LoadAll) into the in-memory State; afterwards only messages are read from
+// the store, by (channel_id, message_id) range scans, on a reader pool
+// (store/read_pool.h), never on an event loop.
 #pragma once
 
-#include <functional>
-#include <memory>
-#include <optional>
+#include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/types.h"
 #include "util/status.h"
 
 namespace parley {
+
+// A commit's place in the store's total order of commits: the first commit
+// ever made to a store is 1, and each later one is exactly one more (no
+// gaps, no reuse, whichever process made it). 0 means "before any commit".
+using CommitPosition = uint64_t;
 
 // Everything but messages, as loaded at start-up.
 struct Snapshot {
@@ -33,7 +41,12 @@ struct Snapshot {
   std::vector<Invite> invites;
   // channel id -> newest message id, for channels that have messages.
   std::vector<std::pair<Snowflake, Snowflake>> last_message_ids;
+  // The snapshot holds exactly the commits at positions 1..position.
+  CommitPosition position = 0;
 };
+
+// As a HistoryQuery::min_position: every commit acknowledged so far.
+constexpr CommitPosition kAllCommits = ~CommitPosition{0};
 
 // A history query: newest first, at most `limit` messages.
 struct HistoryQuery {
@@ -42,79 +55,108 @@ struct HistoryQuery {
   Mode mode = Mode::kLatest;
   Snowflake anchor = 0;  // the before/after/around id
   int limit = 50;        // 1..100
+  // The page must reflect at least the commits at positions 1..min_position
+  // (a store with read replicas may answer from a replica that has them).
+  // kAllCommits: every commit whose CommitBatches returned before the read.
+  CommitPosition min_position = kAllCommits;
 };
 
-// The engine side of a store. Implementations: SqliteStore (src/store/sqlite_store.h).
+// A message's key: (channel_id, id), the order ScanMessages walks in.
+struct MessageKey {
+  Snowflake channel_id = 0;
+  Snowflake id = 0;
+};
+
+// What a store reports about itself, for metrics.
+struct StoreStats {
+  uint64_t replica_reads = 0;           // history reads a replica answered
+  uint64_t replica_fallbacks_lag = 0;   // ... that went to the primary: replica behind
+  uint64_t replica_fallbacks_down = 0;  // ... that went to the primary: replica unreachable
+  int64_t replica_lag_bytes = 0;        // WAL bytes the last replica checked was behind
+};
+
+// The engine side of a store. Every implementation keeps this contract:
+//
+// Values. Snowflakes and other 64-bit fields round-trip for every value
+// below 2^63 (they are stored as signed 64-bit integers); bit masks
+// (permissions, flags) round-trip for all 64 bits. Strings round-trip
+// byte for byte, including empty strings. Message::nonce is never stored
+// (reads return it empty).
+//
+// Errors. Status::Unavailable: the engine cannot be reached right now (a
+// database server down or restarting); nothing happened, and the same call
+// may succeed later. Status::Conflict: a uniqueness rule (below) was broken.
+// Status::Corruption: stored data cannot be decoded, or the schema is newer
+// than this binary. Other failures: Status::IOError.
 class StoreBackend {
  public:
   virtual ~StoreBackend() = default;
 
+  // Fills *out (replacing what it held) with every record but messages, all
+  // read from one consistent snapshot, each vector in key order (users,
+  // applications, guilds, channels, roles by id; sessions by hash; members
+  // by (guild_id, user_id); invites by code), and out->position with the
+  // position of the last commit the snapshot contains.
+  // Thread-safe.
   virtual Status LoadAll(Snapshot* out) = 0;
 
-  // Applies every batch in one transaction; on any failure nothing of it
-  // stays. Called from the writer thread only.
-  virtual Status CommitBatches(std::span<const WriteBatch* const> batches) = 0;
+  // Applies every mutation of every batch, in order, as one atomic
+  // transaction: on success all of it is durable (it survives a crash of
+  // this process, and of the machine unless the store was opened with
+  // relaxed durability) and *position (if not null) is set to the
+  // transaction's CommitPosition; on failure none of it stays and no
+  // position is used up.
+  //
+  // Semantics of the mutations:
+  // - Put*: insert or replace the record with that key (users, applications,
+  //   guilds, channels, roles by id; sessions by hash; members by
+  //   (guild_id, user_id); invites by code).
+  // - PutUser whose username equals another user's ignoring ASCII case:
+  //   Status::Conflict. InsertMessage of an existing (channel_id, id):
+  //   Status::Conflict.
+  // - UpdateMessage changes content, edited_ms, pinned and flags of an
+  //   existing message; updates and deletes of absent records are no-ops.
+  // - DeleteGuild also deletes the guild's channels, roles, members, invites
+  //   and the messages of its channels. DeleteChannel also deletes the
+  //   channel's invites and messages. DeleteRole also removes the role from
+  //   the roles of every member of that guild (members of other guilds keep
+  //   theirs). DeleteUserSessions deletes every session of one user.
+  //
+  // REQUIRES: one call at a time per process (the CommitQueue's writer
+  // thread, or a tool that has the store to itself).
+  virtual Status CommitBatches(std::span<const WriteBatch* const> batches,
+                               CommitPosition* position) = 0;
 
-  // Reads; thread-safe (each thread reads through its own connection).
+  // Reads see every commit whose CommitBatches returned before the read
+  // started (ListMessages: see HistoryQuery::min_position). Thread-safe; may
+  // block on I/O (call them from a reader pool, never from an event loop).
+  //
+  // Status::NotFound if the message is not in that channel.
   virtual Status GetMessage(Snowflake channel_id, Snowflake message_id, Message* out) = 0;
-  // Fills `out` newest first.
+  // Fills *out (replacing what it held) newest first:
+  //   kLatest: the newest `limit` messages.
+  //   kBefore: the newest `limit` messages with id < anchor.
+  //   kAfter:  the oldest `limit` messages with id > anchor.
+  //   kAround: the newest ceil(limit/2) with id <= anchor and the oldest
+  //            floor(limit/2) with id > anchor, from one snapshot.
+  // An anchor at or above 2^63 compares above every stored id.
+  // Status::InvalidArgument unless 1 <= limit <= 100.
   virtual Status ListMessages(const HistoryQuery& q, std::vector<Message>* out) = 0;
-};
 
-// Group commit over a StoreBackend: one writer thread takes every batch that
-// is waiting when it becomes free (up to max_batches) and commits them in one
-// transaction. A lone write is committed at once; a burst costs few commits.
-class CommitQueue {
- public:
-  // Gets the commit's status and the batch itself (so that the caller can
-  // apply exactly what was committed without keeping a copy).
-  using Callback = std::function<void(Status, const WriteBatch&)>;
-  struct Options {
-    size_t max_batches_per_commit = 1024;
-    // Called on the writer thread after each successful transaction with
-    // the number of batches it held and how long it took (metrics).
-    std::function<void(size_t batches, double seconds)> on_commit;
-  };
-  struct Stats {
-    uint64_t commits = 0;
-    uint64_t batches = 0;
-    uint64_t failed_batches = 0;
-  };
+  // For copying a whole store (parley migrate): fills *out (replacing what
+  // it held) with the first `limit` messages whose key is greater than
+  // `after`, in key order; {0, 0} starts at the first message. An empty
+  // page means there is nothing after `after`.
+  // Status::InvalidArgument unless limit >= 1.
+  virtual Status ScanMessages(const MessageKey& after, int limit, std::vector<Message>* out) = 0;
+  // How many messages the store holds (may read them all).
+  virtual Status CountMessages(uint64_t* n) = 0;
 
-  CommitQueue(StoreBackend* backend, Options options);
-  ~CommitQueue();  // Stops after committing everything already submitted.
-  CommitQueue(const CommitQueue&) = delete;
-  CommitQueue& operator=(const CommitQueue&) = delete;
+  // Figures for metrics; thread-safe. Stores without replicas report zeros.
+  virtual StoreStats stats() const { return {}; }
 
-  // Queues a batch. `done` runs on the writer thread after the commit (OK:
-  // durable) or its failure; it must be quick (post work elsewhere). A batch
-  // whose transaction failed is retried alone, so one bad batch does not
-  // fail its neighbours. After Stop, `done` runs at once with an error.
-  void Submit(WriteBatch batch, Callback done);
-  // Like Submit, and `prepare` runs on the writer thread just before the
-  // batch's group commits, in submission order: what it assigns there (e.g.
-  // message ids) follows commit order.
-  using Prepare = std::function<void(WriteBatch*)>;
-  void Submit(WriteBatch batch, Callback done, Prepare prepare);
-
-  // Read-modify-write without races: `build` runs on the writer thread when
-  // everything submitted before it is committed and its callbacks have run
-  // (so a State applied in those callbacks is current), fills the batch (or
-  // returns an error: then nothing is committed), and the batch is committed
-  // alone. An empty batch commits nothing and reports OK. `done` gets the
-  // build's or the commit's status.
-  using Builder = std::function<Status(WriteBatch*)>;
-  void SubmitBuilder(Builder build, Callback done);
-
-  // Finishes everything submitted so far, then ends the writer thread.
-  void Stop();
-
-  Stats stats() const;
-  size_t queue_depth() const;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  // What this store is, for logs: the engine and where (no password).
+  virtual std::string Describe() const = 0;
 };
 
 }  // namespace parley

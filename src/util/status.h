@@ -10,7 +10,16 @@ namespace parley {
 
 class Status {
  public:
-  enum class Code { kOk = 0, kNotFound, kCorruption, kInvalidArgument, kIOError, kConflict, kBusy };
+  enum class Code {
+    kOk = 0,
+    kNotFound,
+    kCorruption,
+    kInvalidArgument,
+    kIOError,
+    kConflict,
+    kBusy,
+    kUnavailable
+  };
 
   Status() = default;
   static Status OK() { return Status(); }
@@ -23,10 +32,14 @@ class Status {
   // A uniqueness constraint was violated (e.g. a username already taken).
   static Status Conflict(std::string_view msg) { return Status(Code::kConflict, msg); }
   static Status Busy(std::string_view msg) { return Status(Code::kBusy, msg); }
+  // A service the operation needs (e.g. the database server) cannot be
+  // reached now; the operation did not happen and may be retried later.
+  static Status Unavailable(std::string_view msg) { return Status(Code::kUnavailable, msg); }
 
   bool ok() const { return code_ == Code::kOk; }
   bool IsNotFound() const { return code_ == Code::kNotFound; }
   bool IsConflict() const { return code_ == Code::kConflict; }
+  bool IsUnavailable() const { return code_ == Code::kUnavailable; }
   Code code() const { return code_; }
   const std::string& message() const {
     static const std::string kEmpty;

@@ -219,15 +219,28 @@ test('the data directory stores neither tokens nor passwords in clear', async ()
   const path = await import('node:path');
   const s = new Server({ extraArgs: FAST_FLAGS });
   const secrets = [];
+  let username = null;
   try {
     await s.start();
     const pw = `Very-Distinct-Password-${Math.random().toString(36).slice(2)}`;
     const u = await register(s, uniqueName('sec'), pw);
+    username = u.name;
     const login = expectStatus(await request(s, 'POST', '/auth/login', { body: { username: u.name, password: pw } }), 200);
     const app = expectStatus(await u.client.post('/applications', { name: uniqueName('secbot') }), [200, 201]);
     secrets.push(['password', pw], ['register token', u.token], ['login token', login.token], ['bot token', app.token]);
   } finally {
     await s.stopAndAssertClean();
+  }
+  const { TEST_STORE, storeUrlFor } = await import('./lib/server.mjs');
+  if (TEST_STORE === 'postgres') {
+    // The store is the database: all of it, as pg_dump writes it.
+    const { execFileSync } = await import('node:child_process');
+    const dump = execFileSync('pg_dump', ['--data-only', storeUrlFor(s.dataDir)]);
+    assert.ok(dump.includes(Buffer.from(username)), 'the dump holds the users');
+    for (const [what, secret] of secrets) {
+      assert.ok(!dump.includes(Buffer.from(secret)), `${what} stored in clear in the database`);
+    }
+    return;
   }
   const files = [];
   const walk = (d) => {

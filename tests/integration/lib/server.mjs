@@ -6,8 +6,12 @@
 // Environment:
 //   PARLEY_BIN   path of the server binary (default /work/main/build/parley)
 //   PARLEY_TEST_VERBOSE=1   echo the server's output to this process' stderr
+//   PARLEY_TEST_STORE=postgres   run every server on PostgreSQL: each data
+//       directory gets a database of its own on the server PARLEY_TEST_PG
+//       names (a URL whose user may CREATE DATABASE), passed as --store;
+//       a restart on the same data directory finds the same database.
 
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -89,6 +93,41 @@ process.on('exit', (code) => {
   }
 });
 
+// PostgreSQL mode (see the header): the store URL for a data directory.
+export const TEST_STORE = process.env.PARLEY_TEST_STORE || 'sqlite';
+const pgDatabases = new Set();
+function pgAdmin(sql) {
+  execFileSync('psql', [process.env.PARLEY_TEST_PG, '-v', 'ON_ERROR_STOP=1', '-qAtc', sql], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+export function storeUrlFor(dataDir) {
+  if (TEST_STORE !== 'postgres') return null;
+  if (!process.env.PARLEY_TEST_PG) throw new Error('PARLEY_TEST_STORE=postgres needs PARLEY_TEST_PG');
+  // mkdtemp names are unique on this machine, so the database names are too.
+  const name = ('parley_it_' + path.basename(dataDir)).toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  if (!pgDatabases.has(name)) {
+    const exists = execFileSync('psql', [process.env.PARLEY_TEST_PG, '-qAtc', `SELECT 1 FROM pg_database WHERE datname = '${name}'`])
+      .toString()
+      .trim();
+    if (exists !== '1') pgAdmin(`CREATE DATABASE ${name}`);
+    pgDatabases.add(name);
+  }
+  const u = new URL(process.env.PARLEY_TEST_PG);
+  u.pathname = '/' + name;
+  return u.toString();
+}
+process.on('exit', (code) => {
+  if (process.env.PARLEY_TEST_KEEP_DATA || code || process.exitCode) return;
+  for (const name of pgDatabases) {
+    try {
+      pgAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    } catch {
+      // best effort
+    }
+  }
+});
+
 function tryConnect(port) {
   return new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port });
@@ -136,6 +175,8 @@ export class Server {
     }
     if (this.port == null) this.port = await freePort();
     const args = ['serve', '--listen', `127.0.0.1:${this.port}`, '--data', this.dataDir, ...this.extraArgs];
+    const storeUrl = this.extraArgs.includes('--store') ? null : storeUrlFor(this.dataDir);
+    if (storeUrl) args.push('--store', storeUrl);
     this.args = args;
     this.output = '';
     this.exitInfo = null;
