@@ -3,6 +3,7 @@
 #   bench/rest.sh writes   [CLIENTS=64] [CHANNELS=8] [DURATION=20]
 #   bench/rest.sh history  [MESSAGES=10000000] [DURATION=15]
 #   bench/rest.sh history-load [MESSAGES=10000000] [DURATION=15] [CONNS=16]
+#   bench/rest.sh startup  [MEMBERS=1000000]
 # writes:  acknowledged POST /channels/{id}/messages per second from CLIENTS
 #          keep-alive connections (wrk, one thread, open on the same box),
 #          then checks the store holds at least as many messages as were acked.
@@ -10,6 +11,8 @@
 #          it with limit=50 at random anchors in before/after/around modes.
 # history-load: the same store, paged by parley-load's history scenario
 #          (build/release/parley-load) instead of wrk.
+# startup: MEMBERS users in one guild (parley fill --members), then the time
+#          from `parley serve` to its port answering, and its load line.
 # STORE=postgres runs the same on PostgreSQL 15: on the server PARLEY_BENCH_PG
 # names (a URL whose user may CREATE DATABASE; a database is made for the
 # run and dropped after it), or else on a throw-away cluster of its own
@@ -70,7 +73,7 @@ store_bytes() {
 
 start_server() {
   "$BIN" serve --listen 127.0.0.1:$PORT --data "$DATA" --store "$STORE_URL" --password-cost min \
-    --ratelimit-global 0 --ratelimit-scale 1000000 --log-level warn --sync "${SYNC:-full}" >"$DATA/server.log" 2>&1 &
+    --ratelimit-global 0 --ratelimit-scale 1000000 --log-level "${LOG_LEVEL:-warn}" --sync "${SYNC:-full}" >"$DATA/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do curl -s -o /dev/null "$API/users/@me" && return 0; sleep 0.1; done
   echo "server did not start" >&2; cat "$DATA/server.log" >&2; exit 1
@@ -137,5 +140,19 @@ case "$mode" in
       --url "http://127.0.0.1:$PORT" --pid "$SERVER_PID"
     stop_server
     ;;
-  *) echo "usage: bench/rest.sh writes|history|history-load" >&2; exit 2 ;;
+  startup)
+    MEMBERS=${MEMBERS:-1000000}
+    start_server; setup_guild; stop_server
+    "$BIN" fill --store "$STORE_URL" --channel "$CHANNELS" --author "$USER_ID" --count 0 \
+      --members "$MEMBERS" --batch 20000
+    echo "db bytes: $(store_bytes)"
+    t0=$(date +%s.%N)
+    LOG_LEVEL=info start_server
+    t1=$(date +%s.%N)
+    echo "startup: $MEMBERS members, serve to first answer $(echo "$t1 - $t0" | bc) s"
+    grep -o "store .* loaded in .*" "$DATA/server.log" || true
+    echo "rss after start: $(awk '/VmRSS/{print $2, $3}' /proc/$SERVER_PID/status)"
+    stop_server
+    ;;
+  *) echo "usage: bench/rest.sh writes|history|history-load|startup" >&2; exit 2 ;;
 esac

@@ -805,17 +805,6 @@ Status Migrate(PGconn* pg, int message_partitions) {
   }
 }
 
-std::atomic<uint64_t> g_next_store_uid{1};
-
-// The calling thread's read connection for the store whose uid matches; a
-// one-entry cache in front of PostgresStore::readers_. Uids are never
-// reused, so an entry left by a destroyed store can never match a new one.
-struct ReadConnCache {
-  uint64_t store_uid = 0;
-  PgConn* conn = nullptr;
-};
-thread_local ReadConnCache t_read_conn;
-
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -828,12 +817,12 @@ int PostgresStore::SchemaVersion() {
 PostgresStore::PostgresStore(std::string conninfo, const Options& options)
     : conninfo_(std::move(conninfo)),
       options_(options),
-      uid_(g_next_store_uid.fetch_add(1, std::memory_order_relaxed)),
       writer_(std::make_unique<Conn>(
           conninfo_, WriterSetUp(options.sync_every_commit, /*schema_ready=*/false))) {}
 
 PostgresStore::~PostgresStore() {
-  readers_.clear();
+  replica_readers_.Clear();
+  readers_.Clear();
   writer_.reset();
 }
 
@@ -900,16 +889,15 @@ std::string PostgresStore::Describe() const {
 }
 
 PostgresStore::Conn* PostgresStore::ReadConn() {
-  if (t_read_conn.store_uid == uid_) return t_read_conn.conn;
-  std::lock_guard<std::mutex> l(readers_mu_);
-  // A thread id is reused only after its thread has ended, so the connection
-  // found here is never in use by another thread.
-  std::unique_ptr<Conn>& slot = readers_[std::this_thread::get_id()];
-  if (slot == nullptr) {
-    slot = std::make_unique<Conn>(conninfo_);
-  }
-  t_read_conn = ReadConnCache{uid_, slot.get()};
-  return slot.get();
+  Conn* conn = nullptr;
+  // Never fails: the connection is made (and remade) on use.
+  readers_.Get(
+      [this](std::unique_ptr<Conn>* out) {
+        *out = std::make_unique<Conn>(conninfo_);
+        return Status::OK();
+      },
+      &conn);
+  return conn;
 }
 
 Status PostgresStore::LoadAll(Snapshot* out) {
@@ -1232,13 +1220,17 @@ Status PostgresStore::CountMessages(uint64_t* n) {
 }
 
 PostgresStore::Conn* PostgresStore::NextReplicaConn() {
-  std::lock_guard<std::mutex> l(readers_mu_);
-  ReplicaSet& set = replica_readers_[std::this_thread::get_id()];
-  if (set.conns.empty()) {
-    for (const std::string& c : replica_conninfo_) set.conns.push_back(std::make_unique<Conn>(c));
-  }
-  Conn* c = set.conns[set.next % set.conns.size()].get();
-  ++set.next;
+  ReplicaSet* set = nullptr;
+  replica_readers_.Get(
+      [this](std::unique_ptr<ReplicaSet>* out) {
+        *out = std::make_unique<ReplicaSet>();
+        for (const std::string& c : replica_conninfo_)
+          (*out)->conns.push_back(std::make_unique<Conn>(c));
+        return Status::OK();
+      },
+      &set);
+  Conn* c = set->conns[set->next % set->conns.size()].get();
+  ++set->next;
   return c;
 }
 

@@ -74,6 +74,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "store/per_thread.h"
 #include "store/store.h"
 
 namespace parley {
@@ -169,12 +170,10 @@ class PostgresStore : public StoreBackend {
 
   const std::string conninfo_;
   const Options options_;
-  const uint64_t uid_;  // unique per store instance: keys the thread-local cache
   std::string describe_;
   std::unique_ptr<Conn> writer_;
 
-  std::mutex readers_mu_;
-  std::unordered_map<std::thread::id, std::unique_ptr<Conn>> readers_;  // guarded by readers_mu_
+  PerThread<Conn> readers_;  // read connections to the primary
 
   // Replicas: conninfos (with target_session_attrs=any), each reading
   // thread's connections to them, and the WAL positions of recent commits.
@@ -183,7 +182,7 @@ class PostgresStore : public StoreBackend {
     std::vector<std::unique_ptr<Conn>> conns;
     size_t next = 0;
   };
-  std::unordered_map<std::thread::id, ReplicaSet> replica_readers_;  // guarded by readers_mu_
+  PerThread<ReplicaSet> replica_readers_;
   mutable std::mutex lsn_mu_;
   // (position, WAL end) of this process's last commits, oldest first.
   std::deque<std::pair<CommitPosition, uint64_t>> commit_lsns_;  // guarded by lsn_mu_

@@ -808,15 +808,34 @@ class PostgresReplicaTest : public PostgresStoreTest {
     }
     replica_ = PostgresConninfoWithDb(replica, db_->name());
   }
+  // The new database and its schema reach the replica through replication:
+  // wait for them, so that a read there is not counted as "replica down".
+  void WaitForSchemaOnReplica() {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (;;) {
+      PGconn* c = PQconnectdb(replica_.c_str());
+      bool ok = false;
+      if (PQstatus(c) == CONNECTION_OK) {
+        PGresult* r = PQexec(c, "SELECT to_regclass('messages') IS NOT NULL");
+        ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
+        PQclear(r);
+      }
+      PQfinish(c);
+      if (ok) return;
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+          << "the schema never reached the replica";
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
   std::string replica_;
 };
 
 TEST_F(PostgresReplicaTest, ReadsGoToTheReplicaOnlyWhenItHasTheReadersWrite) {
   std::unique_ptr<PostgresStore> store;
-  // The database must exist on the replica before the store reads there.
   PostgresStore::Options o;
   o.replicas = {replica_};
   ASSERT_TRUE(Open(&store, o).ok());
+  WaitForSchemaOnReplica();
   const Snowflake channel = 77;
   int replica_hits = 0, checked = 0;
   for (Snowflake id = 1; id <= 200; ++id) {

@@ -783,17 +783,6 @@ Status Migrate(SqliteConn& c) {
   }
 }
 
-std::atomic<uint64_t> g_next_store_uid{1};
-
-// The calling thread's read connection for the store whose uid matches; a
-// one-entry cache in front of SqliteStore::readers_. Uids are never reused,
-// so an entry left by a destroyed store can never match a new one.
-struct ReadConnCache {
-  uint64_t store_uid = 0;
-  SqliteConn* conn = nullptr;
-};
-thread_local ReadConnCache t_read_conn;
-
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -808,14 +797,12 @@ std::string SqliteStore::Describe() const {
 }
 
 SqliteStore::SqliteStore(std::string path, std::unique_ptr<Conn> writer)
-    : path_(std::move(path)),
-      uid_(g_next_store_uid.fetch_add(1, std::memory_order_relaxed)),
-      writer_(std::move(writer)) {}
+    : path_(std::move(path)), writer_(std::move(writer)) {}
 
 SqliteStore::~SqliteStore() {
   // Readers first, so that the writer's close (the last connection) can
   // checkpoint the WAL into the database file.
-  readers_.clear();
+  readers_.Clear();
   writer_.reset();
 }
 
@@ -867,26 +854,14 @@ Status SqliteStore::Open(const std::string& path, const Options& options,
 }
 
 Status SqliteStore::ReadConn(Conn** conn) {
-  if (t_read_conn.store_uid == uid_) {
-    *conn = t_read_conn.conn;
-    return Status::OK();
-  }
-  std::lock_guard<std::mutex> l(readers_mu_);
-  // A thread id is reused only after its thread has ended, so the connection
-  // found here is never in use by another thread.
-  std::unique_ptr<Conn>& slot = readers_[std::this_thread::get_id()];
-  if (slot == nullptr) {
-    auto c = std::make_unique<Conn>();
-    Status s = c->Open(path_, SQLITE_OPEN_READONLY);
-    if (!s.ok()) {
-      readers_.erase(std::this_thread::get_id());
-      return s;
-    }
-    slot = std::move(c);
-  }
-  t_read_conn = ReadConnCache{uid_, slot.get()};
-  *conn = slot.get();
-  return Status::OK();
+  return readers_.Get(
+      [this](std::unique_ptr<Conn>* out) {
+        auto c = std::make_unique<Conn>();
+        Status s = c->Open(path_, SQLITE_OPEN_READONLY);
+        if (s.ok()) *out = std::move(c);
+        return s;
+      },
+      conn);
 }
 
 Status SqliteStore::LoadAll(Snapshot* out) {

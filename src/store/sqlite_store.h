@@ -21,6 +21,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "store/per_thread.h"
 #include "store/store.h"
 
 namespace parley {
@@ -75,11 +76,9 @@ class SqliteStore : public StoreBackend {
   Status ApplyBatches(std::span<const WriteBatch* const> batches);
 
   const std::string path_;
-  const uint64_t uid_;  // unique per store instance: keys the thread-local cache
   std::unique_ptr<Conn> writer_;
 
-  std::mutex readers_mu_;
-  std::unordered_map<std::thread::id, std::unique_ptr<Conn>> readers_;  // guarded by readers_mu_
+  PerThread<Conn> readers_;  // read connections
 };
 
 }  // namespace parley

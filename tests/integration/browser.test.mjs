@@ -4,7 +4,8 @@
 // presence, markdown, HTML shown as text), survive a network cut (resume)
 // and a longer one (the session expires: identify again and refetch), load
 // history by scrolling up, and see the composer's limits and failure modes.
-// Screenshots of the main screens go to a fresh temp directory (printed);
+// Screenshots of the main screens go to a fresh temp directory (printed,
+// removed when the file passes unless PARLEY_TEST_KEEP_DATA is set);
 // PARLEY_SCREENSHOTS=docs/screenshots refreshes the repository's own. (The
 // suite may run twice at once, on SQLite and on PostgreSQL, and must not
 // write into the source tree by default.)
@@ -37,6 +38,12 @@ const WEB_ROOT = path.join(REPO, 'web');
 const SHOTS = process.env.PARLEY_SCREENSHOTS
   ? path.resolve(REPO, process.env.PARLEY_SCREENSHOTS)
   : fs.mkdtempSync(path.join(os.tmpdir(), 'parley-browser-shots-'));
+// The temp directory goes when the file passes (as the servers' data
+// directories do), unless PARLEY_TEST_KEEP_DATA is set.
+process.on('exit', (code) => {
+  if (process.env.PARLEY_SCREENSHOTS || process.env.PARLEY_TEST_KEEP_DATA || code || process.exitCode) return;
+  fs.rmSync(SHOTS, { recursive: true, force: true });
+});
 const WAIT = 20_000; // longest single wait
 const PASSWORD = 'correct horse battery staple';
 // The resume window is short so that the second, longer cut outlives it;
@@ -46,7 +53,7 @@ const HEARTBEAT_MS = 4000;
 
 const missing = chromiumMissing();
 if (missing) console.log(`# browser.test.mjs skipped: ${missing}`);
-else console.log(`# browser.test.mjs screenshots: ${SHOTS}`);
+else console.log(`# browser.test.mjs screenshots: ${SHOTS} (kept if the file fails)`);
 
 let srv;
 let proxy;

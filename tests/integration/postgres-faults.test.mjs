@@ -43,16 +43,27 @@ function startCluster() {
     if (m) env[m[1]] = m[2].replace(/^'|'$/g, '');
   }
   assert.ok(env.PARLEY_TEST_PG, `pg-cluster.sh printed no PARLEY_TEST_PG: ${out}`);
-  return env.PARLEY_TEST_PG;
+  return env;
+}
+let cluster = null;
+const clusterEnv = () => (cluster ??= startCluster());
+const withDb = (u, db) => {
+  const x = new URL(u);
+  x.pathname = '/' + db;
+  return x.toString();
+};
+async function metric(srv, name) {
+  const text = await (await fetch(`${srv.origin}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(name + ' ') || line.startsWith(name + '{')) sum += Number(line.split(' ').pop());
+  return sum;
 }
 
 const pgCtl = (what, primary = 'primary') => execFileSync(SCRIPT, [what, clusterDir, primary], { stdio: 'pipe' });
 
 test('PostgreSQL stopped and restarted under a posting load: no acknowledged message lost, no hang, recovery by itself', { skip, timeout: 240_000 }, async (t) => {
-  const admin = startCluster();
-  const url = new URL(admin);
-  url.pathname = '/postgres';
-  const srv = new Server({ extraArgs: [...FAST_FLAGS, '--store', url.toString()] });
+  const url = withDb(clusterEnv().PARLEY_TEST_PG, 'postgres');
+  const srv = new Server({ extraArgs: [...FAST_FLAGS, '--store', url] });
   servers.push(srv);
   await srv.start();
   const owner = await register(srv);
@@ -128,5 +139,39 @@ test('PostgreSQL stopped and restarted under a posting load: no acknowledged mes
   assert.equal(seen.size, history.length, 'duplicate ids in history');
   const missing = [...acked.keys()].filter((id) => seen.get(id) !== acked.get(id));
   assert.deepEqual(missing, [], `acknowledged but missing: ${missing.length} of ${acked.size}; ${summary}`);
+  await srv.stopAndAssertClean();
+});
+
+test('history from a read replica: a poster always sees their own message; the replica stopped costs no failed read', { skip, timeout: 240_000 }, async () => {
+  const env = clusterEnv();
+  const srv = new Server({
+    extraArgs: [...FAST_FLAGS, '--store', withDb(env.PARLEY_TEST_PG, 'postgres'),
+      '--store-replica', withDb(env.PARLEY_TEST_PG_REPLICA, 'postgres')],
+  });
+  servers.push(srv);
+  await srv.start();
+  const owner = await register(srv);
+  const { general } = await createGuild(owner.client);
+  await sleep(300); // the schema and the guild reach the replica
+  async function postAndRead(i) {
+    const m = await owner.client.post(`/channels/${general.id}/messages`, { content: `r${i}` });
+    assert.equal(m.status, 200, m.text);
+    const page = await owner.client.get(`/channels/${general.id}/messages?limit=5`);
+    assert.equal(page.status, 200, page.text);
+    assert.equal(page.json[0].id, m.json.id, 'a poster reads their own write');
+  }
+  for (let i = 0; i < 40; i++) {
+    await postAndRead(i);
+    if (i % 10 === 9) await sleep(100); // let the replica catch up now and then
+  }
+  assert.ok(await metric(srv, 'parley_store_replica_reads_total') > 0, 'the replica answered none');
+  pgCtl('pause', 'replica');
+  try {
+    for (let i = 40; i < 60; i++) await postAndRead(i);
+    const down = await metric(srv, 'parley_store_replica_fallbacks_total{reason="down"}');
+    assert.ok(down > 0, 'no fallback counted while the replica was down');
+  } finally {
+    pgCtl('resume', 'replica');
+  }
   await srv.stopAndAssertClean();
 });
