@@ -17,6 +17,8 @@
 # names (a URL whose user may CREATE DATABASE; a database is made for the
 # run and dropped after it), or else on a throw-away cluster of its own
 # (scripts/pg-cluster.sh, loopback, fsync on, synchronous_commit on).
+# REPLICA=1 (with the throw-away cluster): history reads go to its streaming
+# replica (--store-replica), after the replica has replayed the fill.
 # Needs: scripts/build.sh release, wrk (apt-get install wrk), node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,11 +49,17 @@ case "$STORE" in
       PG_ADMIN=$PARLEY_BENCH_PG
     else
       PG_CLUSTER=$DATA/pg
-      PG_ADMIN=$(scripts/pg-cluster.sh start "$PG_CLUSTER" 2>/dev/null | sed -n 's/^PARLEY_TEST_PG=//p')
+      PG_ENV=$(scripts/pg-cluster.sh start "$PG_CLUSTER" 2>/dev/null)
+      PG_ADMIN=$(echo "$PG_ENV" | sed -n 's/^PARLEY_TEST_PG=//p')
+      PG_REPLICA_ADMIN=$(echo "$PG_ENV" | sed -n 's/^PARLEY_TEST_PG_REPLICA=//p')
     fi
     PG_DB=parley_bench_$$
     psql "$PG_ADMIN" -qAtc "CREATE DATABASE $PG_DB" >/dev/null
     STORE_URL=$(node -e 'const u=new URL(process.argv[1]);u.pathname="/"+process.argv[2];console.log(u.toString())' "$PG_ADMIN" "$PG_DB")
+    if [ "${REPLICA:-0}" = 1 ]; then
+      [ -n "${PG_REPLICA_ADMIN:-}" ] || { echo "REPLICA=1 needs the throw-away cluster" >&2; exit 2; }
+      REPLICA_URL=$(node -e 'const u=new URL(process.argv[1]);u.pathname="/"+process.argv[2];console.log(u.toString())' "$PG_REPLICA_ADMIN" "$PG_DB")
+    fi
     ;;
   *) echo "STORE must be sqlite or postgres" >&2; exit 2 ;;
 esac
@@ -72,7 +80,8 @@ store_bytes() {
 }
 
 start_server() {
-  "$BIN" serve --listen 127.0.0.1:$PORT --data "$DATA" --store "$STORE_URL" --password-cost min \
+  "$BIN" serve --listen 127.0.0.1:$PORT --data "$DATA" --store "$STORE_URL" \
+    ${REPLICA_URL:+--store-replica "$REPLICA_URL"} --password-cost min \
     --ratelimit-global 0 --ratelimit-scale 1000000 --log-level "${LOG_LEVEL:-warn}" --sync "${SYNC:-full}" >"$DATA/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do curl -s -o /dev/null "$API/users/@me" && return 0; sleep 0.1; done
@@ -134,10 +143,21 @@ case "$mode" in
     start_server; setup_guild; stop_server
     "$BIN" fill --store "$STORE_URL" --channel "$CHANNELS" --author "$USER_ID" --count "$MESSAGES"
     echo "db bytes: $(store_bytes)"
+    if [ -n "${REPLICA_URL:-}" ]; then
+      want=$(store_sql "SELECT count(*) FROM messages")
+      for _ in $(seq 600); do
+        [ "$(psql "$REPLICA_URL" -qAtc "SELECT count(*) FROM messages" 2>/dev/null)" = "$want" ] && break
+        sleep 1
+      done
+      echo "replica caught up: $(psql "$REPLICA_URL" -qAtc "SELECT count(*) FROM messages") messages"
+    fi
     start_server
     "${LOAD_BIN:-build/release/parley-load}" history --channel "$CHANNELS" --token "$TOKEN" \
       --messages "$MESSAGES" --conns "${CONNS:-16}" --duration "$SECONDS_" --warmup-s 5 \
       --url "http://127.0.0.1:$PORT" --pid "$SERVER_PID"
+    if [ -n "${REPLICA_URL:-}" ]; then
+      curl -s "http://127.0.0.1:$PORT/metrics" | grep -E "^parley_store_replica" || true
+    fi
     stop_server
     ;;
   startup)
