@@ -64,7 +64,8 @@ scripts/build.sh asan
 begin postgres
 pg_dir=$(mktemp -d /tmp/parley-test-pg.XXXXXX)
 chmod 755 "$pg_dir"  # the servers run as the postgres user
-eval "$(scripts/pg-cluster.sh start "$pg_dir/pg")"
+pg_env=$(scripts/pg-cluster.sh start "$pg_dir/pg")  # fails the script if it fails
+eval "$pg_env"
 export PARLEY_TEST_PG PARLEY_TEST_PG_REPLICA PARLEY_REQUIRE_PG=1
 if ((${#repeat[@]})); then
   begin repeat

@@ -326,7 +326,8 @@ TEST_F(PostgresStoreTest, ReopenKeepsDataPositionAndPartitionCount) {
 }
 
 TEST(PostgresStoreOpenTest, UnreachableServerIsUnavailableQuickly) {
-  // A port nothing listens on: bind one, then close it.
+  // A port nothing listens on: bound (so no other test can take it) but not
+  // listening, so connections to it are refused; closed at the end.
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_GE(fd, 0);
   sockaddr_in addr{};
@@ -335,7 +336,10 @@ TEST(PostgresStoreOpenTest, UnreachableServerIsUnavailableQuickly) {
   ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   socklen_t len = sizeof(addr);
   ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  close(fd);
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{fd};
   const std::string url =
       "postgres://postgres@127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/parley";
 

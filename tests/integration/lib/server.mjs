@@ -173,8 +173,11 @@ export class Server {
     if (!fs.existsSync(PARLEY_BIN)) {
       throw new Error(`server binary not found at ${PARLEY_BIN} (set PARLEY_BIN or build it)`);
     }
-    if (this.port == null) this.port = await freePort();
-    const args = ['serve', '--listen', `127.0.0.1:${this.port}`, '--data', this.dataDir, ...this.extraArgs];
+    // No port given: the server binds port 0 and says which port it got
+    // (a number found free and reused could be taken meanwhile, and
+    // SO_REUSEPORT would let two servers share it silently).
+    const pickPort = this.port == null;
+    const args = ['serve', '--listen', `127.0.0.1:${pickPort ? 0 : this.port}`, '--data', this.dataDir, ...this.extraArgs];
     const storeUrl = this.extraArgs.includes('--store') ? null : storeUrlFor(this.dataDir);
     if (storeUrl) args.push('--store', storeUrl);
     this.args = args;
@@ -214,7 +217,11 @@ export class Server {
             `cmd: ${PARLEY_BIN} ${args.join(' ')}\n--- server output ---\n${this.tail()}`,
         );
       }
-      if (await tryConnect(this.port)) return this;
+      if (pickPort && this.port == null) {
+        const m = /Parley is listening on http:\/\/[^\s]+:(\d+)/.exec(this.output);
+        if (m) this.port = Number(m[1]);
+      }
+      if (this.port != null && (await tryConnect(this.port))) return this;
       await sleep(100);
     }
     const out = this.tail();
