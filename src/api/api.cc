@@ -328,7 +328,17 @@ void Api::Read(const CallPtr& call, ReadPool::Read read) {
 
 ApiError Api::StoreError(const Status& s) {
   if (s.IsUnavailable()) {
-    spdlog::warn("store unavailable: {}", s.ToString());
+    // While the database is down every request fails: one line a second,
+    // with how many it stands for, not one line per request.
+    static std::atomic<int64_t> last_ms{0};
+    static std::atomic<uint64_t> quiet{0};
+    int64_t now = NowMs(), last = last_ms.load(std::memory_order_relaxed);
+    if (now - last >= 1000 && last_ms.compare_exchange_strong(last, now)) {
+      spdlog::warn("store unavailable ({} more since the last line): {}",
+                   quiet.exchange(0, std::memory_order_relaxed), s.ToString());
+    } else {
+      quiet.fetch_add(1, std::memory_order_relaxed);
+    }
     return ApiError::Overloaded();
   }
   spdlog::error("store failed: {}", s.ToString());
