@@ -275,7 +275,8 @@ void Api::Commit(const CallPtr& call, WriteBatch batch, std::function<void()> on
       [this, call, on_ok = std::move(on_ok)](Status s, const WriteBatch& b) {
         if (!s.ok()) return call->Fail(StoreError(s));
         ApplyCommitted(b);
-        if (call->user) read_your_writes_.Wrote(call->user->id, deps_.writer->position());
+        if (options_.read_replicas && call->user)
+          read_your_writes_.Wrote(call->user->id, deps_.writer->position());
         on_ok();
       },
       std::move(prepare));
@@ -306,7 +307,7 @@ void Api::CommitBuilt(const CallPtr& call, std::function<Built()> build) {
         if (out->error) return call->Fail(*out->error);
         if (!s.ok()) return call->Fail(StoreError(s));
         ApplyCommitted(b);
-        if (call->user && !b.empty())
+        if (options_.read_replicas && call->user && !b.empty())
           read_your_writes_.Wrote(call->user->id, deps_.writer->position());
         if (out->reply) return out->reply();
         if (out->status == 204) return call->NoContent();

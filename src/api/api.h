@@ -38,6 +38,10 @@ struct ApiOptions {
   // Writes waiting for the writer beyond this are refused with 503 (and
   // clients retry) rather than queued without bound.
   size_t max_write_queue = 100000;
+  // The store has read replicas: remember each user's last write so that
+  // their history reads can go to a replica (ReadYourWrites). Off, no
+  // bookkeeping happens on the commit path.
+  bool read_replicas = false;
   // Usernames (lowercase) allowed to read /admin/status; empty: the first
   // registered user.
   std::vector<std::string> admins;

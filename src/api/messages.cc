@@ -145,7 +145,8 @@ void ListMessages(Api& api, const CallPtr& call) {
     errs.Add("", "MESSAGE_HISTORY_ARGS", "Only one of before, after and around may be given.");
   if (!errs.empty()) return call->Fail(errs.ToError());
   // A replica may answer, if it has the reader's own last write.
-  q.min_position = api.read_your_writes().MinPosition(call->user->id);
+  if (api.options().read_replicas)
+    q.min_position = api.read_your_writes().MinPosition(call->user->id);
   api.Read(call, [&api, call, q](StoreBackend& store) {
     std::vector<Message> msgs;
     Status s = store.ListMessages(q, &msgs);

@@ -130,6 +130,7 @@ int RunServe(const ServeConfig& cfg) {
                            : cfg.password_cost == "moderate" ? PasswordCost::kModerate
                                                              : PasswordCost::kInteractive;
   api_opts.ratelimit_global = cfg.ratelimit_global;
+  api_opts.read_replicas = !cfg.store_replicas.empty();
   api_opts.ratelimit_scale = cfg.ratelimit_scale;
   for (const auto& a : cfg.admins) api_opts.admins.push_back(ToLower(a));
   if (Status s = cfg.gateway.compression.Validate(); !s.ok()) {
