@@ -21,6 +21,10 @@ PACKAGES=(
   # PostgresStore: libpq to build against, and the PostgreSQL 15 server and
   # client tools scripts/pg-cluster.sh runs its throw-away test cluster with.
   postgresql-15 postgresql-client-15 libpq-dev
+  # pgbouncer in transaction mode in front of the test cluster
+  # (tests/integration/pgbouncer.test.mjs); cluster mode: hiredis to build
+  # against, nginx in front of several nodes in the cluster tests.
+  pgbouncer libhiredis-dev nginx-light
 )
 
 missing=()

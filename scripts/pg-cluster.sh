@@ -11,11 +11,16 @@
 # max_connections 200, wal_level replica), starts it on 127.0.0.1 only, on a
 # free port, with its unix socket in DIR; then clones it with
 # `pg_basebackup -R` into DIR/replica and starts that as a hot standby
-# (hot_standby_feedback on) on another free port. Prints only the two shell
-# assignments on stdout (progress goes to stderr); writes them to DIR/env
-# and the servers' pids to DIR/primary.pid and DIR/replica.pid. Logs are
-# DIR/primary.log and DIR/replica.log. If anything fails it stops what it
-# started and removes DIR.
+# (hot_standby_feedback on) on another free port; and, when pgbouncer is
+# installed, a pgbouncer in transaction mode in front of the primary (any
+# database name, trust auth, 3 server connections per database, so that a
+# client's consecutive transactions land on different server sessions).
+# Prints only the shell assignments on stdout (progress goes to stderr):
+# PARLEY_TEST_PG, PARLEY_TEST_PG_REPLICA and PARLEY_TEST_PGBOUNCER (empty
+# without pgbouncer); writes them to DIR/env and the servers' pids to
+# DIR/primary.pid, DIR/replica.pid, DIR/pgbouncer.pid. Logs are
+# DIR/primary.log, DIR/replica.log, DIR/pgbouncer.log. If anything fails it
+# stops what it started and removes DIR.
 #
 # Needs only Debian's postgresql-15 package: it runs the binaries from
 # /usr/lib/postgresql/15/bin (PG_BIN overrides), never pg_ctlcluster, and
@@ -94,6 +99,13 @@ cmd_stop() {
   local dir=$1
   [ -d "$dir" ] || die "$dir does not exist"
   [ -f "$dir/$MARKER" ] || die "$dir was not made by $0 start (no $MARKER); not touching it"
+  if [ -f "$dir/pgbouncer.pid" ]; then
+    kill "$(cat "$dir/pgbouncer.pid")" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      kill -0 "$(cat "$dir/pgbouncer.pid")" 2>/dev/null || break
+      sleep 0.1
+    done
+  fi
   # The replica first: stopping the primary first would leave it retrying.
   stop_server "$dir/replica"
   stop_server "$dir/primary"
@@ -184,9 +196,44 @@ EOF
 
   head -n 1 "$dir/primary/postmaster.pid" >"$dir/primary.pid"
   head -n 1 "$dir/replica/postmaster.pid" >"$dir/replica.pid"
+
+  local bport=""
+  if command -v pgbouncer >/dev/null 2>&1; then
+    bport=$(free_port)
+    as_pg tee "$dir/pgbouncer.ini" >/dev/null <<EOF
+; scripts/pg-cluster.sh: transaction pooling in front of the primary.
+[databases]
+* = host=127.0.0.1 port=$port
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bport
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/pgbouncer.users
+pool_mode = transaction
+default_pool_size = 3
+max_client_conn = 400
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+EOF
+    echo '"postgres" ""' | as_pg tee "$dir/pgbouncer.users" >/dev/null
+    as_pg pgbouncer -d "$dir/pgbouncer.ini" >&2 || die "pgbouncer did not start (see $dir/pgbouncer.log)"
+    local ok=""
+    for _ in $(seq 1 50); do
+      if as_pg "$PG_BIN/psql" -h 127.0.0.1 -p "$bport" -U postgres -d postgres -XAtqc 'SELECT 1' \
+        >/dev/null 2>&1; then
+        ok=1
+        break
+      fi
+      sleep 0.1
+    done
+    [ -n "$ok" ] || die "pgbouncer does not answer (see $dir/pgbouncer.log)"
+    log "pgbouncer (transaction mode) listening on 127.0.0.1:$bport"
+  fi
   cat >"$dir/env" <<EOF
 PARLEY_TEST_PG=postgres://postgres@127.0.0.1:$port/postgres
 PARLEY_TEST_PG_REPLICA=postgres://postgres@127.0.0.1:$rport/postgres
+PARLEY_TEST_PGBOUNCER=${bport:+postgres://postgres@127.0.0.1:$bport/postgres}
 EOF
   trap - EXIT
   cat "$dir/env"

@@ -66,7 +66,7 @@ pg_dir=$(mktemp -d /tmp/parley-test-pg.XXXXXX)
 chmod 755 "$pg_dir"  # the servers run as the postgres user
 pg_env=$(scripts/pg-cluster.sh start "$pg_dir/pg")  # fails the script if it fails
 eval "$pg_env"
-export PARLEY_TEST_PG PARLEY_TEST_PG_REPLICA PARLEY_REQUIRE_PG=1
+export PARLEY_TEST_PG PARLEY_TEST_PG_REPLICA PARLEY_TEST_PGBOUNCER PARLEY_REQUIRE_PG=1
 if ((${#repeat[@]})); then
   begin repeat
   scripts/repeat-tests.sh "${repeat[@]}"

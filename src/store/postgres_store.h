@@ -55,13 +55,12 @@
 // Status::Unavailable whose message says "outcome unknown" (a caller answers
 // 503; the write may be visible later, with its position used up).
 //
-// Through pgbouncer (1.18 in Debian 12). Readers use unnamed statements and
-// only transaction-local settings, so they work in any pool mode. The
-// writer uses named prepared statements (prepared once per connection) and
-// a session-level synchronous_commit, which pgbouncer 1.18 cannot keep in
-// transaction mode: connect the writer directly or through a session-mode
-// pool. (There is one writer connection per process; pooling it gains
-// nothing.)
+// Through pgbouncer (1.18 in Debian 12), in any pool mode, transaction mode
+// included: no statement is prepared by name, every setting is
+// transaction-local (SET LOCAL, set_config(..., true)), and the migration
+// lock is a transaction-level advisory lock. Tested through a real pgbouncer
+// in transaction mode (tests/integration/pgbouncer.test.mjs). A pooler that
+// can route a transaction to a replica must not sit in front of the writer.
 #pragma once
 
 #include <atomic>
