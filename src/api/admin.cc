@@ -4,7 +4,6 @@
 #include <boost/json/serialize.hpp>
 
 #include "api/handlers.h"
-#include "gateway/gateway.h"
 #include "metrics/process_metrics.h"
 #include "metrics/server_metrics.h"
 

@@ -12,8 +12,6 @@
 #include <cmath>
 
 #include "api/handlers.h"
-#include "gateway/event_builder.h"
-#include "gateway/gateway.h"
 #include "metrics/server_metrics.h"
 #include "util/clock.h"
 #include "util/time_format.h"
@@ -59,7 +57,10 @@ std::string BucketHash(std::string_view name) {
 }  // namespace
 
 Api::Api(Deps deps, ApiOptions options)
-    : deps_(deps), options_(std::move(options)), rate_limiter_(options_.ratelimit_global) {
+    : deps_(deps),
+      options_(std::move(options)),
+      applier_(deps_.state, deps_.events, deps_.presence),
+      rate_limiter_(options_.ratelimit_global) {
   using namespace handlers;
   // Rate limits follow Discord's published and observed defaults; every one
   // is scaled by --ratelimit-scale.
@@ -247,18 +248,7 @@ void Api::ApplyCommitted(const WriteBatch& b) {
   size_t inserted = 0;
   for (const Mutation& m : b) inserted += std::holds_alternative<mut::InsertMessage>(m);
   if (inserted) metrics::M().messages_persisted->Inc(inserted);
-  if (!deps_.gateway) return deps_.state->Apply(b);
-  gateway::CommitPlan plan = gateway::PlanEvents(*deps_.state, b);
-  deps_.state->Apply(b);
-  gateway::EventBatch events = gateway::BuildEvents(*deps_.state, b, plan);
-  // A member who joins while online: the guild learns their presence.
-  for (size_t i = 0; i < b.size(); ++i) {
-    const auto* put = std::get_if<mut::PutMember>(&b[i]);
-    if (!put || plan.items[i].existed) continue;
-    if (auto p = deps_.gateway->presence().Get(put->member.user_id))
-      events.push_back(gateway::BuildPresenceEvent(put->member.user_id, put->member.guild_id, *p));
-  }
-  deps_.gateway->Publish(std::move(events));
+  applier_.Apply(b);
 }
 
 bool Api::WriteQueueFull(const CallPtr& call) {

@@ -16,6 +16,10 @@
 #include "api/api_error.h"
 #include "api/rate_limiter.h"
 #include "api/read_your_writes.h"
+#include "events/commit_applier.h"
+#include "events/event_sink.h"
+#include "events/gateway_view.h"
+#include "events/presence.h"
 #include "net/http_server.h"
 #include "state/state.h"
 #include "store/commit_queue.h"
@@ -25,10 +29,6 @@
 #include "util/snowflake.h"
 
 namespace parley {
-
-namespace gateway {
-class Gateway;
-}
 
 struct ApiOptions {
   PasswordCost password_cost = PasswordCost::kInteractive;
@@ -126,8 +126,14 @@ class Api {
     ReadPool* reads;  // every store read runs here, never on an event loop
     CommitQueue* writer;
     SnowflakeGenerator* ids;
-    boost::asio::thread_pool* blocking;   // argon2id and other slow work
-    gateway::Gateway* gateway = nullptr;  // gets the events of every commit
+    boost::asio::thread_pool* blocking;  // argon2id and other slow work
+    // Where events go (every commit's, typing); null: no gateway (tools,
+    // tests), commits only update State.
+    events::EventSink* events = nullptr;
+    // The gateway's URL, identify budget and counts; null without one.
+    events::GatewayView* gateway = nullptr;
+    // Who is online (a joining member's presence); may be null.
+    const events::PresenceRegistry* presence = nullptr;
   };
   Api(Deps deps, ApiOptions options);
   ~Api();
@@ -160,7 +166,8 @@ class Api {
 
   State& state() { return *deps_.state; }
   // Null when the server runs without a gateway (tools, tests).
-  gateway::Gateway* gateway() { return deps_.gateway; }
+  events::GatewayView* gateway() { return deps_.gateway; }
+  events::EventSink* events() { return deps_.events; }
   SnowflakeGenerator& ids() { return *deps_.ids; }
   boost::asio::thread_pool& blocking() { return *deps_.blocking; }
   const ApiOptions& options() const { return options_; }
@@ -177,14 +184,15 @@ class Api {
 
  private:
   void Dispatch(const CallPtr& call);
-  // On the writer thread, in commit order: applies a committed batch to
-  // State and hands its events to the gateway.
+  // On the writer thread, in commit order: counts a committed batch and
+  // hands it to applier_ (State, then events).
   void ApplyCommitted(const WriteBatch& b);
   // True (after failing `call` with 503) when the write queue is full.
   bool WriteQueueFull(const CallPtr& call);
 
   Deps deps_;
   ApiOptions options_;
+  events::CommitApplier applier_;
   RateLimiter rate_limiter_;
   ReadYourWrites read_your_writes_;
   std::vector<Route> routes_;

@@ -3,11 +3,10 @@
 #include <functional>
 
 #include "api/handlers.h"
-#include "api/serialize.h"
-#include "gateway/event_builder.h"
-#include "gateway/gateway.h"
+#include "events/event_builder.h"
 #include "model/permissions.h"
 #include "util/time_format.h"
+#include "wire/serialize.h"
 
 namespace parley::handlers {
 
@@ -211,8 +210,8 @@ void DeleteOverwrite(Api& api, const CallPtr& call) {
 void TriggerTyping(Api& api, const CallPtr& call) {
   auto a = AccessChannel(api, call, perm::kSendMessages);
   if (!a) return;
-  if (auto* gw = api.gateway())
-    gw->Publish(gateway::EventBatch{gateway::BuildTypingEvent(
+  if (auto* sink = api.events())
+    sink->Publish(events::EventBatch{events::BuildTypingEvent(
         api.state(), a->channel.guild_id, a->channel.id, call->user->id, NowMs())});
   call->NoContent();
 }

@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "api/handlers.h"
-#include "gateway/gateway.h"
 
 namespace parley::handlers {
 
@@ -18,7 +17,7 @@ void GetGateway(Api& api, const CallPtr& call) {
 
 void GetGatewayBot(Api& api, const CallPtr& call) {
   if (!api.gateway()) return call->Fail(ApiError::NotFound());
-  gateway::Gateway& gw = *api.gateway();
+  events::GatewayView& gw = *api.gateway();
   auto limit = gw.StartLimit(call->user->id);
   size_t guilds = api.state().GuildsOfUser(call->user->id).size();
   int shards = std::max<int>(1, static_cast<int>(std::ceil(static_cast<double>(guilds) / 1000.0)));

@@ -2,9 +2,9 @@
 #include <boost/json/serialize.hpp>
 
 #include "api/handlers.h"
-#include "api/serialize.h"
 #include "model/permissions.h"
 #include "util/time_format.h"
+#include "wire/serialize.h"
 
 namespace parley::handlers {
 

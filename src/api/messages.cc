@@ -4,9 +4,9 @@
 #include <charconv>
 
 #include "api/handlers.h"
-#include "api/serialize.h"
 #include "model/permissions.h"
 #include "util/time_format.h"
+#include "wire/serialize.h"
 
 namespace parley::handlers {
 

@@ -3,8 +3,8 @@
 #include <boost/json/serialize.hpp>
 
 #include "api/handlers.h"
-#include "api/serialize.h"
 #include "model/permissions.h"
+#include "wire/serialize.h"
 
 namespace parley::handlers {
 

@@ -2,7 +2,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "api/handlers.h"
-#include "api/serialize.h"
+#include "wire/serialize.h"
 
 namespace parley::handlers {
 

@@ -140,7 +140,8 @@ int RunServe(const ServeConfig& cfg) {
   gateway::GatewayOptions gw_opts = cfg.gateway;
   gw_opts.public_url = cfg.public_url;
   gateway::Gateway gateway(&loops, &state, gw_opts);
-  Api api({&state, &reads, &writer, &ids, &blocking, &gateway}, api_opts);
+  Api api({&state, &reads, &writer, &ids, &blocking, &gateway, &gateway, &gateway.presence()},
+          api_opts);
 
   net::HttpServerOptions http_opts;
   http_opts.host = host;

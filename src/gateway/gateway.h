@@ -16,14 +16,29 @@
 #include <unordered_map>
 #include <vector>
 
-#include "gateway/event.h"
-#include "gateway/presence.h"
+#include "events/event.h"
+#include "events/event_sink.h"
+#include "events/gateway_view.h"
+#include "events/presence.h"
 #include "gateway/transport_compression.h"
 #include "net/event_loops.h"
 #include "net/http_server.h"
 #include "state/state.h"
 
 namespace parley::gateway {
+
+// The event layer's names, used throughout the gateway.
+using events::AppendPayload;
+using events::Event;
+using events::EventBatch;
+using events::EventPtr;
+using events::Frame;
+using events::FramePtr;
+using events::GatewayStats;
+using events::MakeDispatch;
+using events::Presence;
+using events::PresenceRegistry;
+using events::SessionStartLimit;
 
 struct GatewayOptions {
   int heartbeat_interval_ms = 41250;
@@ -43,31 +58,16 @@ struct GatewayOptions {
   CompressionOptions compression;
 };
 
-struct GatewayStats {
-  int64_t connections = 0;  // open WebSocket connections
-  int64_t sessions = 0;     // identified sessions (connected or awaiting resume)
-  uint64_t slow_consumers = 0;
-  uint64_t resumes = 0;
-  uint64_t resumes_failed = 0;
-  uint64_t dispatches = 0;
-};
-
-struct SessionStartLimit {
-  int total = 0;
-  int remaining = 0;
-  int64_t reset_after_ms = 0;
-};
-
 class LoopHub;
 
 // True for a GET asking to upgrade to WebSocket (the gateway's handshake).
 bool IsWebSocketUpgrade(const net::Request& req);
 
-class Gateway {
+class Gateway final : public events::EventSink, public events::GatewayView {
  public:
   // REQUIRES: loops and state outlive the gateway.
   Gateway(net::EventLoops* loops, const State* state, GatewayOptions options);
-  ~Gateway();
+  ~Gateway() override;
 
   // Starts the per-loop deadline sweeps. Call once, before the loops run.
   void Start();
@@ -79,20 +79,20 @@ class Gateway {
 
   // Fans `events` out to every loop (one hop per loop, whatever the number of
   // sessions). Thread-safe; events published from one thread keep their order.
-  void Publish(EventBatch events);
+  void Publish(EventBatch events) override;
 
   // Sends op 7 Reconnect and close 4000 to every connection, and waits (up
   // to `deadline`) until they are written.
   void Shutdown(std::chrono::milliseconds deadline);
 
   // ws://HOST:PORT for /gateway and READY's resume_gateway_url.
-  std::string Url(std::string_view host_header) const;
+  std::string Url(std::string_view host_header) const override;
   // /gateway/bot's session_start_limit for `user_id`.
-  SessionStartLimit StartLimit(Snowflake user_id);
+  SessionStartLimit StartLimit(Snowflake user_id) override;
   // Takes one identify from the user's daily budget; false when exhausted.
   bool TakeIdentify(Snowflake user_id);
 
-  GatewayStats stats() const;
+  GatewayStats stats() const override;
   // Identified sessions by shard ([id, count] -> sessions), for metrics.
   void CountShardSession(int shard_id, int shard_count, int delta);
   std::vector<std::pair<std::string, double>> ShardSessions() const;

@@ -8,8 +8,8 @@
 #include <chrono>
 #include <shared_mutex>
 
-#include "gateway/event_builder.h"
-#include "gateway/guild_payloads.h"
+#include "events/event_builder.h"
+#include "events/guild_payloads.h"
 #include "metrics/server_metrics.h"
 #include "model/permissions.h"
 #include "util/clock.h"
@@ -204,7 +204,7 @@ void LoopHub::EndSession(Session* s) {
   gw_->CountShardSession(shard_id, shard_count, -1);
   gw_->sessions_.fetch_sub(1, std::memory_order_relaxed);
   if (auto off = gw_->presence().SessionEnded(user))
-    gw_->Publish(BuildPresenceEvents(state(), user, *off));
+    gw_->Publish(events::BuildPresenceEvents(state(), user, *off));
 }
 
 void LoopHub::Subscribe(Session* s, Snowflake guild_id) {
@@ -231,8 +231,8 @@ void LoopHub::SendGuildCreate(Session* s, Snowflake guild_id) {
   {
     std::shared_lock lock(g->mu);
     if (!g->members.count(s->user_id)) return;
-    d = GuildCreateJson(*g, state(), s->user_id, s->large_threshold, gw_->presence(),
-                        (s->intents & intent::kGuildPresences) != 0);
+    d = events::GuildCreateJson(*g, state(), s->user_id, s->large_threshold, gw_->presence(),
+                                (s->intents & intent::kGuildPresences) != 0);
   }
   Dispatch(s, MakeDispatch("GUILD_CREATE", d));
 }

@@ -21,10 +21,10 @@
 #include <unordered_set>
 #include <vector>
 
-#include "gateway/event.h"
+#include "events/event.h"
+#include "events/presence.h"
 #include "gateway/gateway.h"
 #include "gateway/payload.h"
-#include "gateway/presence.h"
 #include "gateway/replay_ring.h"
 #include "gateway/transport_compression.h"
 #include "net/websocket_frames.h"

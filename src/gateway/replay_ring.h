@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "gateway/event.h"
+#include "events/event.h"
 
 namespace parley::gateway {
 
@@ -22,7 +22,7 @@ class ReplayRing {
   // dispatch of the session goes through here, so the entries are the
   // newest ones). Drops the oldest entry when `bound` are held.
   // REQUIRES: 0 < bound <= kMaxBound.
-  void Push(FramePtr f, uint32_t bound) {
+  void Push(events::FramePtr f, uint32_t bound) {
     if (size_ == cap_) {
       if (cap_ >= bound) {
         Drop(1);
@@ -58,7 +58,7 @@ class ReplayRing {
     }
   }
   uint32_t size() const { return size_; }
-  size_t capacity_bytes() const { return cap_ * sizeof(FramePtr); }
+  size_t capacity_bytes() const { return cap_ * sizeof(events::FramePtr); }
 
  private:
   void Drop(uint32_t n) {
@@ -71,14 +71,14 @@ class ReplayRing {
     }
   }
   void Grow(uint32_t cap) {
-    auto nb = std::make_unique<FramePtr[]>(cap);
+    auto nb = std::make_unique<events::FramePtr[]>(cap);
     for (uint32_t i = 0; i < size_; ++i) nb[i] = std::move(buf_[(head_ + i) % cap_]);
     buf_ = std::move(nb);
     cap_ = static_cast<uint16_t>(cap);
     head_ = 0;
   }
 
-  std::unique_ptr<FramePtr[]> buf_;
+  std::unique_ptr<events::FramePtr[]> buf_;
   uint16_t cap_ = 0, head_ = 0, size_ = 0;
 };
 

@@ -9,13 +9,13 @@ namespace {
 
 std::vector<uint64_t> After(const ReplayRing& r, uint64_t seq, uint64_t last) {
   std::vector<uint64_t> out;
-  r.ForEachAfter(seq, last, [&](uint64_t s, const Frame&) { out.push_back(s); });
+  r.ForEachAfter(seq, last, [&](uint64_t s, const events::Frame&) { out.push_back(s); });
   return out;
 }
 
 TEST(ReplayRing, KeepsOrderAndTrims) {
   ReplayRing r;
-  auto f = MakeDispatch("X", "{}");
+  auto f = events::MakeDispatch("X", "{}");
   for (uint64_t s = 1; s <= 10; ++s) r.Push(f, 100);
   EXPECT_EQ(After(r, 7, 10), (std::vector<uint64_t>{8, 9, 10}));
   EXPECT_TRUE(r.CanReplayAfter(0, 10));
@@ -32,7 +32,7 @@ TEST(ReplayRing, KeepsOrderAndTrims) {
 
 TEST(ReplayRing, BoundDropsOldest) {
   ReplayRing r;
-  auto f = MakeDispatch("X", "{}");
+  auto f = events::MakeDispatch("X", "{}");
   for (uint64_t s = 1; s <= 50; ++s) r.Push(f, 16);
   EXPECT_EQ(r.size(), 16u);
   EXPECT_EQ(After(r, 0, 50).front(), 35u);
@@ -42,7 +42,7 @@ TEST(ReplayRing, BoundDropsOldest) {
 }
 
 TEST(Frame, SplicesSequence) {
-  auto f = MakeDispatch("MESSAGE_CREATE", "{\"a\":1}");
+  auto f = events::MakeDispatch("MESSAGE_CREATE", "{\"a\":1}");
   std::string out;
   AppendPayload(&out, *f, 42);
   EXPECT_EQ(out, "{\"t\":\"MESSAGE_CREATE\",\"s\":42,\"op\":0,\"d\":{\"a\":1}}");

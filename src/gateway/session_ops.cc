@@ -7,13 +7,13 @@
 #include <boost/json/serialize.hpp>
 #include <shared_mutex>
 
-#include "api/serialize.h"
-#include "gateway/event_builder.h"
-#include "gateway/guild_payloads.h"
+#include "events/event_builder.h"
+#include "events/guild_payloads.h"
 #include "gateway/loop_hub.h"
 #include "metrics/server_metrics.h"
 #include "util/crypto.h"
 #include "util/json_writer.h"
+#include "wire/serialize.h"
 
 namespace parley::gateway {
 
@@ -190,7 +190,7 @@ bool LoopHub::Identify(Conn* c, const struct Identify& id) {
     want = p;
   }
   if (auto changed = gw_->presence().SessionStarted(user->id, want))
-    gw_->Publish(BuildPresenceEvents(state(), user->id, *changed));
+    gw_->Publish(events::BuildPresenceEvents(state(), user->id, *changed));
   return true;
 }
 
@@ -272,7 +272,7 @@ void LoopHub::UpdatePresence(Conn* c, const PresenceUpdate& p) {
   ToPresence(p, &pr);
   Snowflake uid = c->session()->user_id;
   if (auto changed = gw_->presence().Update(uid, pr))
-    gw_->Publish(BuildPresenceEvents(state(), uid, *changed));
+    gw_->Publish(events::BuildPresenceEvents(state(), uid, *changed));
 }
 
 void LoopHub::RequestMembers(Conn* c, const RequestGuildMembers& r) {
@@ -323,11 +323,11 @@ void LoopHub::RequestMembers(Conn* c, const RequestGuildMembers& r) {
       std::string pres = "[";
       for (size_t k = i * per; k < std::min(picked.size(), (i + 1) * per); ++k) {
         if (k != i * per) d.push_back(',');
-        d.append(MemberEventJson(*picked[k], state(), 0));
+        d.append(events::MemberEventJson(*picked[k], state(), 0));
         if (presences) {
           if (auto p = gw_->presence().Get(picked[k]->user_id)) {
             if (pres.size() > 1) pres.push_back(',');
-            AppendPresenceJson(&pres, picked[k]->user_id, *p);
+            events::AppendPresenceJson(&pres, picked[k]->user_id, *p);
           }
         }
       }

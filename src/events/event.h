@@ -13,7 +13,7 @@
 
 #include "model/types.h"
 
-namespace parley::gateway {
+namespace parley::events {
 
 // One dispatch payload without its sequence number:
 //   head + <s> + tail == {"t":"TYPE","s":<s>,"op":0,"d":{...}}
@@ -70,4 +70,4 @@ struct Event {
 using EventPtr = std::shared_ptr<const Event>;
 using EventBatch = std::vector<EventPtr>;
 
-}  // namespace parley::gateway
+}  // namespace parley::events

@@ -1,8 +1,8 @@
-#include "gateway/presence.h"
+#include "events/presence.h"
 
 #include "util/json_writer.h"
 
-namespace parley::gateway {
+namespace parley::events {
 
 std::optional<Presence> PresenceRegistry::SessionStarted(Snowflake user,
                                                          const std::optional<Presence>& p) {
@@ -77,4 +77,4 @@ std::string PresenceUpdateJson(Snowflake user, Snowflake guild_id, const Presenc
   return out;
 }
 
-}  // namespace parley::gateway
+}  // namespace parley::events

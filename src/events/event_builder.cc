@@ -1,17 +1,17 @@
-#include "gateway/event_builder.h"
+#include "events/event_builder.h"
 
 #include <boost/json/serialize.hpp>
 #include <mutex>
 #include <shared_mutex>
 
-#include "api/serialize.h"
-#include "gateway/guild_payloads.h"
-#include "gateway/payload.h"
+#include "events/guild_payloads.h"
 #include "model/permissions.h"
 #include "util/json_writer.h"
 #include "util/time_format.h"
+#include "wire/intents.h"
+#include "wire/serialize.h"
 
-namespace parley::gateway {
+namespace parley::events {
 
 namespace bj = boost::json;
 
@@ -343,4 +343,4 @@ EventBatch BuildPresenceEvents(const State& state, Snowflake user_id, const Pres
   return out;
 }
 
-}  // namespace parley::gateway
+}  // namespace parley::events

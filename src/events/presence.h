@@ -11,7 +11,7 @@
 
 #include "util/snowflake.h"
 
-namespace parley::gateway {
+namespace parley::events {
 
 struct Presence {
   std::string status = "online";  // online | idle | dnd | invisible
@@ -51,4 +51,4 @@ std::string PresenceUpdateJson(Snowflake user, Snowflake guild_id, const Presenc
 // One entry of GUILD_CREATE's `presences` (no guild_id).
 void AppendPresenceJson(std::string* out, Snowflake user, const Presence& p);
 
-}  // namespace parley::gateway
+}  // namespace parley::events

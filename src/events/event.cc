@@ -1,11 +1,11 @@
-#include "gateway/event.h"
+#include "events/event.h"
 
 #include <chrono>
 
 #include "metrics/server_metrics.h"
 #include "util/clock.h"
 
-namespace parley::gateway {
+namespace parley::events {
 
 namespace {
 size_t Digits(uint64_t v) {
@@ -65,4 +65,4 @@ FramePtr Event::StrippedFrame() const {
   return stripped_;
 }
 
-}  // namespace parley::gateway
+}  // namespace parley::events

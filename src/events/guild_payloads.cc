@@ -1,13 +1,13 @@
-#include "gateway/guild_payloads.h"
+#include "events/guild_payloads.h"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
-#include "api/serialize.h"
 #include "util/json_writer.h"
 #include "util/time_format.h"
+#include "wire/serialize.h"
 
-namespace parley::gateway {
+namespace parley::events {
 
 namespace bj = boost::json;
 
@@ -81,4 +81,4 @@ void AppendPartialMemberJson(std::string* out, const Member& m) {
       "\"communication_disabled_until\":null}");
 }
 
-}  // namespace parley::gateway
+}  // namespace parley::events

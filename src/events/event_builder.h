@@ -8,11 +8,11 @@
 #include <optional>
 #include <vector>
 
-#include "gateway/event.h"
-#include "gateway/presence.h"
+#include "events/event.h"
+#include "events/presence.h"
 #include "state/state.h"
 
-namespace parley::gateway {
+namespace parley::events {
 
 struct CommitPlan {
   struct Item {
@@ -40,4 +40,4 @@ EventPtr BuildPresenceEvent(Snowflake user_id, Snowflake guild_id, const Presenc
 // PRESENCE_UPDATE of `user_id` to each of their guilds.
 EventBatch BuildPresenceEvents(const State& state, Snowflake user_id, const Presence& p);
 
-}  // namespace parley::gateway
+}  // namespace parley::events

@@ -1,4 +1,4 @@
-#include "api/serialize.h"
+#include "wire/serialize.h"
 
 #include <algorithm>
 #include <boost/json/array.hpp>

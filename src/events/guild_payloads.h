@@ -4,10 +4,10 @@
 
 #include <string>
 
-#include "gateway/presence.h"
+#include "events/presence.h"
 #include "state/state.h"
 
-namespace parley::gateway {
+namespace parley::events {
 
 // GUILD_CREATE for `user_id`: the guild with roles, channels, `joined_at`,
 // `member_count`, `large`, `members` (all when member_count <=
@@ -25,4 +25,4 @@ std::string MemberEventJson(const Member& m, const State& state, Snowflake guild
 // The `member` of MESSAGE_CREATE / TYPING_START (no `user`), appended.
 void AppendPartialMemberJson(std::string* out, const Member& m);
 
-}  // namespace parley::gateway
+}  // namespace parley::events
