@@ -22,6 +22,7 @@ struct User {
   bool bot = false;
   std::string password_hash;  // argon2id string (libsodium); empty for bots
   Snowflake owner_id = 0;     // bots: the user who owns the application
+  friend bool operator==(const User&, const User&) = default;
 };
 
 struct Application {
@@ -29,12 +30,14 @@ struct Application {
   std::string name;
   Snowflake owner_id = 0;
   uint64_t flags = 0;  // gateway intent flags granted (privileged intents)
+  friend bool operator==(const Application&, const Application&) = default;
 };
 
-struct Session {  // an auth token
+struct Session {
   TokenHash hash{};
   Snowflake user_id = 0;
   int64_t created_ms = 0;
+  friend bool operator==(const Session&, const Session&) = default;
 };
 
 struct Guild {
@@ -43,6 +46,7 @@ struct Guild {
   Snowflake owner_id = 0;
   std::string description;
   std::string icon;
+  friend bool operator==(const Guild&, const Guild&) = default;
 };
 
 struct Role {
@@ -54,6 +58,7 @@ struct Role {
   uint32_t color = 0;
   bool hoist = false;
   bool mentionable = false;
+  friend bool operator==(const Role&, const Role&) = default;
 };
 
 struct Overwrite {
@@ -61,6 +66,7 @@ struct Overwrite {
   int type = 0;      // 0 role, 1 member
   uint64_t allow = 0;
   uint64_t deny = 0;
+  friend bool operator==(const Overwrite&, const Overwrite&) = default;
 };
 
 struct Channel {
@@ -74,6 +80,7 @@ struct Channel {
   bool nsfw = false;
   int rate_limit_per_user = 0;
   std::vector<Overwrite> overwrites;
+  friend bool operator==(const Channel&, const Channel&) = default;
 };
 
 struct Member {
@@ -82,6 +89,7 @@ struct Member {
   std::string nick;
   std::vector<Snowflake> roles;  // never contains the @everyone role
   int64_t joined_at_ms = 0;
+  friend bool operator==(const Member&, const Member&) = default;
 };
 
 struct Invite {
@@ -94,6 +102,7 @@ struct Invite {
   int max_uses = 0;     // 0 = unlimited
   int uses = 0;
   bool temporary = false;
+  friend bool operator==(const Invite&, const Invite&) = default;
 };
 
 struct Message {
@@ -108,6 +117,7 @@ struct Message {
   bool pinned = false;
   int type = 0;
   int flags = 0;
+  friend bool operator==(const Message&, const Message&) = default;
 };
 
 // One change to durable state. A request's changes travel together as one
@@ -115,60 +125,78 @@ struct Message {
 namespace mut {
 struct PutUser {
   User user;
+  friend bool operator==(const PutUser&, const PutUser&) = default;
 };
 struct PutApplication {
   Application app;
+  friend bool operator==(const PutApplication&, const PutApplication&) = default;
 };
 struct PutSession {
   Session session;
+  friend bool operator==(const PutSession&, const PutSession&) = default;
 };
 struct DeleteSession {
   TokenHash hash;
+  friend bool operator==(const DeleteSession&, const DeleteSession&) = default;
 };
 struct DeleteUserSessions {
   Snowflake user_id;
+  friend bool operator==(const DeleteUserSessions&, const DeleteUserSessions&) = default;
 };  // every token of a user
 struct PutGuild {
   Guild guild;
+  friend bool operator==(const PutGuild&, const PutGuild&) = default;
 };
 struct DeleteGuild {
   Snowflake guild_id;
+  friend bool operator==(const DeleteGuild&, const DeleteGuild&) = default;
 };  // and its channels, roles, members, invites, messages
 struct PutChannel {
   Channel channel;
+  friend bool operator==(const PutChannel&, const PutChannel&) = default;
 };
 struct DeleteChannel {
   Snowflake channel_id;
+  friend bool operator==(const DeleteChannel&, const DeleteChannel&) = default;
 };  // and its invites and messages
 struct PutRole {
   Role role;
+  friend bool operator==(const PutRole&, const PutRole&) = default;
 };
 struct DeleteRole {
   Snowflake guild_id;
   Snowflake role_id;
+  friend bool operator==(const DeleteRole&, const DeleteRole&) = default;
 };  // and drop it from members
 struct PutMember {
   Member member;
+  friend bool operator==(const PutMember&, const PutMember&) = default;
 };
 struct DeleteMember {
   Snowflake guild_id;
   Snowflake user_id;
+  friend bool operator==(const DeleteMember&, const DeleteMember&) = default;
 };
 struct PutInvite {
   Invite invite;
+  friend bool operator==(const PutInvite&, const PutInvite&) = default;
 };
 struct DeleteInvite {
   std::string code;
+  friend bool operator==(const DeleteInvite&, const DeleteInvite&) = default;
 };
 struct InsertMessage {
   Message message;
+  friend bool operator==(const InsertMessage&, const InsertMessage&) = default;
 };
 struct UpdateMessage {
   Message message;
+  friend bool operator==(const UpdateMessage&, const UpdateMessage&) = default;
 };  // content, edited_ms, pinned, flags
 struct DeleteMessages {
   Snowflake channel_id;
   std::vector<Snowflake> ids;
+  friend bool operator==(const DeleteMessages&, const DeleteMessages&) = default;
 };
 }  // namespace mut
 

@@ -14,8 +14,10 @@
 #include <utility>
 #include <variant>
 
+#include "store/batch_codec.h"
 #include "store/postgres_conn.h"
 #include "store/record_encoding.h"
+#include "util/time_format.h"
 
 namespace parley {
 
@@ -162,6 +164,15 @@ BEGIN
   END LOOP;
 END
 $$;
+)sql",
+    // 2: the log of commits that other nodes follow (docs/cluster.md),
+    // written only by stores opened with Options::commit_log.
+    R"sql(
+CREATE TABLE parley_log(
+  position BIGINT PRIMARY KEY,
+  node INTEGER NOT NULL,
+  committed_ms BIGINT NOT NULL,
+  batches BYTEA NOT NULL);
 )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -369,6 +380,14 @@ constexpr const char* kScanMessages = "SELECT " PARLEY_MESSAGE_COLUMNS
                                       " FROM messages WHERE (channel_id, id) > ($1, $2) "
                                       "ORDER BY channel_id, id LIMIT $3";
 constexpr const char* kCountMessages = "SELECT count(*) FROM messages";
+// After parley_next_position() in the same transaction: the row it bumped
+// holds this commit's position.
+constexpr const char* kAppendLog =
+    "INSERT INTO parley_log(position, node, committed_ms, batches) "
+    "SELECT position, $1, $2, $3 FROM parley_commit_head WHERE id = 1";
+constexpr const char* kReadLog =
+    "SELECT position, node, committed_ms, batches FROM parley_log WHERE position > $1 "
+    "ORDER BY position LIMIT $2";
 
 #undef PARLEY_MESSAGE_COLUMNS
 
@@ -672,8 +691,14 @@ std::string ReplicaConninfo(const std::string& conninfo) {
 
 // With commit_lsn set, also reads the WAL end after the commit (for
 // replicas: one that has replayed up to it holds the commit).
+// With `log` set, also appends the batches to parley_log under this
+// commit's position (log->node names the writer).
+struct LogAppend {
+  int node = 0;
+};
 Status TryCommit(PgConn& c, std::span<const WriteBatch* const> batches, bool sync_commit,
-                 CommitPosition* position, bool* retry, uint64_t* commit_lsn) {
+                 const LogAppend* log, CommitPosition* position, bool* retry,
+                 uint64_t* commit_lsn) {
   *retry = false;
   Pipeline p(c.pg);
   std::vector<const Mutation*> owners;
@@ -685,6 +710,13 @@ Status TryCommit(PgConn& c, std::span<const WriteBatch* const> batches, bool syn
     for (const Mutation& m : *batch) apply.Apply(m);
   }
   const int bump = apply.Queue(kNextPosition, none, /*keep=*/true);
+  std::string encoded;  // outlives the pipeline's Run (Params points into it)
+  Params log_params;
+  if (log != nullptr) {
+    EncodeBatches(batches, &encoded);
+    log_params.Int(log->node).Int(NowMs()).Bytes(encoded.data(), encoded.size());
+    apply.QueueSql(kAppendLog, log_params);
+  }
   const int commit = apply.Queue(kCommit, none);
   const int lsn = commit_lsn != nullptr ? p.Sql(kCurrentLsn, none, /*keep=*/true) : -1;
   p.Run();
@@ -1008,6 +1040,8 @@ Status PostgresStore::LoadAll(Snapshot* out) {
 Status PostgresStore::CommitBatches(std::span<const WriteBatch* const> batches,
                                     CommitPosition* position) {
   if (batches.empty()) return Status::OK();
+  LogAppend log{options_.node_id};
+  const LogAppend* log_ptr = options_.commit_log ? &log : nullptr;
   for (int attempt = 0;; ++attempt) {
     bool reused = false;
     Status s = writer_->Ensure(&reused);
@@ -1015,7 +1049,7 @@ Status PostgresStore::CommitBatches(std::span<const WriteBatch* const> batches,
     bool retry = false;
     uint64_t lsn = 0;
     CommitPosition pos = 0;
-    s = TryCommit(*writer_, batches, options_.sync_every_commit, &pos, &retry,
+    s = TryCommit(*writer_, batches, options_.sync_every_commit, log_ptr, &pos, &retry,
                   replica_conninfo_.empty() ? nullptr : &lsn);
     if (s.ok()) {
       if (position != nullptr) *position = pos;
@@ -1178,6 +1212,36 @@ Status PostgresStore::ScanMessages(const MessageKey& after, int limit, std::vect
       [&](const Pipeline& p) {
         out->clear();
         ReadMessages(p.result(idx), out);
+        return Status::OK();
+      });
+  if (!s.ok()) out->clear();
+  return s;
+}
+
+Status PostgresStore::ReadLog(CommitPosition after, int limit, std::vector<LogEntry>* out) {
+  out->clear();
+  if (limit < 1 || limit > 10000) return Status::InvalidArgument("log read limit must be 1..10000");
+  if (after > kMaxStoredId) return Status::InvalidArgument("log position out of range");
+  Params params;
+  params.Int(static_cast<int64_t>(after)).Int(limit);
+  int idx = 0;
+  Status s = RunRead(
+      *ReadConn(), /*snapshot=*/false, kReadTimeoutSql,
+      [&](Pipeline& p) { idx = p.Sql(kReadLog, params, true); },
+      [&](const Pipeline& p) {
+        const PGresult* r = p.result(idx);
+        for (int i = 0, n = PQntuples(r); i < n; ++i) {
+          Row q(r, i);
+          LogEntry& e = out->emplace_back();
+          e.position = static_cast<CommitPosition>(q.Int(0));
+          e.node = q.Int32(1);
+          e.committed_ms = q.Int(2);
+          Status d = DecodeBatches(q.Bytes(3), &e.batches);
+          if (!d.ok()) {
+            return Status::Corruption("parley_log position " + std::to_string(e.position) + ": " +
+                                      d.ToString());
+          }
+        }
         return Status::OK();
       });
   if (!s.ok()) out->clear();

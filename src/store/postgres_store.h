@@ -101,6 +101,20 @@ class PostgresStore : public StoreBackend {
     // has replayed the WAL up to the commit at min_position, else to the
     // primary. A replica that is down or behind costs no failed read.
     std::vector<std::string> replicas;
+    // Cluster mode (docs/cluster.md): every commit also appends its batches
+    // to the log of commits (parley_log) under its position, in the same
+    // transaction, so that other nodes can follow it (ReadLog). `node_id`
+    // names this process in the log.
+    bool commit_log = false;
+    int node_id = 0;
+  };
+
+  // One entry of the log of commits: the batches of one transaction.
+  struct LogEntry {
+    CommitPosition position = 0;
+    int node = 0;              // Options::node_id of the writer
+    int64_t committed_ms = 0;  // the writer's clock, just before COMMIT
+    std::vector<WriteBatch> batches;
   };
 
   // `conninfo`: a libpq connection string or URL
@@ -139,6 +153,14 @@ class PostgresStore : public StoreBackend {
   // exactly as ListMessages makes it: for operators and tests to check that
   // a page is one index scan of one partition. Thread-safe.
   Status ExplainListMessages(const HistoryQuery& q, std::string* plan);
+
+  // Stores in *out the log entries after position `after`, oldest first, at
+  // most `limit` (1..10000). Positions are dense where the log is written
+  // by every committer: an entry is visible only once every earlier
+  // position has committed (the commit head row orders them). Only commits
+  // of stores opened with commit_log are in the log. A malformed entry is
+  // Status::Corruption. Thread-safe (the calling thread's read connection).
+  Status ReadLog(CommitPosition after, int limit, std::vector<LogEntry>* out);
 
   // The schema version this binary writes (parley_schema.version).
   static int SchemaVersion();

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <latch>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
@@ -284,6 +285,105 @@ TEST_F(PostgresStoreTest, CommitHeadOrdersWritersOfSeveralProcesses) {
   Snapshot snap;
   ASSERT_OK(a->LoadAll(&snap));
   EXPECT_EQ(snap.position, 2u * kEach);
+}
+
+TEST_F(PostgresStoreTest, CommitLogHoldsEveryCommitOfEveryNodeInPositionOrder) {
+  // Two nodes (stores with commit_log) committing at once, while a third
+  // follows the log as a node would: every entry appears at its position,
+  // with the batches its writer committed, and nothing is seen out of order
+  // or twice. A store without commit_log adds nothing to the log.
+  PostgresStore::Options oa, ob;
+  oa.commit_log = ob.commit_log = true;
+  oa.node_id = 1;
+  ob.node_id = 2;
+  std::unique_ptr<PostgresStore> a, b, follower, plain;
+  ASSERT_OK(Open(&a, oa));
+  ASSERT_OK(Open(&b, ob));
+  ASSERT_OK(Open(&follower));
+  constexpr int kEach = 60;
+  std::mutex mu;
+  std::map<CommitPosition, WriteBatch> committed;  // guarded by mu
+  auto run = [&](PostgresStore* s, uint64_t base) {
+    for (int i = 0; i < kEach; ++i) {
+      WriteBatch batch = {mut::InsertMessage{Msg(Id(base), Id(base + i))}};
+      if (i % 10 == 0) {
+        Member m{.guild_id = Id(1), .user_id = Id(base + i), .nick = "n", .roles = {Id(5)}};
+        batch.push_back(mut::PutMember{m});
+      }
+      CommitPosition p = 0;
+      Status st = Commit(*s, batch, &p);
+      if (!st.ok()) ADD_FAILURE() << st.ToString();
+      std::lock_guard lock(mu);
+      committed[p] = std::move(batch);
+    }
+  };
+  std::atomic<bool> done{false};
+  std::vector<PostgresStore::LogEntry> followed;
+  std::thread reader([&] {
+    CommitPosition at = 0;
+    while (at < 2u * kEach) {
+      std::vector<PostgresStore::LogEntry> page;
+      Status st = follower->ReadLog(at, 7, &page);
+      if (!st.ok()) {
+        ADD_FAILURE() << st.ToString();
+        return;
+      }
+      for (auto& e : page) {
+        if (e.position != at + 1) {
+          ADD_FAILURE() << "after " << at << " the log gave " << e.position;
+          return;
+        }
+        at = e.position;
+        followed.push_back(std::move(e));
+      }
+      if (page.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  std::thread ta(run, a.get(), 10000);
+  std::thread tb(run, b.get(), 20000);
+  ta.join();
+  tb.join();
+  reader.join();
+  ASSERT_EQ(followed.size(), 2u * kEach);
+  ASSERT_EQ(committed.size(), 2u * kEach);
+  for (const auto& e : followed) {
+    ASSERT_EQ(e.batches.size(), 1u) << "position " << e.position;
+    EXPECT_EQ(e.batches[0], committed[e.position]) << "position " << e.position;
+    const auto* ins = std::get_if<mut::InsertMessage>(&e.batches[0][0]);
+    ASSERT_NE(ins, nullptr);
+    EXPECT_EQ(e.node, ins->message.channel_id == Id(10000) ? 1 : 2);
+    EXPECT_GT(e.committed_ms, 0);
+  }
+
+  // A group commit is one entry with all its batches, in order.
+  const WriteBatch g1 = {mut::DeleteGuild{Id(7)}};
+  const WriteBatch g2 = {mut::InsertMessage{Msg(Id(3), Id(3))}};
+  const WriteBatch* group[] = {&g1, &g2};
+  CommitPosition gp = 0;
+  ASSERT_OK(a->CommitBatches(group, &gp));
+  std::vector<PostgresStore::LogEntry> last;
+  ASSERT_OK(follower->ReadLog(gp - 1, 10, &last));
+  ASSERT_EQ(last.size(), 1u);
+  ASSERT_EQ(last[0].batches.size(), 2u);
+  EXPECT_EQ(last[0].batches[0], g1);
+  EXPECT_EQ(last[0].batches[1], g2);
+
+  // Without commit_log: the position is used, the log has no entry for it.
+  ASSERT_OK(Open(&plain));
+  CommitPosition pp = 0;
+  ASSERT_OK(Commit(*plain, {mut::DeleteGuild{Id(8)}}, &pp));
+  EXPECT_EQ(pp, gp + 1);
+  ASSERT_OK(follower->ReadLog(gp, 10, &last));
+  EXPECT_TRUE(last.empty());
+
+  // Bad arguments; a malformed entry is Corruption, not a crash.
+  EXPECT_FALSE(follower->ReadLog(0, 0, &last).ok());
+  EXPECT_FALSE(follower->ReadLog(0, 10001, &last).ok());
+  Admin admin(db_->conninfo());
+  admin.Rows("UPDATE parley_log SET batches = '\\x01ff'::bytea WHERE position = 1");
+  Status bad = follower->ReadLog(0, 1, &last);
+  EXPECT_TRUE(bad.IsCorruption()) << bad.ToString();
+  EXPECT_TRUE(last.empty());
 }
 
 TEST_F(PostgresStoreTest, SchemaNewerThanTheBinaryIsCorruption) {

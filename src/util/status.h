@@ -38,6 +38,7 @@ class Status {
 
   bool ok() const { return code_ == Code::kOk; }
   bool IsNotFound() const { return code_ == Code::kNotFound; }
+  bool IsCorruption() const { return code_ == Code::kCorruption; }
   bool IsConflict() const { return code_ == Code::kConflict; }
   bool IsUnavailable() const { return code_ == Code::kUnavailable; }
   Code code() const { return code_; }

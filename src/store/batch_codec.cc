@@ -1,0 +1,337 @@
+#include "store/batch_codec.h"
+
+#include <cstring>
+#include <limits>
+#include <type_traits>
+#include <variant>
+
+namespace parley {
+namespace {
+
+constexpr uint8_t kVersion = 1;
+
+// The fields of each record, in declaration order, for both directions:
+// Fields(a, x) hands every field of x to the archive a. Writer and Reader
+// share these lists, so the two can never disagree on the order.
+template <class A>
+void Fields(A& a, User& x) {
+  a(x.id, x.username, x.global_name, x.bot, x.password_hash, x.owner_id);
+}
+template <class A>
+void Fields(A& a, Application& x) {
+  a(x.id, x.name, x.owner_id, x.flags);
+}
+template <class A>
+void Fields(A& a, Session& x) {
+  a(x.hash, x.user_id, x.created_ms);
+}
+template <class A>
+void Fields(A& a, Guild& x) {
+  a(x.id, x.name, x.owner_id, x.description, x.icon);
+}
+template <class A>
+void Fields(A& a, Role& x) {
+  a(x.id, x.guild_id, x.name, x.permissions, x.position, x.color, x.hoist, x.mentionable);
+}
+template <class A>
+void Fields(A& a, Overwrite& x) {
+  a(x.id, x.type, x.allow, x.deny);
+}
+template <class A>
+void Fields(A& a, Channel& x) {
+  a(x.id, x.guild_id, x.type, x.name, x.topic, x.position, x.parent_id, x.nsfw,
+    x.rate_limit_per_user, x.overwrites);
+}
+template <class A>
+void Fields(A& a, Member& x) {
+  a(x.guild_id, x.user_id, x.nick, x.roles, x.joined_at_ms);
+}
+template <class A>
+void Fields(A& a, Invite& x) {
+  a(x.code, x.guild_id, x.channel_id, x.inviter_id, x.created_ms, x.max_age, x.max_uses, x.uses,
+    x.temporary);
+}
+template <class A>
+void Fields(A& a, Message& x) {
+  a(x.id, x.channel_id, x.guild_id, x.author_id, x.content, x.nonce, x.edited_ms, x.tts, x.pinned,
+    x.type, x.flags);
+}
+template <class A>
+void Fields(A& a, mut::PutUser& x) {
+  a(x.user);
+}
+template <class A>
+void Fields(A& a, mut::PutApplication& x) {
+  a(x.app);
+}
+template <class A>
+void Fields(A& a, mut::PutSession& x) {
+  a(x.session);
+}
+template <class A>
+void Fields(A& a, mut::DeleteSession& x) {
+  a(x.hash);
+}
+template <class A>
+void Fields(A& a, mut::DeleteUserSessions& x) {
+  a(x.user_id);
+}
+template <class A>
+void Fields(A& a, mut::PutGuild& x) {
+  a(x.guild);
+}
+template <class A>
+void Fields(A& a, mut::DeleteGuild& x) {
+  a(x.guild_id);
+}
+template <class A>
+void Fields(A& a, mut::PutChannel& x) {
+  a(x.channel);
+}
+template <class A>
+void Fields(A& a, mut::DeleteChannel& x) {
+  a(x.channel_id);
+}
+template <class A>
+void Fields(A& a, mut::PutRole& x) {
+  a(x.role);
+}
+template <class A>
+void Fields(A& a, mut::DeleteRole& x) {
+  a(x.guild_id, x.role_id);
+}
+template <class A>
+void Fields(A& a, mut::PutMember& x) {
+  a(x.member);
+}
+template <class A>
+void Fields(A& a, mut::DeleteMember& x) {
+  a(x.guild_id, x.user_id);
+}
+template <class A>
+void Fields(A& a, mut::PutInvite& x) {
+  a(x.invite);
+}
+template <class A>
+void Fields(A& a, mut::DeleteInvite& x) {
+  a(x.code);
+}
+template <class A>
+void Fields(A& a, mut::InsertMessage& x) {
+  a(x.message);
+}
+template <class A>
+void Fields(A& a, mut::UpdateMessage& x) {
+  a(x.message);
+}
+template <class A>
+void Fields(A& a, mut::DeleteMessages& x) {
+  a(x.channel_id, x.ids);
+}
+
+template <class T>
+struct IsVector : std::false_type {};
+template <class T>
+struct IsVector<std::vector<T>> : std::true_type {};
+
+class Writer {
+ public:
+  explicit Writer(std::string* out) : out_(out) {}
+
+  void Varint(uint64_t v) {
+    while (v >= 0x80) {
+      out_->push_back(static_cast<char>(v | 0x80));
+      v >>= 7;
+    }
+    out_->push_back(static_cast<char>(v));
+  }
+
+  template <class... T>
+  void operator()(const T&... fields) {
+    (Put(fields), ...);
+  }
+
+ private:
+  template <class T>
+  void Put(const T& v) {
+    if constexpr (std::is_same_v<T, bool>) {
+      out_->push_back(v ? 1 : 0);
+    } else if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+      const int64_t s = v;
+      Varint((static_cast<uint64_t>(s) << 1) ^ static_cast<uint64_t>(s >> 63));  // zigzag
+    } else if constexpr (std::is_integral_v<T>) {
+      Varint(v);
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      Varint(v.size());
+      out_->append(v);
+    } else if constexpr (std::is_same_v<T, TokenHash>) {
+      out_->append(reinterpret_cast<const char*>(v.data()), v.size());
+    } else if constexpr (IsVector<T>::value) {
+      Varint(v.size());
+      for (const auto& item : v) Put(item);
+    } else {
+      // Fields takes non-const references (it serves the Reader too); the
+      // Writer only reads through them.
+      Fields(*this, const_cast<T&>(v));
+    }
+  }
+
+  std::string* out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : p_(in.data()), end_(in.data() + in.size()) {}
+
+  bool ok() const { return ok_; }
+  bool at_end() const { return p_ == end_; }
+  size_t remaining() const { return static_cast<size_t>(end_ - p_); }
+
+  uint64_t Varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p_ == end_) return Fail();
+      const auto b = static_cast<uint8_t>(*p_++);
+      if (shift == 63 && b > 1) return Fail();  // more than 64 bits
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return v;
+    }
+    return Fail();
+  }
+  // A count of items that each take at least one byte: never more than the
+  // bytes left (so no allocation outgrows the input).
+  size_t Count() {
+    const uint64_t n = Varint();
+    if (n > remaining()) return static_cast<size_t>(Fail());
+    return static_cast<size_t>(n);
+  }
+  uint64_t Fail() {
+    ok_ = false;
+    p_ = end_;
+    return 0;
+  }
+
+  template <class... T>
+  void operator()(T&... fields) {
+    (Get(fields), ...);
+  }
+
+ private:
+  template <class T>
+  void Get(T& v) {
+    if (!ok_) return;
+    if constexpr (std::is_same_v<T, bool>) {
+      if (p_ == end_ || static_cast<uint8_t>(*p_) > 1) {
+        Fail();
+        return;
+      }
+      v = *p_++ == 1;
+    } else if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+      const uint64_t z = Varint();
+      const int64_t s = static_cast<int64_t>(z >> 1) ^ -static_cast<int64_t>(z & 1);
+      if (s < std::numeric_limits<T>::min() || s > std::numeric_limits<T>::max()) {
+        Fail();
+        return;
+      }
+      v = static_cast<T>(s);
+    } else if constexpr (std::is_integral_v<T>) {
+      const uint64_t u = Varint();
+      if (u > std::numeric_limits<T>::max()) {
+        Fail();
+        return;
+      }
+      v = static_cast<T>(u);
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      const uint64_t n = Varint();
+      if (n > remaining()) {
+        Fail();
+        return;
+      }
+      v.assign(p_, n);
+      p_ += n;
+    } else if constexpr (std::is_same_v<T, TokenHash>) {
+      if (remaining() < v.size()) {
+        Fail();
+        return;
+      }
+      std::memcpy(v.data(), p_, v.size());
+      p_ += v.size();
+    } else if constexpr (IsVector<T>::value) {
+      const size_t n = Count();
+      v.clear();
+      v.reserve(n);
+      for (size_t i = 0; i < n && ok_; ++i) Get(v.emplace_back());
+    } else {
+      Fields(*this, v);
+    }
+  }
+
+  const char* p_;
+  const char* end_;
+  bool ok_ = true;
+};
+
+// Default-constructs alternative `tag` of Mutation in *m; false if there is
+// none.
+template <size_t I = 0>
+bool Emplace(size_t tag, Mutation* m) {
+  if constexpr (I == std::variant_size_v<Mutation>) {
+    return false;
+  } else {
+    if (tag == I) {
+      m->emplace<I>();
+      return true;
+    }
+    return Emplace<I + 1>(tag, m);
+  }
+}
+
+}  // namespace
+
+void EncodeBatches(std::span<const WriteBatch* const> batches, std::string* out) {
+  Writer w(out);
+  out->push_back(static_cast<char>(kVersion));
+  w.Varint(batches.size());
+  for (const WriteBatch* b : batches) {
+    w.Varint(b->size());
+    for (const Mutation& m : *b) {
+      w.Varint(m.index());
+      std::visit([&w](const auto& x) { w(x); }, m);
+    }
+  }
+}
+
+Status DecodeBatches(std::string_view in, std::vector<WriteBatch>* out) {
+  out->clear();
+  if (in.empty() || static_cast<uint8_t>(in[0]) != kVersion) {
+    return Status::Corruption("commit log entry: unknown version");
+  }
+  Reader r(in.substr(1));
+  const size_t n = r.Count();
+  out->reserve(n);
+  for (size_t i = 0; i < n && r.ok(); ++i) {
+    WriteBatch& b = out->emplace_back();
+    const size_t k = r.Count();
+    b.reserve(k);
+    for (size_t j = 0; j < k && r.ok(); ++j) {
+      const uint64_t tag = r.Varint();
+      Mutation& m = b.emplace_back();
+      if (!r.ok() || !Emplace(static_cast<size_t>(tag), &m)) {
+        r.Fail();
+        break;
+      }
+      std::visit([&r](auto& x) { r(x); }, m);
+    }
+  }
+  if (!r.ok()) {
+    out->clear();
+    return Status::Corruption("commit log entry: truncated or malformed");
+  }
+  if (!r.at_end()) {
+    out->clear();
+    return Status::Corruption("commit log entry: bytes after the last batch");
+  }
+  return Status::OK();
+}
+
+}  // namespace parley

@@ -1,0 +1,140 @@
+#include "store/batch_codec.h"
+
+#include <gtest/gtest.h>
+
+#include <limits>
+#include <variant>
+
+namespace parley {
+namespace {
+
+// One batch holding every kind of Mutation, each field set to a value
+// other than its default (so that a field the codec forgot shows up).
+WriteBatch EveryMutation() {
+  User u{.id = 1,
+         .username = "Ünïcode_name",
+         .global_name = "G",
+         .bot = true,
+         .password_hash = "$argon2id$v=19$x",
+         .owner_id = std::numeric_limits<uint64_t>::max()};
+  Application app{.id = 2, .name = "app", .owner_id = 3, .flags = 1ull << 63};
+  TokenHash h{};
+  for (size_t i = 0; i < h.size(); ++i) h[i] = static_cast<uint8_t>(255 - i);
+  Session sess{.hash = h, .user_id = 4, .created_ms = -5};
+  Guild g{.id = 6, .name = "g", .owner_id = 7, .description = "d", .icon = "i"};
+  Role r{.id = 8,
+         .guild_id = 6,
+         .name = "r",
+         .permissions = 0xfffffffffffull,
+         .position = -3,
+         .color = 0xffffff,
+         .hoist = true,
+         .mentionable = true};
+  Channel c{.id = 9,
+            .guild_id = 6,
+            .type = 5,
+            .name = "c",
+            .topic = std::string(300, 't'),
+            .position = 2,
+            .parent_id = 10,
+            .nsfw = true,
+            .rate_limit_per_user = 21600,
+            .overwrites = {{.id = 8, .type = 0, .allow = 1, .deny = 2},
+                           {.id = 1, .type = 1, .allow = 4, .deny = 8}}};
+  Member m{.guild_id = 6, .user_id = 1, .nick = "n", .roles = {8, 11}, .joined_at_ms = 12};
+  Invite inv{.code = "abc",
+             .guild_id = 6,
+             .channel_id = 9,
+             .inviter_id = 1,
+             .created_ms = 13,
+             .max_age = 0,
+             .max_uses = 7,
+             .uses = 3,
+             .temporary = true};
+  Message msg{.id = 14,
+              .channel_id = 9,
+              .guild_id = 6,
+              .author_id = 1,
+              .content = std::string("with\0nul", 8),
+              .nonce = "\"n1\"",
+              .edited_ms = 15,
+              .tts = true,
+              .pinned = true,
+              .type = 19,
+              .flags = 4};
+  WriteBatch b = {
+      mut::PutUser{u},         mut::PutApplication{app},   mut::PutSession{sess},
+      mut::DeleteSession{h},   mut::DeleteUserSessions{1}, mut::PutGuild{g},
+      mut::DeleteGuild{16},    mut::PutChannel{c},         mut::DeleteChannel{17},
+      mut::PutRole{r},         mut::DeleteRole{6, 8},      mut::PutMember{m},
+      mut::DeleteMember{6, 1}, mut::PutInvite{inv},        mut::DeleteInvite{"abc"},
+      mut::InsertMessage{msg}, mut::UpdateMessage{msg},    mut::DeleteMessages{9, {14, 18, 19}}};
+  return b;
+}
+
+TEST(BatchCodec, EveryMutationRoundTrips) {
+  const WriteBatch every = EveryMutation();
+  ASSERT_EQ(every.size(), std::variant_size_v<Mutation>) << "a Mutation kind is not covered";
+  for (size_t i = 0; i < every.size(); ++i) ASSERT_EQ(every[i].index(), i);
+  const WriteBatch empty;
+  const WriteBatch one = {mut::DeleteGuild{42}};
+  const WriteBatch* batches[] = {&every, &empty, &one};
+  std::string bytes;
+  EncodeBatches(batches, &bytes);
+
+  std::vector<WriteBatch> back;
+  ASSERT_TRUE(DecodeBatches(bytes, &back).ok());
+  ASSERT_EQ(back.size(), 3u);
+  EXPECT_EQ(back[0], every);
+  EXPECT_EQ(back[1], empty);
+  EXPECT_EQ(back[2], one);
+}
+
+TEST(BatchCodec, NoBatchesIsValid) {
+  std::string bytes;
+  EncodeBatches({}, &bytes);
+  std::vector<WriteBatch> back = {WriteBatch{mut::DeleteGuild{1}}};
+  ASSERT_TRUE(DecodeBatches(bytes, &back).ok());
+  EXPECT_TRUE(back.empty());
+}
+
+TEST(BatchCodec, EveryTruncationIsCorruption) {
+  const WriteBatch every = EveryMutation();
+  const WriteBatch* batches[] = {&every};
+  std::string bytes;
+  EncodeBatches(batches, &bytes);
+  std::vector<WriteBatch> back;
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    Status s = DecodeBatches(std::string_view(bytes).substr(0, n), &back);
+    EXPECT_TRUE(s.IsCorruption()) << "prefix of " << n << " bytes: " << s.ToString();
+    EXPECT_TRUE(back.empty());
+  }
+}
+
+TEST(BatchCodec, MalformedInputIsCorruption) {
+  std::vector<WriteBatch> back;
+  // Another version.
+  EXPECT_TRUE(DecodeBatches(std::string("\x02\x00", 2), &back).IsCorruption());
+  // An unknown mutation tag (one batch, one mutation, tag 200).
+  EXPECT_TRUE(DecodeBatches(std::string("\x01\x01\x01\xc8\x01", 5), &back).IsCorruption());
+  // A count far larger than the input (no huge allocation, no crash).
+  EXPECT_TRUE(DecodeBatches(std::string("\x01\xff\xff\xff\xff\x0f", 6), &back).IsCorruption());
+  // A bool that is neither 0 nor 1: PutUser{id 1, "", "", bot = 7}.
+  EXPECT_TRUE(
+      DecodeBatches(std::string("\x01\x01\x01\x00\x01\x00\x00\x07", 8), &back).IsCorruption());
+  // A varint longer than 64 bits.
+  EXPECT_TRUE(
+      DecodeBatches(std::string("\x01\x01\x01\x04\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f", 14),
+                    &back)
+          .IsCorruption());
+  // Trailing bytes after a whole entry.
+  std::string bytes;
+  const WriteBatch one = {mut::DeleteGuild{42}};
+  const WriteBatch* batches[] = {&one};
+  EncodeBatches(batches, &bytes);
+  EXPECT_TRUE(DecodeBatches(bytes + "x", &back).IsCorruption());
+  EXPECT_TRUE(back.empty());
+}
+
+}  // namespace
+}  // namespace parley
