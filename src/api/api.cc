@@ -7,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/parse_query.hpp>
+#include <boost/url/pct_string_view.hpp>
 #include <boost/url/url_view.hpp>
 #include <chrono>
 #include <cmath>
@@ -91,6 +92,9 @@ Api::Api(Deps deps, ApiOptions options)
   add(verb::post, "/applications", true, "", {10, 10}, false, CreateApplication);
   add(verb::get, "/applications", true, "", kDefault, false, ListApplications);
   add(verb::get, "/applications/@me", true, "", kDefault, false, GetCurrentApplication);
+  // "Get Current Bot Application Information": what every bot library asks
+  // for at start-up.
+  add(verb::get, "/oauth2/applications/@me", true, "", kDefault, false, GetCurrentApplication);
   add(verb::patch, "/applications/{}", true, "", {10, 10}, false, PatchApplication);
   add(verb::get, "/gateway", false, "", kDefault, false, GetGateway);
   add(verb::get, "/admin/status", true, "", kDefault, false, GetAdminStatus);
@@ -158,7 +162,16 @@ void Api::Dispatch(const CallPtr& call) {
     path = target.substr(0, q);
     call->query = std::string(target.substr(q + 1));
   }
-  auto segs = SplitPath(path);
+  // Segments are percent-decoded after splitting, as Discord does: bot
+  // libraries send "/users/%40me" (discord-api-types' Routes encode every
+  // argument), and "%2F" stays inside its segment. A malformed escape
+  // matches no route.
+  std::vector<std::string> segs;
+  for (std::string_view raw : SplitPath(path)) {
+    auto pct = boost::urls::make_pct_string_view(raw);
+    if (!pct) return call->Fail(ApiError::NotFound());
+    segs.push_back(pct->decode());
+  }
   // /api/v10/... or /api/... (no version = v10). v9 shapes are the same here.
   size_t first = 1;
   if (segs.empty() || segs[0] != "api") return call->Fail(ApiError::NotFound());
@@ -167,7 +180,7 @@ void Api::Dispatch(const CallPtr& call) {
     if (segs[1] != "v10" && segs[1] != "v9") return call->Fail(ApiError::NotFound());
     first = 2;
   }
-  std::span<const std::string_view> rest(segs.begin() + first, segs.end());
+  std::span<const std::string> rest(segs.begin() + first, segs.end());
 
   const Route* match = nullptr;
   bool path_matched = false;

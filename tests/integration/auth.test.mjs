@@ -162,6 +162,22 @@ test('GET /users/@me/guilds lists joined guilds only', async () => {
   assert.deepEqual(expectStatus(await b.client.get('/users/@me/guilds'), 200), []);
 });
 
+test('path segments are percent-decoded before routing, as bot libraries encode them', async () => {
+  const a = await register(srv);
+  const me = expectStatus(await a.client.get('/users/@me'), 200);
+  // discord-api-types' Routes send "@me" as "%40me".
+  assert.deepEqual(expectStatus(await a.client.get('/users/%40me'), 200, '/users/%40me'), me);
+  assert.deepEqual(expectStatus(await a.client.get('/users/%40me/guilds'), 200, '/users/%40me/guilds'), []);
+  expectStatus(await a.client.get('/%75sers/%40me'), 200, 'an encoded letter of a fixed segment');
+  // "%2F" is a slash inside one segment, never a separator: /users/{id} with
+  // a bad id, not /users/@me/guilds.
+  expectError(await a.client.get('/users/%40me%2Fguilds'), 404, 10013, 'encoded slash');
+  // A malformed escape matches no route: Discord's 404 body, never a crash.
+  for (const bad of ['/users/%4', '/users/%zzme', '/users/%']) {
+    expectError(await a.client.get(bad), 404, 0, bad);
+  }
+});
+
 test('applications: create a bot, authenticate as it, GET /applications/@me', async () => {
   const owner = await register(srv);
   const appName = uniqueName('app');
@@ -186,6 +202,10 @@ test('applications: create a bot, authenticate as it, GET /applications/@me', as
   assert.equal(appMe.id, app.id);
   assert.equal(appMe.name, appName);
   assert.ok(!('token' in appMe), 'GET /applications/@me must not return the token');
+  // Discord's "Get Current Bot Application Information", which every bot
+  // library calls at start-up.
+  const oauthMe = expectStatus(await bot.get('/oauth2/applications/@me'), 200, 'GET /oauth2/applications/@me');
+  assert.deepEqual(oauthMe, appMe);
 
   // Bot tokens need the "Bot " prefix
   expectError(await request(srv, 'GET', '/users/@me', { token: app.token }), 401, 0, 'bot token without prefix');
