@@ -95,6 +95,8 @@ Api::Api(Deps deps, ApiOptions options)
   // "Get Current Bot Application Information": what every bot library asks
   // for at start-up.
   add(verb::get, "/oauth2/applications/@me", true, "", kDefault, false, GetCurrentApplication);
+  add(verb::get, "/applications/detectable", false, "", kDefault, false,
+      ListDetectableApplications);
   add(verb::patch, "/applications/{}", true, "", {10, 10}, false, PatchApplication);
   add(verb::get, "/gateway", false, "", kDefault, false, GetGateway);
   add(verb::get, "/admin/status", true, "", kDefault, false, GetAdminStatus);
@@ -113,6 +115,8 @@ Api::Api(Deps deps, ApiOptions options)
   add(verb::get, "/guilds/{}/channels", true, "", kDefault, true, ListGuildChannels);
   add(verb::post, "/guilds/{}/channels", true, "", {10, 10}, true, CreateGuildChannel);
   add(verb::get, "/guilds/{}/members", true, "", {10, 10}, true, ListMembers);
+  // Before /members/{}: "search" is not a user id.
+  add(verb::get, "/guilds/{}/members/search", true, "", {10, 10}, true, SearchMembers);
   add(verb::get, "/guilds/{}/members/{}", true, "", kDefault, true, GetMember);
   add(verb::put, "/guilds/{}/members/{}", true, "", {10, 10}, true, AddMember);
   add(verb::patch, "/guilds/{}/members/{}", true, "", {10, 10}, true, PatchMember);

@@ -196,6 +196,13 @@ void GetCurrentApplication(Api& api, const CallPtr& call) {
   call->Reply(200, ApplicationObject(api, *app));
 }
 
+// GET /applications/detectable: Discord's list of games it detects for
+// activities. Parley detects none; clients that ask (discord.js user
+// tools, the browser) get an empty list instead of a 405.
+void ListDetectableApplications(Api&, const CallPtr& call) {
+  call->Reply(200, bj::array{});
+}
+
 void ListApplications(Api& api, const CallPtr& call) {
   bj::array out;
   for (const auto& app : api.state().ApplicationsOwnedBy(call->user->id))

@@ -36,6 +36,8 @@ void CreateGuildChannel(Api& api, const CallPtr& call);
 // members.cc
 void ListMembers(Api& api, const CallPtr& call);
 void GetMember(Api& api, const CallPtr& call);
+void SearchMembers(Api& api, const CallPtr& call);
+void ListDetectableApplications(Api& api, const CallPtr& call);
 void AddMember(Api& api, const CallPtr& call);
 void PatchMember(Api& api, const CallPtr& call);
 void KickMember(Api& api, const CallPtr& call);

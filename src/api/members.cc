@@ -39,6 +39,38 @@ void ListMembers(Api& api, const CallPtr& call) {
   call->Reply(200, out);
 }
 
+// GET /guilds/{id}/members/search?query=&limit=: members whose username,
+// display name or nickname starts with `query`, ignoring ASCII case (as
+// Discord), ordered by user id; limit 1..1000, default 1.
+void SearchMembers(Api& api, const CallPtr& call) {
+  auto g = MemberGuild(api, call);
+  if (!g) return;
+  FormErrors errs;
+  if (!call->HasQueryParam("query"))
+    errs.Add("query", "BASE_TYPE_REQUIRED", "This field is required");
+  int limit = 1;
+  if (call->HasQueryParam("limit")) {
+    std::string s = call->QueryParam("limit");
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), limit);
+    if (ec != std::errc() || p != s.data() + s.size() || limit < 1 || limit > 1000)
+      errs.Add("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 1000.");
+  }
+  if (!errs.empty()) return call->Fail(errs.ToError());
+  const std::string query = ToLower(call->QueryParam("query"));
+  auto matches = [&query](std::string_view name) {
+    return !name.empty() && ToLower(name).starts_with(query);
+  };
+  bj::array out;
+  std::shared_lock lock(g->mu);
+  for (const auto& [uid, m] : g->members) {
+    if (static_cast<int>(out.size()) >= limit) break;
+    auto u = api.state().GetUser(uid);
+    bool hit = matches(m.nick) || (u && (matches(u->username) || matches(u->global_name)));
+    if (hit) out.push_back(json::MemberObject(m, api.state()));
+  }
+  call->Reply(200, out);
+}
+
 void GetMember(Api& api, const CallPtr& call) {
   auto g = MemberGuild(api, call);
   if (!g) return;

@@ -52,10 +52,12 @@ std::optional<Presence> PresenceRegistry::Get(Snowflake user) const {
   return it->second.presence;
 }
 
-void AppendPresenceJson(std::string* out, Snowflake user, const Presence& p) {
+void AppendPresenceJson(std::string* out, Snowflake user, Snowflake guild_id, const Presence& p) {
   out->append("{\"user\":{\"id\":");
   AppendJsonId(out, user);
-  out->append("},\"status\":");
+  out->append("},\"guild_id\":");
+  AppendJsonId(out, guild_id);
+  out->append(",\"status\":");
   AppendJsonString(out, p.visible_status());
   out->append(",\"activities\":");
   out->append(p.visible_status() == "offline" ? std::string_view("[]") : p.activities_json);
@@ -69,11 +71,7 @@ void AppendPresenceJson(std::string* out, Snowflake user, const Presence& p) {
 
 std::string PresenceUpdateJson(Snowflake user, Snowflake guild_id, const Presence& p) {
   std::string out;
-  AppendPresenceJson(&out, user, p);
-  out.pop_back();
-  out.append(",\"guild_id\":");
-  AppendJsonId(&out, guild_id);
-  out.push_back('}');
+  AppendPresenceJson(&out, user, guild_id, p);
   return out;
 }
 

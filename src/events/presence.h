@@ -48,7 +48,9 @@ class PresenceRegistry {
 
 // The `d` of PRESENCE_UPDATE for one guild.
 std::string PresenceUpdateJson(Snowflake user, Snowflake guild_id, const Presence& p);
-// One entry of GUILD_CREATE's `presences` (no guild_id).
-void AppendPresenceJson(std::string* out, Snowflake user, const Presence& p);
+// One presence object of guild `guild_id`: an entry of GUILD_CREATE's and
+// GUILD_MEMBERS_CHUNK's `presences`, and PRESENCE_UPDATE's `d`. Carries
+// guild_id everywhere, as Discord's do (discordeno 21 fails without it).
+void AppendPresenceJson(std::string* out, Snowflake user, Snowflake guild_id, const Presence& p);
 
 }  // namespace parley::events

@@ -135,13 +135,19 @@ void Gateway::OnUpgrade(int loop, net::Request&& req, tcp::socket&& socket,
     ::close(fd);
     return;
   }
-  boost::intrusive_ptr<Conn> c(new Conn(&hub, std::move(lean), mode, options_.max_frame_bytes));
   std::string head =
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Accept: ";
   head += net::WebSocketAccept(key);
   head += "\r\n\r\n";
-  c->QueueRaw(head);
+  // The 101 goes out in a write of its own, before Hello (queued below and
+  // flushed at the end of this loop iteration): some clients (seyfert 5)
+  // drop any bytes that arrive together with the 101. A fresh socket takes
+  // these ~130 bytes at once; whatever it does not take is queued.
+  size_t sent = lean.write_some(boost::asio::buffer(head), ec);
+  if (ec) sent = 0;
+  boost::intrusive_ptr<Conn> c(new Conn(&hub, std::move(lean), mode, options_.max_frame_bytes));
+  if (sent < head.size()) c->QueueRaw(std::string_view(head).substr(sent));
   if (bad_version) {
     c->Close(close_code::kInvalidApiVersion, "invalid API version");
   } else if (bad_encoding || bad_compress) {

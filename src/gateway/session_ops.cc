@@ -327,7 +327,7 @@ void LoopHub::RequestMembers(Conn* c, const RequestGuildMembers& r) {
         if (presences) {
           if (auto p = gw_->presence().Get(picked[k]->user_id)) {
             if (pres.size() > 1) pres.push_back(',');
-            events::AppendPresenceJson(&pres, picked[k]->user_id, *p);
+            events::AppendPresenceJson(&pres, picked[k]->user_id, r.guild_id, *p);
           }
         }
       }

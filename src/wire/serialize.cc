@@ -59,6 +59,11 @@ bj::object RoleObject(const Role& r) {
   return bj::object{{"id", Id(r.id)},
                     {"name", r.name},
                     {"color", r.color},
+                    // Discord's newer field (required by oceanic.js 1.15);
+                    // one colour, no gradient.
+                    {"colors", bj::object{{"primary_color", r.color},
+                                          {"secondary_color", nullptr},
+                                          {"tertiary_color", nullptr}}},
                     {"hoist", r.hoist},
                     {"icon", nullptr},
                     {"unicode_emoji", nullptr},

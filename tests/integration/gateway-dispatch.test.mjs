@@ -276,6 +276,8 @@ test('PRESENCE_UPDATE: online on identify, op 3 changes, invisible shows offline
   const pres = late.guildCreates[0].presences;
   const bp = pres.find((p) => p.user.id === B.user.id);
   assert.ok(bp && bp.status === 'online', `GUILD_CREATE.presences lacks B: ${JSON.stringify(pres)}`);
+  // Each presence names its guild, as Discord's do (discordeno needs it).
+  assert.equal(bp.guild_id, guild.id, `GUILD_CREATE presence without guild_id: ${JSON.stringify(bp)}`);
 
   b1.setPresence('dnd', { activities: [{ name: 'testing', type: 0 }] });
   const dnd = (await a.nextDispatch('PRESENCE_UPDATE', presenceOf(B.user.id, 'dnd'))).d;

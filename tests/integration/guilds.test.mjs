@@ -208,6 +208,45 @@ test('members: list with limit/after, GET member, unknown member, limit bounds',
   expectError(await a.client.get(`${url}/${fakeSnowflake()}`), 404, [10007, 10013], 'unknown user');
 });
 
+test('members/search by username or nickname prefix; own nickname with PATCH members/@me', async () => {
+  const tag = uniqueName('s').toLowerCase();
+  const a = await register(srv, `${tag}_alice`);
+  const b = await register(srv, `${tag}_bob`);
+  const c = await register(srv, uniqueName('zed'));
+  const { guild, general } = await createGuild(a.client);
+  await inviteAndJoin(a.client, b.client, general.id);
+  await inviteAndJoin(a.client, c.client, general.id);
+  const url = `/guilds/${guild.id}/members/search`;
+  const ids = (list) => list.map((m) => m.user.id).sort();
+
+  // Case-insensitive prefix of the username; limit defaults to 1.
+  assert.equal(expectStatus(await a.client.get(`${url}?query=${tag.toUpperCase()}`), 200).length, 1);
+  assert.deepEqual(ids(expectStatus(await a.client.get(`${url}?query=${tag}&limit=10`), 200)),
+    [a.user.id, b.user.id].sort());
+  assert.deepEqual(ids(expectStatus(await a.client.get(`${url}?query=${tag}_b&limit=10`), 200)), [b.user.id]);
+  assert.deepEqual(expectStatus(await a.client.get(`${url}?query=nobody_${tag}&limit=10`), 200), []);
+  // A nickname set with PATCH /guilds/{id}/members/@me (discord.js sends
+  // "%40me") is found too.
+  const nick = `nick${tag}`;
+  const me = expectStatus(await c.client.patch(`/guilds/${guild.id}/members/%40me`, { nick }), 200, 'own nick');
+  assert.equal(me.nick, nick);
+  const found = expectStatus(await b.client.get(`${url}?query=${nick}&limit=5`), 200);
+  assert.deepEqual(ids(found), [c.user.id]);
+  assert.equal(found[0].nick, nick);
+  // Discord's errors: query is required, limit 1..1000; non-members 404.
+  expectFieldError(await a.client.get(url), 'query', 'search without query');
+  for (const bad of ['0', '1001', 'x']) expectFieldError(await a.client.get(`${url}?query=a&limit=${bad}`), 'limit', `limit=${bad}`);
+  const outsider = await register(srv);
+  expectError(await outsider.client.get(`${url}?query=${tag}`), [403, 404], [10004, 50001], 'outsider');
+  // Roles carry Discord's colors object (oceanic.js reads it).
+  const roles = expectStatus(await a.client.get(`/guilds/${guild.id}/roles`), 200);
+  for (const r of roles) {
+    assert.deepEqual(r.colors, { primary_color: r.color, secondary_color: null, tertiary_color: null }, `role colors: ${JSON.stringify(r)}`);
+  }
+  // GET /applications/detectable: an empty list, not 405.
+  assert.deepEqual(expectStatus(await request(srv, 'GET', '/applications/detectable'), 200), []);
+});
+
 test('leave with DELETE /users/@me/guilds/{id} → 204; access is gone', async () => {
   const a = await register(srv);
   const b = await register(srv);
