@@ -819,6 +819,21 @@ Status SqliteStore::Open(const std::string& path, const Options& options,
     std::filesystem::create_directories(dir, ec);
     if (ec) return Status::IOError("create directory " + dir.string() + ": " + ec.message());
   }
+  // SQLite takes a zero-length file for a new, empty database: a store
+  // truncated by accident (a failed copy, a full disk) would start as a new
+  // server with every token refused. Only a missing file makes a new store.
+  // (A crash right after creation can leave an empty file beside a WAL that
+  // holds the first commits: SQLite recovers that one.)
+  {
+    std::error_code ec, wal_ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    const auto wal = std::filesystem::file_size(path + "-wal", wal_ec);
+    if (!ec && size == 0 && (wal_ec || wal == 0)) {
+      return Status::Corruption(path +
+                                " is empty (0 bytes): not a Parley store. Restore it from a "
+                                "backup, or remove it to start a new, empty server");
+    }
+  }
 
   auto writer = std::make_unique<Conn>();
   Status s = writer->Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);

@@ -40,7 +40,8 @@ class SqliteStore : public StoreBackend {
   };
   // Opens (creating it and its directory if missing) the database file
   // `path` and migrates its schema to the current version. On success
-  // stores the new store in *out.
+  // stores the new store in *out. A file that exists but is empty (0 bytes,
+  // no WAL beside it) is Status::Corruption, never a new store.
   static Status Open(const std::string& path, std::unique_ptr<SqliteStore>* out);
   static Status Open(const std::string& path, const Options& options,
                      std::unique_ptr<SqliteStore>* out);

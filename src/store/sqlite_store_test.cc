@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 namespace parley {
@@ -71,6 +72,21 @@ TEST_F(SqliteStoreTest, RefusesANewerSchema) {
   Status s = SqliteStore::Open(path_, &store_);
   EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
   EXPECT_EQ(store_, nullptr);
+}
+
+TEST_F(SqliteStoreTest, AnEmptyFileIsCorruptionNotANewStore) {
+  store_.reset();
+  const std::string empty = root_ + "/data/empty.db";
+  { std::ofstream(empty, std::ios::trunc); }
+  ASSERT_EQ(std::filesystem::file_size(empty), 0u);
+  Status s = SqliteStore::Open(empty, &store_);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.ToString().find("is empty"), std::string::npos) << s.ToString();
+  EXPECT_EQ(store_, nullptr);
+  EXPECT_EQ(std::filesystem::file_size(empty), 0u) << "the file must be left as it was";
+  // A missing file is a new store.
+  std::filesystem::remove(empty);
+  ASSERT_TRUE(SqliteStore::Open(empty, &store_).ok());
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 // PARLEY_REQUIRE_PG=1.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import {
   Server, FAST_FLAGS, PARLEY_BIN, TEST_STORE, register, createGuild, postMessage, fetchAllHistory,
@@ -71,6 +73,16 @@ test('a bad store URL exits 2 with one line; an unreachable server exits 1 quick
 
   const empty = parley(['serve', '--listen', `127.0.0.1:${port}`, '--store', 'sqlite:']);
   assert.equal(empty.code, 2, empty.stderr);
+
+  // A zero-length parley.db (a failed copy, a full disk) is refused with a
+  // word, never started as a new, empty server; the file is left alone.
+  const truncated = tmpDataDir('store-empty');
+  fs.writeFileSync(path.join(truncated, 'parley.db'), '');
+  const zero = parley(['serve', '--listen', `127.0.0.1:${port}`, '--data', truncated]);
+  assert.equal(zero.code, 1, zero.out);
+  assert.match(zero.out, /parley\.db is empty \(0 bytes\): not a Parley store/);
+  assert.doesNotMatch(zero.out, /listening/);
+  assert.equal(fs.statSync(path.join(truncated, 'parley.db')).size, 0);
 });
 
 test('parley migrate: SQLite → PostgreSQL (interrupted, resumed) → SQLite, the server works on every copy', { skip: otherPass || pgMissing, timeout: 600_000 }, async () => {
