@@ -22,6 +22,12 @@ size_t Frame::size_with_seq(uint64_t seq) const {
   return head.size() + Digits(seq) + tail.size();
 }
 
+uint64_t TokenTag(const TokenHash& hash) {
+  uint64_t tag = 0;
+  for (int i = 0; i < 8; ++i) tag = (tag << 8) | hash[i];
+  return tag == 0 ? 1 : tag;
+}
+
 FramePtr MakeDispatch(std::string_view type, std::string_view d_json) {
   auto f = std::make_shared<Frame>();
   f->created_ns = SteadyNs();

@@ -26,6 +26,10 @@ struct Frame {
 };
 using FramePtr = std::shared_ptr<const Frame>;
 
+// The first 8 bytes of a token's hash: what a session keeps of the token it
+// identified with, to be ended when that token is revoked. Never 0.
+uint64_t TokenTag(const TokenHash& hash);
+
 // Builds a dispatch frame from its type and its serialized `d`.
 FramePtr MakeDispatch(std::string_view type, std::string_view d_json);
 
@@ -42,6 +46,10 @@ struct Event {
     kJoinGuild,     // kUser: subscribe the user's sessions to guild_id, send them GUILD_CREATE
     kLeaveGuild,    // kUser: unsubscribe them, send `frame` (GUILD_DELETE)
     kGuildDeleted,  // kGuild: after sending `frame`, unsubscribe every session
+    // kUser: close the user's sessions identified with the token whose tag
+    // is token_tag (0: every session of the user) with 4004; they cannot
+    // resume (the token is gone). A logout, a password change.
+    kEndSessions,
   };
   Target target = Target::kGuild;
   Action action = Action::kNone;
@@ -50,6 +58,7 @@ struct Event {
   Snowflake user_id = 0;     // kUser: the recipient user
   uint64_t intent = 0;       // the session needs this intent bit (0: none)
   uint64_t permission = 0;   // needed in channel_id (VIEW_CHANNEL, MANAGE_CHANNELS...)
+  uint64_t token_tag = 0;    // kEndSessions: TokenTag of the revoked token (0: all)
   FramePtr frame;            // may be null for kJoinGuild (built per session)
 
   // MESSAGE_CONTENT rule (message events only): bots without the intent get

@@ -148,6 +148,9 @@ CommitPlan PlanEvents(const State& state, const WriteBatch& batch) {
               item.existed = state.GetInvite(m.invite.code).has_value();
             },
             [&](const mut::DeleteInvite& m) { item.invite = state.GetInvite(m.code); },
+            [&](const mut::DeleteSession& m) {
+              if (auto uid = state.Authenticate(m.hash)) item.user_id = *uid;
+            },
             [&](const mut::DeleteMessages& m) {
               if (auto gid = state.GuildOfChannel(m.channel_id)) item.guild_id = *gid;
             },
@@ -167,6 +170,24 @@ EventBatch BuildEvents(const State& state, const WriteBatch& batch, const Commit
             [&](const mut::InsertMessage& m) {
               if (m.message.guild_id)
                 out.push_back(MessageEvent(state, "MESSAGE_CREATE", m.message, true));
+            },
+            // A revoked token ends the sessions identified with it (Discord
+            // closes them with 4004).
+            [&](const mut::DeleteSession& m) {
+              if (!item.user_id) return;
+              auto e = std::make_shared<Event>();
+              e->target = Event::Target::kUser;
+              e->action = Event::Action::kEndSessions;
+              e->user_id = item.user_id;
+              e->token_tag = TokenTag(m.hash);
+              out.push_back(std::move(e));
+            },
+            [&](const mut::DeleteUserSessions& m) {
+              auto e = std::make_shared<Event>();
+              e->target = Event::Target::kUser;
+              e->action = Event::Action::kEndSessions;
+              e->user_id = m.user_id;
+              out.push_back(std::move(e));
             },
             [&](const mut::UpdateMessage& m) {
               if (m.message.guild_id)

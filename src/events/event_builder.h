@@ -18,6 +18,7 @@ struct CommitPlan {
   struct Item {
     bool existed = false;
     Snowflake guild_id = 0;
+    Snowflake user_id = 0;           // DeleteSession: whose token it was
     std::optional<Channel> channel;  // DeleteChannel: the channel as it was
     std::optional<Invite> invite;    // DeleteInvite: the invite as it was
   };

@@ -244,6 +244,17 @@ void LoopHub::Deliver(const EventBatch& events) {
       auto us = user_sessions_.find(ev->user_id);
       if (us == user_sessions_.end()) continue;
       std::vector<Session*> targets = us->second;
+      if (ev->action == Event::Action::kEndSessions) {
+        for (Session* s : targets) {
+          if (ev->token_tag != 0 && s->token_tag != ev->token_tag) continue;
+          if (s->conn != nullptr) {
+            s->conn->Close(close_code::kAuthenticationFailed, "authentication failed", true);
+          } else {
+            EndSession(s);  // detached: its resume would fail anyway
+          }
+        }
+        continue;
+      }
       for (Session* s : targets) {
         if (!s->InShard(ev->guild_id)) continue;
         if (ev->action == Event::Action::kJoinGuild) {

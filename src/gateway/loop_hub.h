@@ -46,7 +46,8 @@ using Socket =
 struct Session {
   uint64_t id = 0;  // top byte: loop index
   Snowflake user_id = 0;
-  uint64_t seq = 0;  // last sequence number sent
+  uint64_t seq = 0;        // last sequence number sent
+  uint64_t token_tag = 0;  // events::TokenTag of the token it identified with
   ReplayRing ring;
   std::vector<Snowflake> guilds;  // subscribed guilds (this shard's), sorted
   Conn* conn = nullptr;           // null while awaiting resume

@@ -137,6 +137,7 @@ bool LoopHub::Identify(Conn* c, const struct Identify& id) {
   Session* s = &sessions_.try_emplace(sid).first->second;
   s->id = sid;
   s->user_id = user->id;
+  s->token_tag = events::TokenTag(HashToken(id.token));
   s->bot = user->bot;
   s->intents = static_cast<uint32_t>(intents);
   s->shard_id = static_cast<uint16_t>(id.shard_id);

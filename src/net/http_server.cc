@@ -8,10 +8,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/url/parse.hpp>
 #include <optional>
 #include <thread>
 #include <unordered_map>
@@ -92,9 +94,52 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     parser_->header_limit(static_cast<uint32_t>(server_->options_.header_limit));
     parser_->body_limit(server_->options_.body_limit);
     SetDeadline(requests_ == 0 ? server_->options_.header_timeout : server_->options_.idle_timeout);
+    // The header first: its framing is checked before any body is read.
+    http::async_read_header(
+        socket_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnRead(ec);
+    if (const char* refusal = FramingRefusal(parser_->get())) {
+      return ReplyError(std::string_view(refusal).starts_with("501") ? 501 : 400, refusal + 4);
+    }
+    if (parser_->is_done()) return OnRead(ec);
     http::async_read(
         socket_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+  // RFC 9112 6.3: a request whose Transfer-Encoding does not end in
+  // "chunked" cannot be framed (400, and the connection closes); codings
+  // other than chunked are not implemented (501); Transfer-Encoding with
+  // Content-Length is a smuggling attempt (400). Returns "STATUS body" or
+  // null when the framing is sound.
+  static const char* FramingRefusal(const http::request<http::string_body>& req) {
+    auto te = req.find(http::field::transfer_encoding);
+    if (te == req.end()) return nullptr;
+    if (req.find(http::field::content_length) != req.end())
+      return R"json(400 {"code":0,"message":"400: Bad Request (Transfer-Encoding with Content-Length)"})json";
+    std::string_view v = te->value();
+    std::vector<std::string_view> codings;
+    while (!v.empty()) {
+      size_t comma = v.find(',');
+      std::string_view c = v.substr(0, comma);
+      while (!c.empty() && (c.front() == ' ' || c.front() == '\t')) c.remove_prefix(1);
+      while (!c.empty() && (c.back() == ' ' || c.back() == '\t')) c.remove_suffix(1);
+      if (!c.empty()) codings.push_back(c);
+      v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+    }
+    if (codings.empty() || !beast::iequals(codings.back(), "chunked"))
+      return R"json(400 {"code":0,"message":"400: Bad Request (Transfer-Encoding must end in chunked)"})json";
+    for (std::string_view c : codings) {
+      if (!beast::iequals(c, "chunked"))
+        return R"json(501 {"code":0,"message":"501: Not Implemented (transfer coding)"})json";
+    }
+    if (codings.size() > 1)
+      return R"json(400 {"code":0,"message":"400: Bad Request (chunked applied twice)"})json";
+    return nullptr;
   }
 
   void OnRead(beast::error_code ec) {
@@ -111,12 +156,29 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return ReplyError(400, R"({"code":0,"message":"400: Bad Request"})");
     }
     ++requests_;
+    NormalizeAbsoluteTarget(&parser_->get());
     if (server_->upgrade_ && server_->wants_upgrade_(parser_->get())) return HandOver();
     busy_ = true;
     server_->in_flight_.fetch_add(1, std::memory_order_relaxed);
     // While the handler works, the only limit is the write timeout later.
     deadline_ = Clock::time_point::max();
     server_->handler_(parser_->release(), Responder(shared_from_this()));
+  }
+
+  // RFC 9112 3.2.2: a server accepts the absolute form of a target
+  // ("GET http://host/api/v10/gateway"); routing sees its path and query.
+  static void NormalizeAbsoluteTarget(http::request<http::string_body>* req) {
+    std::string_view t = req->target();
+    if (t.empty() || t.front() == '/' || t == "*") return;
+    auto u = boost::urls::parse_absolute_uri(t);
+    if (!u) return;  // not absolute either: routing answers 404
+    std::string origin(u->encoded_path());
+    if (origin.empty()) origin = "/";
+    if (u->has_query()) {
+      origin += '?';
+      origin += u->encoded_query();
+    }
+    req->target(origin);
   }
 
   // The request was an upgrade (WebSocket): the socket and whatever was

@@ -308,3 +308,49 @@ test('a valid chunked request body is accepted', async () => {
   const hist = expectStatus(await alice.client.get(`/channels/${chan.id}/messages?limit=5`), 200);
   assert.ok(hist.some((m) => m.content === 'chunked hello'));
 });
+
+test('Transfer-Encoding other than a final chunked: 400 or 501 and the connection closes; nothing is stored', async () => {
+  const body = JSON.stringify({ content: 'te smuggled' });
+  const head = (te, extra = '') =>
+    `POST /api/v10/channels/${chan.id}/messages HTTP/1.1\r\nHost: ${host()}\r\nAuthorization: ${alice.token}\r\n` +
+    `Content-Type: application/json\r\nTransfer-Encoding: ${te}\r\n${extra}\r\n`;
+  const cases = [
+    // RFC 9112 6.3: chunked is not the final coding → 400, close.
+    [head('xchunked', `Content-Length: ${body.length}\r\n`) + body, 400],
+    [head('identity') + body, 400],
+    [head('chunked, gzip') + body, 400],
+    // Known framing, unknown coding → 501.
+    [head('gzip, chunked') + `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`, 501],
+    // Transfer-Encoding together with Content-Length (request smuggling) → 400.
+    [head('chunked', `Content-Length: ${body.length}\r\n`) + `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`, 400],
+  ];
+  for (const [req, want] of cases) {
+    // A second request pipelined behind must never be answered: the
+    // connection closes after the refusal.
+    const follow = `GET /api/v10/users/@me HTTP/1.1\r\nHost: ${host()}\r\nAuthorization: ${alice.token}\r\n\r\n`;
+    const r = await rawExchange(srv.port, req + follow, { timeoutMs: 10_000, idleMs: 2000 });
+    const codes = statusCodes(r.data);
+    const what = JSON.stringify(req.split('\r\n')[4]);
+    assert.deepEqual(codes, [want], `${what}: ${r.data.toString('latin1').slice(0, 300)}`);
+    assert.ok(r.closed, `${what}: the connection must close`);
+    assert.match(r.data.toString('latin1'), /application\/json/);
+  }
+  const hist = expectStatus(await alice.client.get(`/channels/${chan.id}/messages?limit=50`), 200);
+  assert.ok(!hist.some((m) => m.content === 'te smuggled'), 'a refused request stored a message');
+});
+
+test('an absolute-form target (RFC 9112 3.2.2) reaches the API, not the web app', async () => {
+  const r = await rawExchange(srv.port,
+    `GET http://${host()}/api/v10/users/@me?x=1 HTTP/1.1\r\nHost: ${host()}\r\nAuthorization: ${alice.token}\r\nConnection: close\r\n\r\n`,
+    { timeoutMs: 10_000, idleMs: 2000 });
+  const text = r.data.toString('latin1');
+  assert.deepEqual(statusCodes(r.data), [200], text.slice(0, 300));
+  assert.match(text, /application\/json/);
+  const json = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4));
+  assert.equal(json.id, alice.user.id);
+  const g = await rawExchange(srv.port,
+    `GET https://${host()}/api/v10/gateway HTTP/1.1\r\nHost: ${host()}\r\nConnection: close\r\n\r\n`,
+    { timeoutMs: 10_000, idleMs: 2000 });
+  assert.deepEqual(statusCodes(g.data), [200]);
+  assert.match(g.data.toString('latin1'), /"url":"ws/);
+});

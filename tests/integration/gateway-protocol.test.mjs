@@ -290,6 +290,29 @@ test('4004: identify or resume with a token that does not authenticate', { timeo
   await live.heartbeatAck();
 });
 
+test('logout ends the open sessions of that token with 4004 (and only those); they cannot resume', { timeout: TEST_MS }, async () => {
+  const u = await userInGuild(srv);
+  const login = expectStatus(await request(srv, 'POST', '/auth/login', { body: { login: u.name, password: u.password } }), 200, 'second login');
+  const other = srv.client(login.token);
+  const a = await session(srv, u.token);   // identified with the first token
+  const b = await session(srv, login.token); // the second
+  const idA = a.sessionId;
+  const seqA = a.seq;
+  expectStatus(await u.client.post('/auth/logout', {}), 204, 'logout of the first token');
+  await a.expectClose(4004, 20_000, 'the logged-out token\'s session');
+  // The other token's session lives on and keeps receiving events.
+  const m = await postMessage(other, u.general.id, 'still here');
+  await b.nextDispatch('MESSAGE_CREATE', (d) => d.id === m.id);
+  b.assertOpen();
+  // The ended session cannot be resumed, not even with the live token: op 9.
+  const r = await conn(srv);
+  r.send({ op: 6, d: { token: login.token, session_id: idA, seq: seqA } });
+  const inv = await r.next((p) => p.op === OP.INVALID_SESSION || p.op === OP.DISPATCH, 20_000, 'op 9');
+  assert.equal(inv.op, OP.INVALID_SESSION, `the ended session resumed: ${JSON.stringify(inv)}`);
+  r.destroy();
+  b.destroy();
+});
+
 test('4005: identify twice; resume after identify', { timeout: TEST_MS }, async () => {
   const u = await userInGuild(srv);
   const a = await session(srv, u.token);

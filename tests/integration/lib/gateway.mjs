@@ -220,6 +220,10 @@ export class GatewayClient {
         const end = buf.indexOf('\r\n\r\n');
         if (end >= 0) {
           cleanup();
+          // Hold what arrives after the 101 (the server sends Hello in a
+          // write of its own) until the frame reader is attached below:
+          // a flowing socket without a 'data' listener drops it.
+          socket.pause();
           resolve({ head: buf.subarray(0, end).toString('latin1'), rest: buf.subarray(end + 4) });
         } else if (buf.length > 65536) {
           cleanup();
@@ -282,6 +286,7 @@ export class GatewayClient {
     });
     socket.on('close', () => gw._enqueueTask(() => gw._onSocketClose()));
     if (rest.length) gw._onData(rest);
+    socket.resume();
     if (waitHello) {
       const hello = await gw.next((p) => p.op === OP.HELLO, timeoutMs, 'Hello');
       gw.hello = hello;
