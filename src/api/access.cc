@@ -1,6 +1,8 @@
 // Shared lookups for handlers: a caller reaches a guild only as a member and
 // a channel only with VIEW_CHANNEL; a non-member never learns what a guild
 // contains.
+#include <charconv>
+
 #include "api/handlers.h"
 #include "model/permissions.h"
 
@@ -10,6 +12,18 @@ std::optional<Snowflake> ParamId(const CallPtr& call, size_t i, const ApiError& 
   auto id = i < call->params.size() ? ParseSnowflake(call->params[i]) : std::nullopt;
   if (!id) call->Fail(err);
   return id;
+}
+
+int QueryLimit(const CallPtr& call, int fallback, int max, FormErrors* errs) {
+  if (!call->HasQueryParam("limit")) return fallback;
+  std::string s = call->QueryParam("limit");
+  int v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < 1 || v > max) {
+    errs->Add("limit", "NUMBER_TYPE_MAX", "Must be between 1 and " + std::to_string(max) + ".");
+    return 0;
+  }
+  return v;
 }
 
 std::shared_ptr<GuildState> MemberGuild(Api& api, const CallPtr& call, size_t param) {

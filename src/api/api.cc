@@ -169,12 +169,16 @@ void Api::Dispatch(const CallPtr& call) {
   // Segments are percent-decoded after splitting, as Discord does: bot
   // libraries send "/users/%40me" (discord-api-types' Routes encode every
   // argument), and "%2F" stays inside its segment. A malformed escape
-  // matches no route.
-  std::vector<std::string> segs;
-  for (std::string_view raw : SplitPath(path)) {
-    auto pct = boost::urls::make_pct_string_view(raw);
+  // matches no route. Only segments with a '%' are copied (the usual path
+  // has none: the segments stay views into the target).
+  std::vector<std::string_view> segs = SplitPath(path);
+  std::vector<std::string> decoded;
+  decoded.reserve(segs.size());  // no reallocation: segs points into it
+  for (std::string_view& seg : segs) {
+    if (seg.find('%') == std::string_view::npos) continue;
+    auto pct = boost::urls::make_pct_string_view(seg);
     if (!pct) return call->Fail(ApiError::NotFound());
-    segs.push_back(pct->decode());
+    seg = decoded.emplace_back(pct->decode());
   }
   // /api/v10/... or /api/... (no version = v10). v9 shapes are the same here.
   size_t first = 1;
@@ -184,7 +188,7 @@ void Api::Dispatch(const CallPtr& call) {
     if (segs[1] != "v10" && segs[1] != "v9") return call->Fail(ApiError::NotFound());
     first = 2;
   }
-  std::span<const std::string> rest(segs.begin() + first, segs.end());
+  std::span<const std::string_view> rest(segs.begin() + first, segs.end());
 
   const Route* match = nullptr;
   bool path_matched = false;

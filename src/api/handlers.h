@@ -107,4 +107,8 @@ void CheckUsername(const boost::json::object& body, std::string* out, FormErrors
 // params[i] as a snowflake, or nullopt after failing with `err`.
 std::optional<Snowflake> ParamId(const CallPtr& call, size_t i, const ApiError& err);
 
+// The `limit` query parameter: `fallback` when absent; 1..max, else 0 and
+// Discord's NUMBER_TYPE_MAX error added to `errs`.
+int QueryLimit(const CallPtr& call, int fallback, int max, FormErrors* errs);
+
 }  // namespace parley::handlers

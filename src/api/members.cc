@@ -1,6 +1,6 @@
 // Guild members: list, read, add (bots), modify, kick.
+#include <boost/beast/core/string.hpp>
 #include <boost/json/serialize.hpp>
-#include <charconv>
 
 #include "api/handlers.h"
 #include "model/permissions.h"
@@ -14,14 +14,8 @@ namespace bj = boost::json;
 void ListMembers(Api& api, const CallPtr& call) {
   auto g = MemberGuild(api, call);
   if (!g) return;
-  int limit = 1;
   FormErrors errs;
-  if (call->HasQueryParam("limit")) {
-    std::string s = call->QueryParam("limit");
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), limit);
-    if (ec != std::errc() || p != s.data() + s.size() || limit < 1 || limit > 1000)
-      errs.Add("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 1000.");
-  }
+  const int limit = QueryLimit(call, 1, 1000, &errs);
   Snowflake after = 0;
   if (call->HasQueryParam("after")) {
     auto id = ParseSnowflake(call->QueryParam("after"));
@@ -48,17 +42,12 @@ void SearchMembers(Api& api, const CallPtr& call) {
   FormErrors errs;
   if (!call->HasQueryParam("query"))
     errs.Add("query", "BASE_TYPE_REQUIRED", "This field is required");
-  int limit = 1;
-  if (call->HasQueryParam("limit")) {
-    std::string s = call->QueryParam("limit");
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), limit);
-    if (ec != std::errc() || p != s.data() + s.size() || limit < 1 || limit > 1000)
-      errs.Add("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 1000.");
-  }
+  const int limit = QueryLimit(call, 1, 1000, &errs);
   if (!errs.empty()) return call->Fail(errs.ToError());
-  const std::string query = ToLower(call->QueryParam("query"));
+  const std::string query = call->QueryParam("query");
   auto matches = [&query](std::string_view name) {
-    return !name.empty() && ToLower(name).starts_with(query);
+    return !name.empty() && name.size() >= query.size() &&
+           boost::beast::iequals(name.substr(0, query.size()), query);
   };
   bj::array out;
   std::shared_lock lock(g->mu);

@@ -1,7 +1,6 @@
 // Messages: the write hot path (create) and history reads.
 #include <algorithm>
 #include <boost/json/serialize.hpp>
-#include <charconv>
 
 #include "api/handlers.h"
 #include "model/permissions.h"
@@ -56,18 +55,6 @@ bool ReadMessageFields(const bj::object& body, bool create, Message* m, FormErro
       return false;  // caller reports "Cannot send an empty message"
   }
   return true;
-}
-
-int ParseLimit(const CallPtr& call, FormErrors* errs) {
-  if (!call->HasQueryParam("limit")) return 50;
-  std::string s = call->QueryParam("limit");
-  int v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v < 1 || v > 100) {
-    errs->Add("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 100.");
-    return 0;
-  }
-  return v;
 }
 
 void ReplyMessages(Api& api, const CallPtr& call, const std::vector<Message>& msgs) {
@@ -126,7 +113,7 @@ void ListMessages(Api& api, const CallPtr& call) {
   FormErrors errs;
   HistoryQuery q;
   q.channel_id = a->channel.id;
-  q.limit = ParseLimit(call, &errs);
+  q.limit = QueryLimit(call, 50, 100, &errs);
   int modes = 0;
   for (auto [name, mode] : {std::pair{"before", HistoryQuery::Mode::kBefore},
                             std::pair{"after", HistoryQuery::Mode::kAfter},

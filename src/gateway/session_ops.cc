@@ -20,9 +20,9 @@ namespace parley::gateway {
 namespace {
 constexpr std::string_view kAck = R"({"op":11,"d":null,"s":null,"t":null})";
 
-std::optional<Snowflake> Authenticate(const State& state, std::string_view token,
+std::optional<Snowflake> Authenticate(const State& state, const TokenHash& token_hash,
                                       std::shared_ptr<const User>* user) {
-  auto uid = state.Authenticate(HashToken(token));
+  auto uid = state.Authenticate(token_hash);
   if (!uid) return std::nullopt;
   *user = state.GetUser(*uid);
   if (!*user) return std::nullopt;
@@ -87,7 +87,8 @@ bool LoopHub::Identify(Conn* c, const struct Identify& id) {
     return false;
   }
   std::shared_ptr<const User> user;
-  if (!Authenticate(state(), id.token, &user)) {
+  const TokenHash token_hash = HashToken(id.token);
+  if (!Authenticate(state(), token_hash, &user)) {
     c->Close(close_code::kAuthenticationFailed, "authentication failed", true);
     return false;
   }
@@ -137,7 +138,7 @@ bool LoopHub::Identify(Conn* c, const struct Identify& id) {
   Session* s = &sessions_.try_emplace(sid).first->second;
   s->id = sid;
   s->user_id = user->id;
-  s->token_tag = events::TokenTag(HashToken(id.token));
+  s->token_tag = events::TokenTag(token_hash);
   s->bot = user->bot;
   s->intents = static_cast<uint32_t>(intents);
   s->shard_id = static_cast<uint16_t>(id.shard_id);
@@ -207,7 +208,7 @@ bool LoopHub::Resume(Conn* c, const struct Resume& r) {
     return false;
   }
   std::shared_ptr<const User> user;
-  if (!Authenticate(state(), r.token, &user)) {
+  if (!Authenticate(state(), HashToken(r.token), &user)) {
     c->Close(close_code::kAuthenticationFailed, "authentication failed", true);
     return false;
   }

@@ -12,6 +12,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/rfc7230.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/url/parse.hpp>
 #include <optional>
@@ -102,9 +103,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void OnHeader(beast::error_code ec) {
     if (ec) return OnRead(ec);
-    if (const char* refusal = FramingRefusal(parser_->get())) {
-      return ReplyError(std::string_view(refusal).starts_with("501") ? 501 : 400, refusal + 4);
-    }
+    if (auto refusal = FramingRefusal(parser_->get()))
+      return ReplyError(refusal->status, refusal->body);
     if (parser_->is_done()) return OnRead(ec);
     http::async_read(
         socket_, buffer_, *parser_,
@@ -114,32 +114,38 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // RFC 9112 6.3: a request whose Transfer-Encoding does not end in
   // "chunked" cannot be framed (400, and the connection closes); codings
   // other than chunked are not implemented (501); Transfer-Encoding with
-  // Content-Length is a smuggling attempt (400). Returns "STATUS body" or
-  // null when the framing is sound.
-  static const char* FramingRefusal(const http::request<http::string_body>& req) {
+  // Content-Length is a smuggling attempt (400). nullopt when the framing is
+  // sound.
+  struct Refusal {
+    unsigned status;
+    const char* body;
+  };
+  static std::optional<Refusal> FramingRefusal(const http::request<http::string_body>& req) {
     auto te = req.find(http::field::transfer_encoding);
-    if (te == req.end()) return nullptr;
+    if (te == req.end()) return std::nullopt;
     if (req.find(http::field::content_length) != req.end())
-      return R"json(400 {"code":0,"message":"400: Bad Request (Transfer-Encoding with Content-Length)"})json";
-    std::string_view v = te->value();
-    std::vector<std::string_view> codings;
-    while (!v.empty()) {
-      size_t comma = v.find(',');
-      std::string_view c = v.substr(0, comma);
-      while (!c.empty() && (c.front() == ' ' || c.front() == '\t')) c.remove_prefix(1);
-      while (!c.empty() && (c.back() == ' ' || c.back() == '\t')) c.remove_suffix(1);
-      if (!c.empty()) codings.push_back(c);
-      v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+      return Refusal{
+          400,
+          R"json({"code":0,"message":"400: Bad Request (Transfer-Encoding with Content-Length)"})json"};
+    size_t count = 0;
+    bool other = false;
+    std::string_view last;
+    for (std::string_view coding : http::token_list(te->value())) {
+      ++count;
+      last = coding;
+      other = other || !beast::iequals(coding, "chunked");
     }
-    if (codings.empty() || !beast::iequals(codings.back(), "chunked"))
-      return R"json(400 {"code":0,"message":"400: Bad Request (Transfer-Encoding must end in chunked)"})json";
-    for (std::string_view c : codings) {
-      if (!beast::iequals(c, "chunked"))
-        return R"json(501 {"code":0,"message":"501: Not Implemented (transfer coding)"})json";
-    }
-    if (codings.size() > 1)
-      return R"json(400 {"code":0,"message":"400: Bad Request (chunked applied twice)"})json";
-    return nullptr;
+    if (count == 0 || !beast::iequals(last, "chunked"))
+      return Refusal{
+          400,
+          R"json({"code":0,"message":"400: Bad Request (Transfer-Encoding must end in chunked)"})json"};
+    if (other)
+      return Refusal{501,
+                     R"json({"code":0,"message":"501: Not Implemented (transfer coding)"})json"};
+    if (count > 1)
+      return Refusal{400,
+                     R"json({"code":0,"message":"400: Bad Request (chunked applied twice)"})json"};
+    return std::nullopt;
   }
 
   void OnRead(beast::error_code ec) {
