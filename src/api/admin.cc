@@ -70,8 +70,8 @@ void GetAdminStatus(Api& api, const CallPtr& call) {
                               {"max_fds", i64(p.max_fds)},
                               {"cpu_seconds", Ms(p.cpu_seconds) / 1000},
                               {"start_time_seconds", i64(p.start_time_seconds)}};
-  if (api.options().status_extras) api.options().status_extras(&conns);
   out["connections"] = std::move(conns);
+  if (api.options().status_extras) api.options().status_extras(&out);
   out["users"] = api.state().user_count();
   out["guilds"] = api.state().guild_count();
   call->Reply(200, out);

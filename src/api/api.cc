@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/post.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
@@ -209,6 +210,8 @@ void Api::Dispatch(const CallPtr& call) {
     return call->Fail(path_matched ? ApiError::MethodNotAllowed() : ApiError::NotFound());
   }
   call->metrics = &match->metrics;
+  if (options_.cluster) call->api = this;
+  call->params.clear();  // a second run (RetryAfterSync)
   for (size_t i = 0; i < rest.size(); ++i)
     if (match->segments[i] == "{}") call->params.emplace_back(rest[i]);
 
@@ -239,7 +242,7 @@ void Api::Dispatch(const CallPtr& call) {
   if (match->major && !call->params.empty() && ParseSnowflake(call->params[0]))
     key += ":" + call->params[0];
   call->bucket = BucketHash(match->bucket);
-  call->rate = rate_limiter_.Check(who, key, match->limit, NowMs());
+  if (!call->synced) call->rate = rate_limiter_.Check(who, key, match->limit, NowMs());
   call->rate_limited = true;
   if (!call->rate.allowed) {
     const RateDecision& d = call->rate;
@@ -334,6 +337,24 @@ void Api::CommitWithStatus(WriteBatch batch, std::function<void(Status)> done) {
                        });
 }
 
+bool Api::RetryAfterSync(const CallPtr& call, const ApiError& e) {
+  if (!options_.cluster || call->synced) return false;
+  const bool token_given = !call->req[http::field::authorization].empty();
+  if (!(e.status == 403 || e.status == 404 || (e.status == 401 && token_given))) return false;
+  call->synced = true;
+  metrics::M().cluster_refusal_syncs->Inc();
+  deps_.writer->Sync([this, call](Status s) {
+    // On the writer thread: the request runs again elsewhere. If the log
+    // could not be read, it runs on the State there is (and may refuse).
+    if (!s.ok()) spdlog::warn("cluster: catching up before a refusal: {}", s.ToString());
+    boost::asio::post(*deps_.blocking, [this, call] {
+      call->user.reset();
+      Dispatch(call);
+    });
+  });
+  return true;
+}
+
 void Api::Read(const CallPtr& call, ReadPool::Read read) {
   if (!deps_.reads->Submit(std::move(read))) call->Fail(ApiError::Overloaded());
 }
@@ -423,6 +444,7 @@ void Call::NoContent() {
 }
 
 void Call::Fail(const ApiError& e) {
+  if (api != nullptr && !synced && api->RetryAfterSync(shared_from_this(), e)) return;
   Send(MakeResponse(e.status, e.Body()));
 }
 

@@ -42,10 +42,14 @@ struct ApiOptions {
   // their history reads can go to a replica (ReadYourWrites). Off, no
   // bookkeeping happens on the commit path.
   bool read_replicas = false;
+  // Cluster mode (docs/cluster.md): other nodes commit too; a refusal is
+  // made only after this node applied every commit made before it.
+  bool cluster = false;
   // Usernames (lowercase) allowed to read /admin/status; empty: the first
   // registered user.
   std::vector<std::string> admins;
-  // Adds the HTTP server's figures to /admin/status (set by `parley serve`).
+  // Adds what the process around the Api knows to the /admin/status object
+  // (set by `parley serve`: the HTTP server's connections, the cluster).
   std::function<void(boost::json::object*)> status_extras;
 };
 
@@ -82,7 +86,9 @@ struct Built {
 
 // One request in flight. Handlers take it by shared_ptr and may finish it
 // from any thread with Reply/Fail, exactly once.
-struct Call {
+class Api;
+
+struct Call : std::enable_shared_from_this<Call> {
   net::Request req;
   net::Responder respond;
   std::vector<std::string> params;   // the {} segments of the route, in order
@@ -94,6 +100,11 @@ struct Call {
   std::string bucket;                     // X-RateLimit-Bucket
   const RouteMetrics* metrics = nullptr;  // the matched route's counters
   int64_t start_ns = 0;                   // steady clock, when dispatched
+  // Cluster mode: set once the route matched; a refusal (401, 403, 404) is
+  // then answered only after this node caught up with the cluster
+  // (Api::RetryAfterSync), `synced` once it has.
+  Api* api = nullptr;
+  bool synced = false;
 
   Call(net::Request&& r, net::Responder&& res) : req(std::move(r)), respond(std::move(res)) {}
   void Reply(unsigned status, const boost::json::value& body);
@@ -163,6 +174,13 @@ class Api {
   // The reply for a failed store operation: 503 when the store is
   // unavailable (the client may retry), else 500. Logs it.
   static ApiError StoreError(const Status& s);
+  // Cluster mode: instead of refusing `call` with `e` (401 for a token
+  // given, 403, 404) on a State that may lag behind another node's
+  // acknowledged write, catches this node up with the cluster's log and
+  // runs the request again (once; its rate limit is not counted twice).
+  // Returns false (the caller replies `e`) outside cluster mode, or when
+  // the request already ran after a catch-up.
+  bool RetryAfterSync(const CallPtr& call, const ApiError& e);
 
   State& state() { return *deps_.state; }
   // Null when the server runs without a gateway (tools, tests).

@@ -13,6 +13,8 @@
 #include "api/api.h"
 #include "cli/commands.h"
 #include "cli/store_setup.h"
+#include "cluster/log_follower.h"
+#include "events/commit_applier.h"
 #include "gateway/gateway.h"
 #include "metrics/process_metrics.h"
 #include "metrics/server_metrics.h"
@@ -38,6 +40,7 @@ struct ServeConfig {
   int store_readers = 4;
   int threads = 0;
   int node_id = 0;
+  bool cluster = false;  // follow the store's log of commits (docs/cluster.md)
   std::string log_level = "info";
   std::string password_cost = "interactive";
   int ratelimit_global = 50;
@@ -104,35 +107,21 @@ int RunServe(const ServeConfig& cfg) {
   store_opts.sync_every_commit = cfg.sync == "full";
   store_opts.message_partitions = cfg.message_partitions;
   store_opts.replicas = cfg.store_replicas;
+  store_opts.commit_log = cfg.cluster;
+  store_opts.node_id = cfg.node_id;
+  if (cfg.cluster && cfg.node_id == 0) {
+    spdlog::error("--cluster needs --node-id 1..1023, different on every node");
+    return 2;
+  }
   State state;
   CommitPosition loaded_at = 0;
   if (int rc = OpenAndLoad(StoreUrl(cfg.store, cfg.data), store_opts, &store, &state, &loaded_at))
     return rc;
 
-  CommitQueue::Options writer_opts;
-  writer_opts.on_commit = [](size_t batches, double seconds, CommitPosition) {
-    metrics::M().commit_batches->Observe(static_cast<double>(batches));
-    metrics::M().commit_seconds->Observe(seconds);
-  };
-  CommitQueue writer(store.get(), writer_opts);
-  writer.set_position(loaded_at);
-  ReadPool reads(store.get(), {.threads = cfg.store_readers});
-  SnowflakeGenerator ids(static_cast<unsigned>(cfg.node_id >> 5) & 31,
-                         static_cast<unsigned>(cfg.node_id) & 31);
-  boost::asio::thread_pool blocking(2);
   int threads = cfg.threads > 0
                     ? cfg.threads
                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   net::EventLoops loops(threads);
-
-  ApiOptions api_opts;
-  api_opts.password_cost = cfg.password_cost == "min"        ? PasswordCost::kMin
-                           : cfg.password_cost == "moderate" ? PasswordCost::kModerate
-                                                             : PasswordCost::kInteractive;
-  api_opts.ratelimit_global = cfg.ratelimit_global;
-  api_opts.read_replicas = !cfg.store_replicas.empty();
-  api_opts.ratelimit_scale = cfg.ratelimit_scale;
-  for (const auto& a : cfg.admins) api_opts.admins.push_back(ToLower(a));
   if (Status s = cfg.gateway.compression.Validate(); !s.ok()) {
     spdlog::error("compression settings: {}", s.ToString());
     return 2;
@@ -140,6 +129,41 @@ int RunServe(const ServeConfig& cfg) {
   gateway::GatewayOptions gw_opts = cfg.gateway;
   gw_opts.public_url = cfg.public_url;
   gateway::Gateway gateway(&loops, &state, gw_opts);
+
+  // Cluster mode: other nodes' commits reach State (and this node's
+  // sessions) through the log, in position order with this node's own.
+  std::unique_ptr<events::CommitApplier> log_applier;
+  std::unique_ptr<cluster::LogFollower> follower;
+  if (cfg.cluster) {
+    log_applier = std::make_unique<events::CommitApplier>(&state, &gateway, &gateway.presence());
+    follower = std::make_unique<cluster::LogFollower>(
+        store->commit_log(), [&log_applier](const WriteBatch& b) { log_applier->Apply(b); },
+        loaded_at);
+    spdlog::info("cluster mode: node {}, following the log of commits after position {}",
+                 cfg.node_id, loaded_at);
+  }
+  CommitQueue::Options writer_opts;
+  writer_opts.on_commit = [](size_t batches, double seconds, CommitPosition) {
+    metrics::M().commit_batches->Observe(static_cast<double>(batches));
+    metrics::M().commit_seconds->Observe(seconds);
+  };
+  writer_opts.follower = follower.get();
+  CommitQueue writer(store.get(), writer_opts);
+  writer.set_position(loaded_at);
+  ReadPool reads(store.get(), {.threads = cfg.store_readers});
+  SnowflakeGenerator ids(static_cast<unsigned>(cfg.node_id >> 5) & 31,
+                         static_cast<unsigned>(cfg.node_id) & 31);
+  boost::asio::thread_pool blocking(2);
+
+  ApiOptions api_opts;
+  api_opts.password_cost = cfg.password_cost == "min"        ? PasswordCost::kMin
+                           : cfg.password_cost == "moderate" ? PasswordCost::kModerate
+                                                             : PasswordCost::kInteractive;
+  api_opts.ratelimit_global = cfg.ratelimit_global;
+  api_opts.read_replicas = !cfg.store_replicas.empty();
+  api_opts.cluster = cfg.cluster;
+  api_opts.ratelimit_scale = cfg.ratelimit_scale;
+  for (const auto& a : cfg.admins) api_opts.admins.push_back(ToLower(a));
   Api api({&state, &reads, &writer, &ids, &blocking, &gateway, &gateway, &gateway.presence()},
           api_opts);
 
@@ -193,9 +217,19 @@ int RunServe(const ServeConfig& cfg) {
                  std::string_view leftover) {
         gateway.OnUpgrade(loop, std::move(req), std::move(socket), leftover);
       });
-  api.set_status_extras([&http](boost::json::object* o) {
-    (*o)["http_open"] = http.connections_open();
-    (*o)["accepted"] = http.connections_accepted();
+  api.set_status_extras([&http, &follower, &cfg](boost::json::object* o) {
+    boost::json::object& conns = (*o)["connections"].as_object();
+    conns["http_open"] = http.connections_open();
+    conns["accepted"] = http.connections_accepted();
+    if (follower) {
+      auto st = follower->stats();
+      (*o)["cluster"] = {{"node_id", cfg.node_id},
+                         {"applied_position", follower->applied()},
+                         {"own_commits", st.own_commits},
+                         {"log_entries_applied", st.log_entries},
+                         {"log_read_errors", st.log_read_errors},
+                         {"last_apply_delay_ms", st.last_delay_ms}};
+    }
   });
   gateway.Start();
   if (Status s = http.Start(); !s.ok()) {
@@ -231,6 +265,22 @@ int RunServe(const ServeConfig& cfg) {
       [store_ptr] { return static_cast<double>(store_ptr->stats().replica_lag_bytes); });
   reg.NewCallback("parley_store_read_queue_depth", "Store reads waiting for a reader thread",
                   "gauge", "", [&reads] { return static_cast<double>(reads.queued()); });
+  if (follower) {
+    cluster::LogFollower* f = follower.get();
+    reg.NewCallback("parley_cluster_applied_position",
+                    "The last position of the cluster's log of commits this node applied", "gauge",
+                    "", [f] { return static_cast<double>(f->applied()); });
+    reg.NewCallback("parley_cluster_log_entries_total",
+                    "Commits of other nodes applied from the log", "counter", "",
+                    [f] { return static_cast<double>(f->stats().log_entries); });
+    reg.NewCallback("parley_cluster_log_read_errors_total",
+                    "Reads of the log of commits that failed", "counter", "",
+                    [f] { return static_cast<double>(f->stats().log_read_errors); });
+    reg.NewCallback("parley_cluster_apply_delay_seconds",
+                    "From commit (on its node's clock) to apply here, of the last log entry",
+                    "gauge", "",
+                    [f] { return static_cast<double>(f->stats().last_delay_ms) / 1e3; });
+  }
   reg.NewCallback("parley_store_write_queue_depth", "Write batches waiting for the writer", "gauge",
                   "", [&writer] { return static_cast<double>(writer.queue_depth()); });
   for (int i = 0; i < gateway.hub_count(); ++i) {
@@ -362,6 +412,10 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       ->envname("PARLEY_NODE_ID")
       ->check(CLI::Range(0, 1023))
       ->capture_default_str();
+  serve
+      ->add_flag("--cluster", cfg->cluster,
+                 "Cluster mode: one of several nodes on one PostgreSQL store (needs --node-id)")
+      ->envname("PARLEY_CLUSTER");
   serve->add_option("--log-level", cfg->log_level, "trace, debug, info, warn, error")
       ->envname("PARLEY_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))

@@ -64,6 +64,9 @@ ServerMetrics::ServerMetrics() {
       &r.NewCounter("parley_messages_posted_total", "Messages accepted (2xx) over REST");
   messages_persisted = &r.NewCounter("parley_messages_persisted_total",
                                      "Messages inserted by committed transactions");
+  cluster_refusal_syncs = &r.NewCounter(
+      "parley_cluster_refusal_syncs_total",
+      "Cluster mode: requests refused (401/403/404) that ran again after catching up with the log");
   const char* reasons[] = {"invalid", "forbidden", "rate_limited", "overloaded", "error"};
   for (int i = 0; i < 5; ++i)
     messages_failed[i] =

@@ -70,6 +70,7 @@ struct ServerMetrics {
   // Messages and the store.
   Counter* messages_posted;                   // acknowledged (2xx) POST /channels/{id}/messages
   Counter* messages_persisted;                // inserted by committed transactions
+  Counter* cluster_refusal_syncs;             // refusals that waited for the log first
   std::array<Counter*, 5> messages_failed{};  // invalid, forbidden, rate_limited, overloaded, error
   Histogram* commit_batches;                  // batches per transaction
   Histogram* commit_seconds;                  // transaction latency

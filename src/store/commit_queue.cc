@@ -29,12 +29,15 @@ struct CommitQueue::Impl {
     Callback done;
     Builder build;    // if set: fills `batch` on the writer thread, committed alone
     Prepare prepare;  // if set: runs on the writer thread right before the commit
+    std::function<void(Status)> sync;  // if set: a Sync, nothing to commit
   };
 
   Impl(StoreBackend* b, Options o)
       : backend(b),
         max_batches(std::max<size_t>(1, o.max_batches_per_commit)),
-        on_commit(std::move(o.on_commit)) {}
+        on_commit(std::move(o.on_commit)),
+        follower(o.follower),
+        idle_interval(o.idle_interval) {}
 
   // The writer thread's loop; returns once stopping and the queue is empty.
   void Run();
@@ -45,6 +48,9 @@ struct CommitQueue::Impl {
   void CommitBuilt(Item& item);
   // backend->CommitBatches, timed for on_commit.
   Status TimedCommit(std::span<const WriteBatch* const> batches_in);
+  // After a transaction at `pos` (of `n` batches, begun at t0) committed,
+  // before its callbacks: the follower, the position, on_commit.
+  void Committed(size_t n, std::chrono::steady_clock::time_point t0, CommitPosition pos);
   // Runs `done` (if any) with `s`.
   static void Finish(Item& item, const Status& s) {
     if (item.done) item.done(s, item.batch);
@@ -53,6 +59,8 @@ struct CommitQueue::Impl {
   StoreBackend* const backend;
   const size_t max_batches;
   const std::function<void(size_t, double, CommitPosition)> on_commit;
+  CommitFollower* const follower;
+  const std::chrono::milliseconds idle_interval;
 
   std::mutex mu;
   std::condition_variable cv;
@@ -79,16 +87,24 @@ void CommitQueue::Impl::Run() {
     ptrs.clear();
     {
       std::unique_lock<std::mutex> l(mu);
-      cv.wait(l, [this] { return stopping || !queue.empty(); });
+      auto ready = [this] { return stopping || !queue.empty(); };
+      if (follower == nullptr) {
+        cv.wait(l, ready);
+      } else if (!cv.wait_for(l, idle_interval, ready)) {
+        l.unlock();
+        follower->Idle();
+        continue;
+      }
       if (queue.empty()) return;  // stopping, and everything is drained
-      // A builder is taken alone; plain batches are taken up to the next
-      // builder, so that every builder sees the State left by all that was
-      // submitted before it.
-      if (queue.front().build) {
+      // A builder (or a Sync) is taken alone; plain batches are taken up to
+      // the next one, so that every builder sees the State left by all that
+      // was submitted before it.
+      if (queue.front().build || queue.front().sync) {
         work.push_back(std::move(queue.front()));
         queue.pop_front();
       } else {
-        while (!queue.empty() && work.size() < max_batches && !queue.front().build) {
+        while (!queue.empty() && work.size() < max_batches && !queue.front().build &&
+               !queue.front().sync) {
           work.push_back(std::move(queue.front()));
           queue.pop_front();
         }
@@ -96,7 +112,9 @@ void CommitQueue::Impl::Run() {
       depth.store(queue.size(), std::memory_order_relaxed);
     }
     // Callbacks run below, outside the lock, on this thread.
-    if (work.size() == 1 && work[0].build) {
+    if (work.size() == 1 && work[0].sync) {
+      work[0].sync(follower != nullptr ? follower->CatchUp(kAllCommits) : Status::OK());
+    } else if (work.size() == 1 && work[0].build) {
       CommitBuilt(work[0]);
     } else {
       CommitGroup(work, ptrs);
@@ -109,21 +127,41 @@ Status CommitQueue::Impl::TimedCommit(std::span<const WriteBatch* const> batches
   CommitPosition pos = 0;
   Status s = backend->CommitBatches(batches_in, &pos);
   if (!s.ok()) return s;
-  position.store(pos, std::memory_order_release);
-  if (on_commit)
-    on_commit(batches_in.size(),
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), pos);
+  Committed(batches_in.size(), t0, pos);
   return s;
 }
 
+void CommitQueue::Impl::Committed(size_t n, std::chrono::steady_clock::time_point t0,
+                                  CommitPosition pos) {
+  if (follower != nullptr) follower->Own(pos);
+  position.store(pos, std::memory_order_release);
+  if (on_commit)
+    on_commit(n, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), pos);
+}
+
 void CommitQueue::Impl::CommitBuilt(Item& item) {
-  Status s = item.build(&item.batch);
-  if (s.ok() && !item.batch.empty()) {
-    const WriteBatch* one[] = {&item.batch};
-    s = TimedCommit(std::span<const WriteBatch* const>(one, 1));
+  auto t0 = std::chrono::steady_clock::now();
+  bool filled = false;
+  CommitPosition pos = 0;
+  Status s = backend->CommitBuilt(
+      [&](CommitPosition head, WriteBatch* batch) {
+        if (follower != nullptr) {
+          Status c = follower->CatchUp(head);
+          if (!c.ok()) return c;
+        }
+        *batch = std::move(item.batch);
+        Status b = item.build(batch);
+        filled = b.ok() && !batch->empty();
+        // Keep the batch for the callback (CommitBuilt's is its own).
+        item.batch = *batch;
+        return b;
+      },
+      &pos);
+  if (filled) {
     batches.fetch_add(1, std::memory_order_relaxed);
     if (s.ok()) {
       commits.fetch_add(1, std::memory_order_relaxed);
+      Committed(1, t0, pos);
     } else {
       failed_batches.fetch_add(1, std::memory_order_relaxed);
     }
@@ -184,6 +222,21 @@ void CommitQueue::SubmitBuilder(Builder build, Callback done) {
     }
   }
   if (done) done(Status::IOError("store stopped"), WriteBatch{});
+}
+
+void CommitQueue::Sync(std::function<void(Status)> done) {
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    if (!impl_->stopping) {
+      Impl::Item item;
+      item.sync = std::move(done);
+      impl_->queue.push_back(std::move(item));
+      impl_->depth.store(impl_->queue.size(), std::memory_order_relaxed);
+      impl_->cv.notify_one();
+      return;
+    }
+  }
+  done(Status::IOError("store stopped"));
 }
 
 void CommitQueue::Submit(WriteBatch batch, Callback done) {

@@ -4,6 +4,7 @@
 // burst costs few commits.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -12,6 +13,26 @@
 #include "store/store.h"
 
 namespace parley {
+
+// In a cluster other processes commit to the same store, and this process
+// must apply their commits and its own in one order, by position
+// (docs/cluster.md). The CommitQueue calls its follower on the writer
+// thread, the only thread that applies commits.
+class CommitFollower {
+ public:
+  virtual ~CommitFollower() = default;
+  // Applies every commit up to `position` not applied yet (other processes'
+  // commits, read from the store's log). Status::Unavailable if the log
+  // cannot be read now; then nothing after the last applied commit is.
+  virtual Status CatchUp(CommitPosition position) = 0;
+  // This queue's own transaction at `position` committed, and its
+  // callbacks, which apply it, run right after: applies everything before
+  // it (waiting for the log if it must), then counts `position` as applied.
+  virtual void Own(CommitPosition position) = 0;
+  // Called when the writer had nothing to do for Options::idle_interval:
+  // applies what others committed meanwhile.
+  virtual void Idle() = 0;
+};
 
 class CommitQueue {
  public:
@@ -24,6 +45,10 @@ class CommitQueue {
     // the callbacks of its batches, with the number of batches it held, how
     // long it took (metrics) and its position in the store's commit order.
     std::function<void(size_t batches, double seconds, CommitPosition position)> on_commit;
+    // Cluster mode: not owned, outlives the queue. Null: the queue is the
+    // only committer to its store, and its callbacks apply every commit.
+    CommitFollower* follower = nullptr;
+    std::chrono::milliseconds idle_interval{20};
   };
   struct Stats {
     uint64_t commits = 0;
@@ -56,9 +81,19 @@ class CommitQueue {
   // (so a State applied in those callbacks is current), fills the batch (or
   // returns an error: then nothing is committed), and the batch is committed
   // alone. An empty batch commits nothing and reports OK. `done` gets the
-  // build's or the commit's status.
+  // build's or the commit's status. It runs inside StoreBackend::CommitBuilt,
+  // with the store's commit order lock held; with a follower, after it
+  // caught up with every commit before (so State is current cluster-wide).
   using Builder = std::function<Status(WriteBatch*)>;
   void SubmitBuilder(Builder build, Callback done);
+
+  // Cluster mode: `done` runs on the writer thread once this process has
+  // applied every commit that was in the store before it ran (the
+  // follower's CatchUp to the log's end; at once without a follower), with
+  // the catch-up's status. For answers that must not be made on a State
+  // behind another node's acknowledged write (a 404 for what another node
+  // just created). After Stop, `done` runs at once with an error.
+  void Sync(std::function<void(Status)> done);
 
   // Finishes everything submitted so far, then ends the writer thread.
   void Stop();

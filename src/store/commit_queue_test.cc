@@ -60,6 +60,19 @@ class FakeBackend : public StoreBackend {
     return Status::OK();
   }
 
+  Status CommitBuilt(const BuildFn& build, CommitPosition* position) override {
+    CommitPosition head = 0;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      head = position_;
+    }
+    WriteBatch b;
+    Status s = build(head, &b);
+    if (!s.ok() || b.empty()) return s;
+    const WriteBatch* one[] = {&b};
+    return CommitBatches(std::span<const WriteBatch* const>(one, 1), position);
+  }
+
   void Block() {
     std::lock_guard<std::mutex> l(mu_);
     blocked_ = true;

@@ -36,6 +36,9 @@ Status OpenStore(const std::string& url, const StoreOptions& options,
     if (path.empty()) return Status::InvalidArgument("store URL '" + url + "' names no file");
     if (!options.replicas.empty())
       return Status::InvalidArgument("read replicas need a PostgreSQL store");
+    if (options.commit_log)
+      return Status::InvalidArgument(
+          "cluster mode needs a PostgreSQL store (--store postgres://...)");
     std::unique_ptr<SqliteStore> store;
     SqliteStore::Options o;
     o.sync_every_commit = options.sync_every_commit;
@@ -52,6 +55,8 @@ Status OpenStore(const std::string& url, const StoreOptions& options,
     o.message_partitions = options.message_partitions;
     o.sync_every_commit = options.sync_every_commit;
     o.replicas = options.replicas;
+    o.commit_log = options.commit_log;
+    o.node_id = options.node_id;
     Status s = PostgresStore::Open(url, o, &store);
     if (!s.ok()) return s;
     *out = std::move(store);

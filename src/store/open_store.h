@@ -27,6 +27,10 @@ struct StoreOptions {
   // PostgreSQL: streaming replicas (URLs as above) that may serve history
   // reads which do not need the newest commits (HistoryQuery::min_position).
   std::vector<std::string> replicas;
+  // PostgreSQL, cluster mode: every commit also appends its batches to the
+  // log of commits (StoreBackend::commit_log), under `node_id`.
+  bool commit_log = false;
+  int node_id = 0;
 };
 
 // The URL of the embedded store in data directory `dir`.

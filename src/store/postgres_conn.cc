@@ -49,6 +49,11 @@ bool EndsSession(std::string_view sqlstate, std::string_view severity) {
 Status ServerError(std::string_view sqlstate, std::string_view severity, const std::string& msg) {
   if (EndsSession(sqlstate, severity)) return Status::Unavailable("postgres: " + msg);
   if (sqlstate == "23505") return Status::Conflict(msg);
+  // deadlock_detected, serialization_failure: the transaction was rolled
+  // back and the same call may succeed at once (PostgresStore::CommitBuilt).
+  if (sqlstate == "40P01" || sqlstate == "40001") {
+    return Status::Unavailable("postgres: " + msg + " (nothing was committed)");
+  }
   if (sqlstate == "XX001") return Status::Corruption(msg);
   return Status::IOError("postgres: " + msg);
 }
@@ -141,7 +146,9 @@ void Pipeline::Run() {
     PQclear(r);
   }
   if (!lost_ && PQexitPipelineMode(pg_) != 1) Lost(PQerrorMessage(pg_));
-  if (!lost_ && PQtransactionStatus(pg_) != PQTRANS_IDLE) {
+  const bool keep = keep_transaction_ && failed_at_ < 0;
+  if (!lost_ && !(keep && PQtransactionStatus(pg_) == PQTRANS_INTRANS) &&
+      PQtransactionStatus(pg_) != PQTRANS_IDLE) {
     PGresult* r = PQexec(pg_, "ROLLBACK");
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);

@@ -8,7 +8,9 @@
 // Errors, as the Status of a call:
 //   Status::Unavailable: the connection broke or the server ended the
 //     session (SQLSTATE class 08, 57P01..57P03, any FATAL or PANIC), or no
-//     connection could be established (or the connection is backing off).
+//     connection could be established (or the connection is backing off);
+//     also a deadlock or serialization failure (40P01, 40001: rolled back,
+//     worth trying again).
 //   Status::Conflict: a unique violation (SQLSTATE 23505).
 //   Status::Corruption: SQLSTATE XX001 (data_corrupted).
 //   Status::IOError: any other statement the server rejected.
@@ -154,11 +156,10 @@ class Row {
 // results are PGRES_PIPELINE_ABORTED), so an explicit BEGIN ... COMMIT in the
 // pipeline never commits, and Run rolls that transaction back. A pipeline
 // without BEGIN is one implicit transaction, ended at the Sync. Run always
-// leaves the connection outside pipeline mode and idle, or lost() (then the
-// owner must drop it). Queued statements must be executed with libpq's
-// blocking calls: while its output does not fit the socket, libpq reads
-// (and buffers) the results already coming back, so a long pipeline cannot
-// deadlock with the server.
+// leaves the connection outside pipeline mode and idle (unless
+// KeepTransactionOpen), or lost() (then the owner must drop it). Queued statements must be executed
+// with libpq's blocking calls: while its output does not fit the socket, libpq reads (and buffers)
+// the results already coming back, so a long pipeline cannot deadlock with the server.
 //
 // A failure to send (the connection broke) makes the pipeline lost(): later
 // statements are still given indexes but not sent, and Run sends nothing.
@@ -186,6 +187,12 @@ class Pipeline {
   // Sends the Sync and reads every result (see the class comment).
   // REQUIRES: called at most once.
   void Run();
+  // Makes Run leave an explicit transaction open when every statement
+  // succeeded, for a transaction that spans several exchanges (the caller
+  // goes on with another Pipeline and must end it: COMMIT or ROLLBACK). A
+  // failed transaction is still rolled back.
+  // REQUIRES: called before Run.
+  void KeepTransactionOpen() { keep_transaction_ = true; }
 
   // After Run:
   // Every statement succeeded and the connection is fine.
@@ -223,6 +230,7 @@ class Pipeline {
 
   int Add(bool keep);
   void SendFailed();
+  bool keep_transaction_ = false;
   void Lost(const char* msg);
   // Reads statement i's result and the NULL that ends it.
   void ReadResult(size_t i);

@@ -385,6 +385,8 @@ constexpr const char* kCountMessages = "SELECT count(*) FROM messages";
 constexpr const char* kAppendLog =
     "INSERT INTO parley_log(position, node, committed_ms, batches) "
     "SELECT position, $1, $2, $3 FROM parley_commit_head WHERE id = 1";
+// CommitBuilt's first statement: the commit order lock, and the head.
+constexpr const char* kLockHead = "SELECT position FROM parley_commit_head WHERE id = 1 FOR UPDATE";
 constexpr const char* kReadLog =
     "SELECT position, node, committed_ms, batches FROM parley_log WHERE position > $1 "
     "ORDER BY position LIMIT $2";
@@ -696,16 +698,20 @@ std::string ReplicaConninfo(const std::string& conninfo) {
 struct LogAppend {
   int node = 0;
 };
+// With `begun`, the transaction was begun (and its durability set) by an
+// earlier exchange on `c` (CommitBuilt), and this one finishes it.
 Status TryCommit(PgConn& c, std::span<const WriteBatch* const> batches, bool sync_commit,
-                 const LogAppend* log, CommitPosition* position, bool* retry,
+                 bool begun, const LogAppend* log, CommitPosition* position, bool* retry,
                  uint64_t* commit_lsn) {
   *retry = false;
   Pipeline p(c.pg);
   std::vector<const Mutation*> owners;
   Applier apply(p, &owners);
   const Params none;
-  apply.Queue(kBegin, none);
-  apply.QueueSql(sync_commit ? kSyncCommitOn : kSyncCommitOff, none);
+  if (!begun) {
+    apply.Queue(kBegin, none);
+    apply.QueueSql(sync_commit ? kSyncCommitOn : kSyncCommitOff, none);
+  }
   for (const WriteBatch* batch : batches) {
     for (const Mutation& m : *batch) apply.Apply(m);
   }
@@ -1040,25 +1046,74 @@ Status PostgresStore::LoadAll(Snapshot* out) {
 Status PostgresStore::CommitBatches(std::span<const WriteBatch* const> batches,
                                     CommitPosition* position) {
   if (batches.empty()) return Status::OK();
-  LogAppend log{options_.node_id};
-  const LogAppend* log_ptr = options_.commit_log ? &log : nullptr;
   for (int attempt = 0;; ++attempt) {
     bool reused = false;
     Status s = writer_->Ensure(&reused);
     if (!s.ok()) return s;
     bool retry = false;
-    uint64_t lsn = 0;
-    CommitPosition pos = 0;
-    s = TryCommit(*writer_, batches, options_.sync_every_commit, log_ptr, &pos, &retry,
-                  replica_conninfo_.empty() ? nullptr : &lsn);
-    if (s.ok()) {
-      if (position != nullptr) *position = pos;
-      if (!replica_conninfo_.empty()) NoteCommitLsn(pos, lsn);
-    }
+    s = Finish(batches, /*begun=*/false, position, &retry);
     // Once, and only on a connection that had been idle: one that fails at
     // once is a server that is going away, not worth hammering.
     if (!retry || !reused || attempt > 0) return s;
   }
+}
+
+Status PostgresStore::CommitBuilt(const BuildFn& build, CommitPosition* position) {
+  for (int attempt = 0;; ++attempt) {
+    bool reused = false;
+    Status s = writer_->Ensure(&reused);
+    if (!s.ok()) return s;
+    // First exchange: begin and take the commit head's row lock, which
+    // every committer of the database takes before its COMMIT (kNextPosition)
+    // and holds until then; from here on no other commit can happen.
+    CommitPosition head = 0;
+    {
+      Pipeline p(writer_->pg);
+      const Params none;
+      p.Sql(kWriterSql[kBegin], none);
+      p.Sql(options_.sync_every_commit ? kSyncCommitOn : kSyncCommitOff, none);
+      const int lock = p.Sql(kLockHead, none, /*keep=*/true);
+      p.KeepTransactionOpen();
+      p.Run();
+      if (p.lost()) writer_->Drop();
+      if (!p.ok()) {
+        // Nothing was done. Once more, and only on a connection that had
+        // been idle (as CommitBatches).
+        if ((p.lost() || p.failure_ends_session()) && reused && attempt == 0) continue;
+        return p.status();
+      }
+      if (PQntuples(p.result(lock)) == 1) {
+        head = Row(p.result(lock), 0).U64(0);
+      } else {
+        s = Status::Corruption("parley_commit_head has no row");
+      }
+    }
+    WriteBatch batch;
+    if (s.ok()) s = build(head, &batch);
+    if (!s.ok() || batch.empty()) {
+      if (!Exec(writer_->pg, "ROLLBACK").ok()) writer_->Drop();
+      return s;
+    }
+    // Second exchange: the rows, the position, the log, COMMIT.
+    const WriteBatch* one[] = {&batch};
+    bool retry = false;  // the transaction is gone either way: not retried
+    return Finish(std::span<const WriteBatch* const>(one, 1), /*begun=*/true, position, &retry);
+  }
+}
+
+Status PostgresStore::Finish(std::span<const WriteBatch* const> batches, bool begun,
+                             CommitPosition* position, bool* retry) {
+  LogAppend log{options_.node_id};
+  uint64_t lsn = 0;
+  CommitPosition pos = 0;
+  Status s = TryCommit(*writer_, batches, options_.sync_every_commit, begun,
+                       options_.commit_log ? &log : nullptr, &pos, retry,
+                       replica_conninfo_.empty() ? nullptr : &lsn);
+  if (s.ok()) {
+    if (position != nullptr) *position = pos;
+    if (!replica_conninfo_.empty()) NoteCommitLsn(pos, lsn);
+  }
+  return s;
 }
 
 Status PostgresStore::GetMessage(Snowflake channel_id, Snowflake message_id, Message* out) {

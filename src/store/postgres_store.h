@@ -73,6 +73,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "store/commit_log.h"
 #include "store/per_thread.h"
 #include "store/store.h"
 
@@ -82,7 +83,7 @@ namespace store_internal {
 struct PgConn;  // a PGconn* with its reconnect state
 }  // namespace store_internal
 
-class PostgresStore : public StoreBackend {
+class PostgresStore : public StoreBackend, public CommitLog {
  public:
   struct Options {
     // Hash partitions of messages (1..1024), used only when the schema is
@@ -109,13 +110,7 @@ class PostgresStore : public StoreBackend {
     int node_id = 0;
   };
 
-  // One entry of the log of commits: the batches of one transaction.
-  struct LogEntry {
-    CommitPosition position = 0;
-    int node = 0;              // Options::node_id of the writer
-    int64_t committed_ms = 0;  // the writer's clock, just before COMMIT
-    std::vector<WriteBatch> batches;
-  };
+  using LogEntry = parley::LogEntry;
 
   // `conninfo`: a libpq connection string or URL
   // (postgres://user@host:port/db?...). Connects the writer, creates or
@@ -140,6 +135,12 @@ class PostgresStore : public StoreBackend {
   // May return Unavailable with an unknown outcome (see above).
   Status CommitBatches(std::span<const WriteBatch* const> batches,
                        CommitPosition* position) override;
+  // Two exchanges: BEGIN and the commit head's row lock (SELECT ... FOR
+  // UPDATE), then, after build, the rows and COMMIT as in CommitBatches. The
+  // lock is the one every commit takes last, so plain commits of other
+  // processes wait for build; a commit whose rows this one also changes
+  // may deadlock with it, and PostgreSQL then fails one of the two.
+  Status CommitBuilt(const BuildFn& build, CommitPosition* position) override;
   // Through the calling thread's read connection.
   Status GetMessage(Snowflake channel_id, Snowflake message_id, Message* out) override;
   Status ListMessages(const HistoryQuery& q, std::vector<Message>* out) override;
@@ -154,13 +155,12 @@ class PostgresStore : public StoreBackend {
   // a page is one index scan of one partition. Thread-safe.
   Status ExplainListMessages(const HistoryQuery& q, std::string* plan);
 
-  // Stores in *out the log entries after position `after`, oldest first, at
-  // most `limit` (1..10000). Positions are dense where the log is written
-  // by every committer: an entry is visible only once every earlier
-  // position has committed (the commit head row orders them). Only commits
-  // of stores opened with commit_log are in the log. A malformed entry is
-  // Status::Corruption. Thread-safe (the calling thread's read connection).
-  Status ReadLog(CommitPosition after, int limit, std::vector<LogEntry>* out);
+  // CommitLog (store/commit_log.h), through the calling thread's read
+  // connection. Only commits of stores opened with commit_log are in the
+  // log (the commit head row orders them all).
+  Status ReadLog(CommitPosition after, int limit, std::vector<LogEntry>* out) override;
+  // This store, if opened with commit_log; else null.
+  CommitLog* commit_log() override { return options_.commit_log ? this : nullptr; }
 
   // The schema version this binary writes (parley_schema.version).
   static int SchemaVersion();
@@ -181,6 +181,10 @@ class PostgresStore : public StoreBackend {
   Status RunHistory(Conn& conn, const HistoryQuery& q, bool explain, std::vector<Message>* out,
                     std::string* plan, uint64_t need_lsn = 0, bool* behind = nullptr,
                     uint64_t* replay_lsn = nullptr);
+  // On the writer: TryCommit (the rest of a transaction begun by an earlier
+  // exchange, if `begun`), then the position and its WAL end noted.
+  Status Finish(std::span<const WriteBatch* const> batches, bool begun, CommitPosition* position,
+                bool* retry);
   // The calling thread's connection to its next replica (round robin).
   Conn* NextReplicaConn();
   // The WAL position a replica must have replayed to hold every commit up

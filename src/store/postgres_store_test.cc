@@ -29,21 +29,10 @@
 #include <vector>
 
 #include "store/test_support/postgres_test_db.h"
+#include "util/test_support/status_assertions.h"
 
 namespace parley {
 namespace {
-
-// Status-returning calls, with the status in the failure message.
-#define ASSERT_OK(expr)                                  \
-  do {                                                   \
-    const Status _s = (expr);                            \
-    ASSERT_TRUE(_s.ok()) << #expr ": " << _s.ToString(); \
-  } while (0)
-#define EXPECT_OK(expr)                                  \
-  do {                                                   \
-    const Status _s = (expr);                            \
-    EXPECT_TRUE(_s.ok()) << #expr ": " << _s.ToString(); \
-  } while (0)
 
 using Clock = std::chrono::steady_clock;
 

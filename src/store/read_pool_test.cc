@@ -23,6 +23,7 @@ class NullStore : public StoreBackend {
   Status CommitBatches(std::span<const WriteBatch* const>, CommitPosition*) override {
     return Status::OK();
   }
+  Status CommitBuilt(const BuildFn&, CommitPosition*) override { return Status::OK(); }
   Status GetMessage(Snowflake, Snowflake, Message*) override { return Status::NotFound("null"); }
   Status ListMessages(const HistoryQuery&, std::vector<Message>*) override { return Status::OK(); }
   std::string Describe() const override { return "null"; }

@@ -1016,10 +1016,36 @@ Status SqliteStore::LoadAll(Snapshot* out) {
 Status SqliteStore::CommitBatches(std::span<const WriteBatch* const> batches,
                                   CommitPosition* position) {
   if (batches.empty()) return Status::OK();
+  Status s = RunStmt(*writer_, kBeginImmediate);
+  if (!s.ok()) return s;
+  return FinishTransaction(batches, position);
+}
+
+Status SqliteStore::CommitBuilt(const BuildFn& build, CommitPosition* position) {
   Conn& c = *writer_;
+  // BEGIN IMMEDIATE takes the database's write lock, which orders commits.
   Status s = RunStmt(c, kBeginImmediate);
   if (!s.ok()) return s;
-  s = ApplyBatches(batches);
+  CommitPosition head = 0;
+  {
+    Query q(c, kLoadPosition);
+    if (q.Next()) head = q.U64(0);
+    s = q.status();
+  }
+  WriteBatch batch;
+  if (s.ok()) s = build(head, &batch);
+  if (!s.ok() || batch.empty()) {
+    RunStmt(c, kRollback);
+    return s;
+  }
+  const WriteBatch* one[] = {&batch};
+  return FinishTransaction(std::span<const WriteBatch* const>(one, 1), position);
+}
+
+Status SqliteStore::FinishTransaction(std::span<const WriteBatch* const> batches,
+                                      CommitPosition* position) {
+  Conn& c = *writer_;
+  Status s = ApplyBatches(batches);
   CommitPosition pos = 0;
   if (s.ok()) {
     Query q(c, kBumpPosition);

@@ -57,6 +57,8 @@ class SqliteStore : public StoreBackend {
   // One BEGIN IMMEDIATE ... COMMIT transaction; rolled back on any error.
   Status CommitBatches(std::span<const WriteBatch* const> batches,
                        CommitPosition* position) override;
+  // BEGIN IMMEDIATE (the write lock), build, then as CommitBatches.
+  Status CommitBuilt(const BuildFn& build, CommitPosition* position) override;
   // Through the calling thread's read connection.
   Status GetMessage(Snowflake channel_id, Snowflake message_id, Message* out) override;
   Status ListMessages(const HistoryQuery& q, std::vector<Message>* out) override;
@@ -75,6 +77,9 @@ class SqliteStore : public StoreBackend {
   // Sets *conn to the calling thread's read connection, opening it if needed.
   Status ReadConn(Conn** conn);
   Status ApplyBatches(std::span<const WriteBatch* const> batches);
+  // In the writer's open transaction: applies `batches`, takes the next
+  // position and commits; rolls back on any failure.
+  Status FinishTransaction(std::span<const WriteBatch* const> batches, CommitPosition* position);
 
   const std::string path_;
   std::unique_ptr<Conn> writer_;

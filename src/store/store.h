@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <utility>
@@ -88,6 +89,8 @@ struct StoreStats {
 // may succeed later. Status::Conflict: a uniqueness rule (below) was broken.
 // Status::Corruption: stored data cannot be decoded, or the schema is newer
 // than this binary. Other failures: Status::IOError.
+class CommitLog;  // store/commit_log.h
+
 class StoreBackend {
  public:
   virtual ~StoreBackend() = default;
@@ -127,6 +130,21 @@ class StoreBackend {
   virtual Status CommitBatches(std::span<const WriteBatch* const> batches,
                                CommitPosition* position) = 0;
 
+  // Read-modify-write in the store's commit order, for a decision that must
+  // see every earlier commit, whichever process made it (docs/cluster.md):
+  // begins a transaction, takes the lock that orders commits (every
+  // committer of the store, in every process, waits for it), calls
+  // build(head, &batch) with the position of the last commit, and commits
+  // what build put in the batch at position head + 1 (stored in *position,
+  // if not null). If build returns an error or leaves the batch empty,
+  // nothing is committed and build's status is returned. Otherwise as
+  // CommitBatches (semantics, failures, durability).
+  // `build` runs while the lock is held: it must be short; it may read this
+  // store (on another connection), never commit to it.
+  // REQUIRES: as CommitBatches (one commit call at a time per process).
+  using BuildFn = std::function<Status(CommitPosition head, WriteBatch* batch)>;
+  virtual Status CommitBuilt(const BuildFn& build, CommitPosition* position) = 0;
+
   // Reads see every commit whose CommitBatches returned before the read
   // started (ListMessages: see HistoryQuery::min_position). Thread-safe; may
   // block on I/O (call them from a reader pool, never from an event loop).
@@ -151,6 +169,10 @@ class StoreBackend {
   virtual Status ScanMessages(const MessageKey& after, int limit, std::vector<Message>* out) = 0;
   // How many messages the store holds (may read them all).
   virtual Status CountMessages(uint64_t* n) = 0;
+
+  // The log of commits this store keeps for a cluster's nodes to follow
+  // (store/commit_log.h), or null if it keeps none.
+  virtual CommitLog* commit_log() { return nullptr; }
 
   // Figures for metrics; thread-safe. Stores without replicas report zeros.
   virtual StoreStats stats() const { return {}; }

@@ -693,6 +693,58 @@ TEST_P(StoreTest, CommitsReportTheirPosition) {
   EXPECT_EQ(Load().position, 4u);
 }
 
+// CommitBuilt: the builder sees the head, its batch commits right after it;
+// a rejected or empty build commits nothing and uses up no position.
+TEST_P(StoreTest, CommitBuiltDecidesAtTheHeadAndCommitsAfterIt) {
+  ASSERT_TRUE(Commit({mut::PutGuild{Guild{.id = Id(1), .name = "a"}}}).ok());
+  ASSERT_TRUE(Commit({mut::PutGuild{Guild{.id = Id(2), .name = "b"}}}).ok());
+  CommitPosition seen = 0, pos = 0;
+  Status s = store_->CommitBuilt(
+      [&](CommitPosition head, WriteBatch* b) {
+        seen = head;
+        b->push_back(mut::PutGuild{Guild{.id = Id(3), .name = "c"}});
+        return Status::OK();
+      },
+      &pos);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(seen, 2u);
+  EXPECT_EQ(pos, 3u);
+
+  pos = 77;
+  s = store_->CommitBuilt(
+      [&](CommitPosition head, WriteBatch* b) {
+        seen = head;
+        b->push_back(mut::PutGuild{Guild{.id = Id(4), .name = "d"}});
+        return Status::InvalidArgument("refused");
+      },
+      &pos);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_EQ(seen, 3u);
+  EXPECT_EQ(pos, 77u);
+  s = store_->CommitBuilt([](CommitPosition, WriteBatch*) { return Status::OK(); }, &pos);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(pos, 77u);
+  // A statement that fails (a duplicate message) rolls the whole batch back.
+  ASSERT_TRUE(Commit({mut::InsertMessage{Msg(Id(5), Id(6))}}).ok());
+  s = store_->CommitBuilt(
+      [&](CommitPosition, WriteBatch* b) {
+        b->push_back(mut::PutGuild{Guild{.id = Id(7), .name = "e"}});
+        b->push_back(mut::InsertMessage{Msg(Id(5), Id(6))});
+        return Status::OK();
+      },
+      &pos);
+  EXPECT_TRUE(s.IsConflict()) << s.ToString();
+  EXPECT_EQ(pos, 77u);
+
+  Snapshot snap = Load();
+  EXPECT_EQ(snap.position, 4u);
+  ASSERT_EQ(snap.guilds.size(), 3u);
+  EXPECT_EQ(snap.guilds[2].name, "c");
+  // The store is usable afterwards, positions go on.
+  ASSERT_TRUE(Commit({mut::PutGuild{Guild{.id = Id(8), .name = "f"}}}, &pos).ok());
+  EXPECT_EQ(pos, 5u);
+}
+
 // Ids at the top of the storable range and anchors past it.
 TEST_P(StoreTest, ExtremeIdsAndAnchors) {
   const Snowflake top = (Snowflake{1} << 63) - 1;

@@ -41,6 +41,7 @@ class Status {
   bool IsCorruption() const { return code_ == Code::kCorruption; }
   bool IsConflict() const { return code_ == Code::kConflict; }
   bool IsUnavailable() const { return code_ == Code::kUnavailable; }
+  bool IsInvalidArgument() const { return code_ == Code::kInvalidArgument; }
   Code code() const { return code_; }
   const std::string& message() const {
     static const std::string kEmpty;

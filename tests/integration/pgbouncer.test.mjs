@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
   Server, FAST_FLAGS, TEST_STORE, register, createGuild, createChannel, postMessage,
-  fetchAllHistory, expectStatus, tmpDataDir,
+  fetchAllHistory, expectStatus, tmpDataDir, newTestDatabase,
 } from './lib/server.mjs';
 
 const BOUNCER = process.env.PARLEY_TEST_PGBOUNCER || '';
@@ -25,30 +25,14 @@ const skip = BOUNCER
     : 'PARLEY_TEST_PGBOUNCER is not set (scripts/pg-cluster.sh start DIR sets it)';
 
 const servers = [];
-let dbName = '';
 after(async () => {
   for (const s of servers) if (s.proc && !s.exitInfo) await s.stop();
-  if (dbName && PG) {
-    try {
-      execFileSync('psql', [PG, '-qAtc', `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`]);
-    } catch {
-      // best effort
-    }
-  }
 });
-
-function withDb(url, name) {
-  const u = new URL(url);
-  u.pathname = '/' + name;
-  return u.toString();
-}
 
 test('the server works through pgbouncer in transaction mode: nothing acknowledged is lost', { skip }, async () => {
   assert.ok(BOUNCER, 'PARLEY_REQUIRE_PG=1 but PARLEY_TEST_PGBOUNCER is not set');
-  dbName = `parley_pgb_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
   // Created through the pooler too, as a user behind one would.
-  execFileSync('psql', [BOUNCER, '-v', 'ON_ERROR_STOP=1', '-qAtc', `CREATE DATABASE ${dbName}`]);
-  const store = withDb(BOUNCER, dbName);
+  const { name: dbName, url: store } = newTestDatabase('pgb', BOUNCER);
   const data = tmpDataDir('pgbouncer');
   const args = [...FAST_FLAGS, '--store', store, '--store-readers', '4'];
   let srv = new Server({ extraArgs: args, dataDir: data });

@@ -71,6 +71,21 @@ export function tmpDataDir(tag = 'data') {
 // Remove our data directories when this test file's process ends, unless it failed
 // (then they are kept for inspection) or PARLEY_TEST_KEEP_DATA is set.
 const liveProcs = new Set();
+/**
+ * A new empty database on the test server (PARLEY_TEST_PG), created through
+ * `via` (the server itself, or a pooler in front of it), dropped when the
+ * process exits cleanly like the others. Returns {name, url} (url: on `via`).
+ */
+export function newTestDatabase(tag, via = process.env.PARLEY_TEST_PG) {
+  const name = `parley_${tag}_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
+  execFileSync('psql', [via, '-v', 'ON_ERROR_STOP=1', '-qAtc', `CREATE DATABASE ${name}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  pgDatabases.add(name);
+  const u = new URL(via);
+  u.pathname = '/' + name;
+  return { name, url: u.toString() };
+}
 process.on('exit', (code) => {
   // never leave a server behind, even if a test crashed before its after() hook
   for (const p of liveProcs) {

@@ -1,0 +1,125 @@
+#include "cluster/log_follower.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "util/time_format.h"
+
+namespace parley::cluster {
+
+LogFollower::LogFollower(CommitLog* log, Apply apply, CommitPosition start, Options options)
+    : log_(log), apply_(std::move(apply)), options_(std::move(options)), applied_(start) {}
+
+Status LogFollower::CatchUp(CommitPosition position) {
+  if (applied() >= position) return Status::OK();
+  return Pull(position);
+}
+
+void LogFollower::Own(CommitPosition position) {
+  // Every position before ours has committed (the commit head's lock
+  // ordered them), so the log holds them: wait for it only while it cannot
+  // be read.
+  int64_t last_warned = 0;
+  for (;;) {
+    Status s = CatchUp(position - 1);
+    if (s.ok()) break;
+    if (s.IsCorruption()) {
+      Broken(s);
+      return;
+    }
+    if (int64_t now = NowMs(); now - last_warned >= 1000) {
+      spdlog::warn("cluster: commit {} waits for the commits before it: {}", position,
+                   s.ToString());
+      last_warned = now;
+    }
+    std::this_thread::sleep_for(options_.retry_interval);
+  }
+  while (!ahead_.empty() && ahead_.front().position <= position) ahead_.pop_front();
+  applied_.store(position, std::memory_order_release);
+  own_commits_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void LogFollower::Idle() {
+  if (broken_) return;
+  Status s = Pull(kAllCommits);
+  if (s.IsCorruption()) Broken(s);
+  // Unavailable: the next Idle tries again (reads log their own errors).
+}
+
+Status LogFollower::Pull(CommitPosition upto) {
+  while (applied() < upto) {
+    // Read-ahead first, then the log.
+    while (!ahead_.empty() && ahead_.front().position <= applied()) ahead_.pop_front();
+    if (!ahead_.empty() && ahead_.front().position == applied() + 1) {
+      ApplyEntry(ahead_.front());
+      ahead_.pop_front();
+      continue;
+    }
+    ahead_.clear();
+    log_reads_.fetch_add(1, std::memory_order_relaxed);
+    Status s = log_->ReadLog(applied(), options_.entries_per_read, &page_);
+    if (!s.ok()) {
+      log_read_errors_.fetch_add(1, std::memory_order_relaxed);
+      return s;
+    }
+    if (page_.empty()) {
+      if (upto == kAllCommits) return Status::OK();
+      return Status::Unavailable("cluster: the log ends at " + std::to_string(applied()) +
+                                 ", before " + std::to_string(upto));
+    }
+    const bool full = page_.size() == static_cast<size_t>(options_.entries_per_read);
+    CommitPosition expect = applied() + 1;
+    for (LogEntry& e : page_) {
+      if (e.position < expect) continue;
+      if (e.position != expect) {
+        ahead_.clear();
+        return Status::Corruption("cluster: the log has no entry at position " +
+                                  std::to_string(expect) + " (next: " + std::to_string(e.position) +
+                                  "); a process wrote to this database outside cluster mode");
+      }
+      ++expect;
+      if (e.position > upto) {
+        ahead_.push_back(std::move(e));
+      } else {
+        ApplyEntry(e);
+      }
+    }
+    if (upto == kAllCommits && !full) return Status::OK();
+  }
+  return Status::OK();
+}
+
+void LogFollower::ApplyEntry(const LogEntry& e) {
+  for (const WriteBatch& b : e.batches) apply_(b);
+  applied_.store(e.position, std::memory_order_release);
+  log_entries_.fetch_add(1, std::memory_order_relaxed);
+  log_batches_.fetch_add(e.batches.size(), std::memory_order_relaxed);
+  last_delay_ms_.store(NowMs() - e.committed_ms, std::memory_order_relaxed);
+}
+
+void LogFollower::Broken(const Status& s) {
+  if (broken_) return;
+  broken_ = true;
+  if (options_.on_broken) return options_.on_broken(s);
+  spdlog::critical("{}; stopping now: this node's state can no longer follow the cluster's",
+                   s.ToString());
+  spdlog::default_logger()->flush();
+  std::_Exit(70);
+}
+
+LogFollower::Stats LogFollower::stats() const {
+  Stats st;
+  st.own_commits = own_commits_.load(std::memory_order_relaxed);
+  st.log_entries = log_entries_.load(std::memory_order_relaxed);
+  st.log_batches = log_batches_.load(std::memory_order_relaxed);
+  st.log_reads = log_reads_.load(std::memory_order_relaxed);
+  st.log_read_errors = log_read_errors_.load(std::memory_order_relaxed);
+  st.last_delay_ms = last_delay_ms_.load(std::memory_order_relaxed);
+  return st;
+}
+
+}  // namespace parley::cluster

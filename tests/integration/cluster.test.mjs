@@ -1,0 +1,168 @@
+// Cluster mode, step 1 (docs/cluster.md): two `parley serve --cluster` nodes
+// on one PostgreSQL database, each following the log of commits. Users,
+// guilds, invites and messages made on either node are on both; gateway
+// sessions on both nodes get every message in one order; read-modify-writes
+// made on two nodes at once (two roles added to one member, an invite's
+// max_uses, a username) are decided against the cluster's latest state; a
+// node killed with -9 and started again catches up from the log.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  Server, FAST_FLAGS, TEST_STORE, register, createGuild, postMessage, expectStatus, tmpDataDir,
+  request, PASSWORD, uniqueName, sleep, newTestDatabase,
+} from './lib/server.mjs';
+import { GatewayClient, INTENTS, destroyAll } from './lib/gateway.mjs';
+
+const PG = process.env.PARLEY_TEST_PG || '';
+const skip = PG
+  ? TEST_STORE !== 'sqlite'
+    ? 'runs once, in the SQLite pass of the suite (it makes its own database)'
+    : false
+  : process.env.PARLEY_REQUIRE_PG === '1'
+    ? false
+    : 'PARLEY_TEST_PG is not set (scripts/pg-cluster.sh start DIR sets it)';
+
+const servers = [];
+const clients = [];
+after(async () => {
+  destroyAll(clients);
+  for (const s of servers) if (s.proc && !s.exitInfo) await s.stop();
+});
+
+async function startNode(store, nodeId) {
+  const srv = new Server({
+    extraArgs: [...FAST_FLAGS, '--store', store, '--cluster', '--node-id', String(nodeId)],
+    dataDir: tmpDataDir(`cluster${nodeId}`),
+  });
+  servers.push(srv);
+  await srv.start();
+  return srv;
+}
+
+// Waits until `check` (async, returns a truthy value) holds, or fails.
+async function eventually(what, check, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    last = await check();
+    if (last) return last;
+    await sleep(20);
+  }
+  assert.fail(`${what}: not within ${timeoutMs} ms`);
+}
+
+const GW_INTENTS = INTENTS.GUILDS | INTENTS.GUILD_MESSAGES | INTENTS.MESSAGE_CONTENT | INTENTS.GUILD_MEMBERS;
+
+test('two nodes on one PostgreSQL serve one community', { skip, timeout: 180_000 }, async () => {
+  assert.ok(PG, 'PARLEY_REQUIRE_PG=1 but PARLEY_TEST_PG is not set');
+  const { url: store } = newTestDatabase('cluster');
+  const a = await startNode(store, 1);
+  const b = await startNode(store, 2);
+
+  // Accounts on either node; a username is unique across the cluster.
+  const owner = await register(a);
+  const member = await register(b);
+  const taken = await request(b, 'POST', '/auth/register', { body: { username: owner.name, password: PASSWORD } });
+  assert.equal(taken.status, 400, `the same username on the other node: ${taken.status} ${taken.text}`);
+  // The owner's token works on the other node as soon as its commit is applied there.
+  await eventually('a session made on A is known on B', async () => (await b.client(owner.token).get('/users/@me')).status === 200);
+
+  const { guild, general } = await createGuild(owner.client);
+  const inv = expectStatus(await owner.client.post(`/channels/${general.id}/invites`, { max_uses: 0 }), [200, 201], 'invite');
+  // Joined on B at once: B decides under the commit order lock, after catching up.
+  expectStatus(await b.client(member.token).post(`/invites/${inv.code}`, {}), [200, 201, 204], 'join on B');
+  const onB = { owner: b.client(owner.token), member: b.client(member.token) };
+  const onA = { owner: owner.client, member: a.client(member.token) };
+
+  // Sessions on both nodes.
+  const gwA = await GatewayClient.open(a.port, owner.token, { intents: GW_INTENTS }, { label: 'owner@A' });
+  const gwB = await GatewayClient.open(b.port, member.token, { intents: GW_INTENTS }, { label: 'member@B' });
+  clients.push(gwA, gwB);
+  assert.equal(gwB.guildCreates.length, 1, 'the member sees the guild on B');
+  assert.equal(gwB.guildCreates[0].id, guild.id);
+
+  // Messages posted on both nodes at once reach both sessions, in one order.
+  const N = 40;
+  const posts = [];
+  for (let i = 0; i < N; i++) {
+    posts.push(postMessage(onA.owner, general.id, `a${i}`));
+    posts.push(postMessage(onB.member, general.id, `b${i}`));
+  }
+  const acked = await Promise.all(posts);
+  const ackedIds = new Set(acked.map((m) => m.id));
+  const seen = async (gw) => {
+    await eventually(`${gw.label} gets all ${2 * N} messages`, async () => gw.dispatches.filter((p) => p.t === 'MESSAGE_CREATE').length >= 2 * N);
+    return gw.dispatches.filter((p) => p.t === 'MESSAGE_CREATE').map((p) => p.d);
+  };
+  const [gotA, gotB] = await Promise.all([seen(gwA), seen(gwB)]);
+  assert.equal(gotA.length, 2 * N, 'no duplicate on A');
+  assert.equal(gotB.length, 2 * N, 'no duplicate on B');
+  assert.deepEqual(new Set(gotA.map((m) => m.id)), ackedIds, 'A delivered exactly the acknowledged messages');
+  assert.deepEqual(gotA.map((m) => m.id), gotB.map((m) => m.id), 'both nodes deliver in one order');
+  assert.deepEqual(gotA, gotB, 'the same MESSAGE_CREATE payloads on both nodes');
+  for (const i of [0, N - 1]) {
+    const m = gotB.find((x) => x.content === `a${i}`);
+    assert.ok(m && m.author.id === owner.user.id, `a${i} on B carries its author`);
+  }
+  // History is the same on both nodes.
+  const histA = expectStatus(await onA.member.get(`/channels/${general.id}/messages?limit=100`), 200, 'history A');
+  const histB = expectStatus(await onB.owner.get(`/channels/${general.id}/messages?limit=100`), 200, 'history B');
+  assert.deepEqual(histA.map((m) => m.id), histB.map((m) => m.id));
+  assert.equal(histA.length, 2 * N);
+
+  // Two roles added to one member on two nodes at once: both stick.
+  const r1 = expectStatus(await onA.owner.post(`/guilds/${guild.id}/roles`, { name: 'r1' }), 200, 'role r1');
+  const r2 = expectStatus(await onA.owner.post(`/guilds/${guild.id}/roles`, { name: 'r2' }), 200, 'role r2');
+  const [p1, p2] = await Promise.all([
+    onA.owner.put(`/guilds/${guild.id}/members/${member.user.id}/roles/${r1.id}`),
+    onB.owner.put(`/guilds/${guild.id}/members/${member.user.id}/roles/${r2.id}`),
+  ]);
+  expectStatus(p1, 204, 'add r1 on A');
+  expectStatus(p2, 204, 'add r2 on B');
+  for (const [name, c] of [['A', onA.owner], ['B', onB.owner]]) {
+    await eventually(`both roles on ${name}`, async () => {
+      const m = expectStatus(await c.get(`/guilds/${guild.id}/members/${member.user.id}`), 200, `member on ${name}`);
+      return m.roles.includes(r1.id) && m.roles.includes(r2.id);
+    });
+  }
+  // The member's session on B saw both role additions, as GUILD_MEMBER_UPDATEs in order.
+  await eventually('GUILD_MEMBER_UPDATE with both roles on B', async () =>
+    gwB.dispatches.some((p) => p.t === 'GUILD_MEMBER_UPDATE' && p.d.roles.includes(r1.id) && p.d.roles.includes(r2.id)));
+
+  // An invite with max_uses 1, used on both nodes at once: exactly one joins.
+  const one = expectStatus(await onA.owner.post(`/channels/${general.id}/invites`, { max_uses: 1 }), [200, 201], 'invite max_uses 1');
+  const j1 = await register(a);
+  const j2 = await register(b);
+  const [u1, u2] = await Promise.all([
+    a.client(j1.token).post(`/invites/${one.code}`, {}),
+    b.client(j2.token).post(`/invites/${one.code}`, {}),
+  ]);
+  const ok = [u1, u2].filter((r) => r.status >= 200 && r.status < 300);
+  assert.equal(ok.length, 1, `exactly one join with max_uses 1: ${u1.status} ${u1.text} / ${u2.status} ${u2.text}`);
+
+  // Node B killed with -9; A goes on; B started again catches up.
+  await b.kill9();
+  gwB.destroy();
+  const whileDown = await postMessage(onA.owner, general.id, 'while B was down');
+  const renamed = uniqueName('renamed');
+  expectStatus(await onA.owner.patch(`/guilds/${guild.id}`, { name: renamed }), 200, 'rename while B is down');
+  await b.start();
+  const g = expectStatus(await b.client(member.token).get(`/guilds/${guild.id}`), 200, 'guild on restarted B');
+  assert.equal(g.name, renamed);
+  const gwB2 = await GatewayClient.open(b.port, member.token, { intents: GW_INTENTS }, { label: 'member@B2' });
+  clients.push(gwB2);
+  const after1 = await postMessage(onA.owner, general.id, 'after B came back');
+  const got = await gwB2.nextDispatch('MESSAGE_CREATE', (d) => d.id === after1.id);
+  assert.equal(got.d.content, 'after B came back');
+  const hist = expectStatus(await b.client(member.token).get(`/channels/${general.id}/messages?limit=2`), 200, 'history on B2');
+  assert.deepEqual(hist.map((m) => m.id), [after1.id, whileDown.id]);
+
+  // /admin/status shows the node and how far it followed the log.
+  const st = expectStatus(await b.client(owner.token).get('/admin/status'), 200, 'admin status');
+  const cl = st.cluster;
+  assert.ok(cl, `admin status has a cluster section: ${JSON.stringify(st).slice(0, 400)}`);
+  assert.equal(cl.node_id, 2);
+  assert.ok(cl.applied_position > 0);
+
+  for (const gw of [gwA, gwB2]) gw.assertClean();
+});
