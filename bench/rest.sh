@@ -4,6 +4,7 @@
 #   bench/rest.sh history  [MESSAGES=10000000] [DURATION=15]
 #   bench/rest.sh history-load [MESSAGES=10000000] [DURATION=15] [CONNS=16]
 #   bench/rest.sh startup  [MEMBERS=1000000]
+#   STORE=postgres bench/rest.sh cluster-writes [NODES=2] [CLIENTS=64] [DURATION=20]
 # writes:  acknowledged POST /channels/{id}/messages per second from CLIENTS
 #          keep-alive connections (wrk, one thread, open on the same box),
 #          then checks the store holds at least as many messages as were acked.
@@ -11,6 +12,10 @@
 #          it with limit=50 at random anchors in before/after/around modes.
 # history-load: the same store, paged by parley-load's history scenario
 #          (build/release/parley-load) instead of wrk.
+# cluster-writes: NODES `parley serve --cluster` nodes on one PostgreSQL
+#          database, CLIENTS split over them (one wrk per node, at once);
+#          acknowledged posts/s summed, stored >= acked, every node applied
+#          the whole log, and the log's entries and bytes per entry.
 # startup: MEMBERS users in one guild (parley fill --members), then the time
 #          from `parley serve` to its port answering, and its load line.
 # STORE=postgres runs the same on PostgreSQL 15: on the server PARLEY_BENCH_PG
@@ -19,6 +24,8 @@
 # (scripts/pg-cluster.sh, loopback, fsync on, synchronous_commit on).
 # REPLICA=1 (with the throw-away cluster): history reads go to its streaming
 # replica (--store-replica), after the replica has replayed the fill.
+# SERVE_FLAGS: more flags for `parley serve` (e.g. "--cluster --node-id 1",
+# a one-node cluster: every commit also writes the log of commits).
 # Needs: scripts/build.sh release, wrk (apt-get install wrk), node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -82,7 +89,7 @@ store_bytes() {
 start_server() {
   "$BIN" serve --listen 127.0.0.1:$PORT --data "$DATA" --store "$STORE_URL" \
     ${REPLICA_URL:+--store-replica "$REPLICA_URL"} --password-cost min \
-    --ratelimit-global 0 --ratelimit-scale 1000000 --log-level "${LOG_LEVEL:-warn}" --sync "${SYNC:-full}" >"$DATA/server.log" 2>&1 &
+    --ratelimit-global 0 --ratelimit-scale 1000000 --log-level "${LOG_LEVEL:-warn}" --sync "${SYNC:-full}" ${SERVE_FLAGS:-} >"$DATA/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do curl -s -o /dev/null "$API/users/@me" && return 0; sleep 0.1; done
   echo "server did not start" >&2; cat "$DATA/server.log" >&2; exit 1
@@ -117,6 +124,61 @@ case "$mode" in
       tee "$DATA/wrk.out" | grep -E "RESULT|Socket errors|Requests/sec"
     stop_server
     acked=$(sed -n 's/.*acked=\([0-9]*\).*/\1/p' "$DATA/wrk.out")
+    stored=$(store_sql "SELECT COUNT(*) FROM messages")
+    echo "stored=$stored acked=$acked"
+    [ "$stored" -ge "$acked" ] || { echo "LOST MESSAGES" >&2; exit 1; }
+    ;;
+  cluster-writes)
+    [ "$STORE" = postgres ] || { echo "cluster-writes needs STORE=postgres" >&2; exit 2; }
+    NODES=${NODES:-2}; CLIENTS=${CLIENTS:-64}; NCHAN=${CHANNELS_N:-8}; SECONDS_=${DURATION:-20}
+    SERVE_FLAGS="--cluster --node-id 1" start_server
+    NODE_PIDS=("$SERVER_PID")
+    for n in $(seq 2 "$NODES"); do
+      "$BIN" serve --listen 127.0.0.1:$((PORT + n - 1)) --data "$DATA/node$n" --store "$STORE_URL" \
+        --password-cost min --ratelimit-global 0 --ratelimit-scale 1000000 \
+        --log-level "${LOG_LEVEL:-warn}" --cluster --node-id "$n" >"$DATA/server$n.log" 2>&1 &
+      NODE_PIDS+=($!)
+    done
+    for n in $(seq 2 "$NODES"); do
+      for _ in $(seq 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$((PORT + n - 1))/api/v10/users/@me" && break
+        sleep 0.1
+      done
+    done
+    setup_guild
+    for _ in $(seq 2 "$NCHAN"); do
+      CHANNELS="$CHANNELS,$(post /guilds/$GUILD_ID/channels '{"name":"bench"}' | json .id)"
+    done
+    echo "cluster-writes: $NODES nodes, $CLIENTS keep-alive clients split over them, $NCHAN channels, ${SECONDS_}s"
+    WRK_PIDS=()
+    for n in $(seq 1 "$NODES"); do
+      PARLEY_TOKEN=$TOKEN PARLEY_CHANNELS=$CHANNELS \
+        wrk -t1 -c$((CLIENTS / NODES)) -d"${SECONDS_}s" -s bench/wrk/post_messages.lua \
+        "http://127.0.0.1:$((PORT + n - 1))" >"$DATA/wrk$n.out" &
+      WRK_PIDS+=($!)
+    done
+    wait "${WRK_PIDS[@]}"
+    acked=0
+    for n in $(seq 1 "$NODES"); do
+      grep RESULT "$DATA/wrk$n.out" | sed "s/^/node $n: /"
+      acked=$((acked + $(sed -n 's/.*acked=\([0-9]*\).*/\1/p' "$DATA/wrk$n.out")))
+    done
+    echo "RESULT cluster acked=$acked acked_per_s=$((acked / SECONDS_))"
+    head=$(store_sql "SELECT position FROM parley_commit_head")
+    for n in $(seq 1 "$NODES"); do
+      applied=0
+      for _ in $(seq 100); do
+        applied=$(curl -s "http://127.0.0.1:$((PORT + n - 1))/api/v10/admin/status" \
+          -H "Authorization: $TOKEN" | json .cluster.applied_position)
+        [ "$applied" = "$head" ] && break
+        sleep 0.1
+      done
+      echo "node $n applied $applied of $head"
+      [ "$applied" = "$head" ] || { echo "NODE $n BEHIND THE LOG" >&2; exit 1; }
+    done
+    for pid in "${NODE_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done
+    SERVER_PID=
+    echo "log: $(store_sql "SELECT count(*) || ' entries, ' || round(avg(octet_length(batches))) || ' bytes per entry, ' || round(sum(octet_length(batches)) / greatest(1, (SELECT count(*) FROM messages))) || ' bytes per message' FROM parley_log")"
     stored=$(store_sql "SELECT COUNT(*) FROM messages")
     echo "stored=$stored acked=$acked"
     [ "$stored" -ge "$acked" ] || { echo "LOST MESSAGES" >&2; exit 1; }
@@ -174,5 +236,5 @@ case "$mode" in
     echo "rss after start: $(awk '/VmRSS/{print $2, $3}' /proc/$SERVER_PID/status)"
     stop_server
     ;;
-  *) echo "usage: bench/rest.sh writes|history|history-load|startup" >&2; exit 2 ;;
+  *) echo "usage: bench/rest.sh writes|cluster-writes|history|history-load|startup" >&2; exit 2 ;;
 esac

@@ -150,6 +150,11 @@ int RunServe(const ServeConfig& cfg) {
   writer_opts.follower = follower.get();
   CommitQueue writer(store.get(), writer_opts);
   writer.set_position(loaded_at);
+  if (cfg.cluster) {
+    gateway.SetClusterSync([&writer](std::function<void()> then) {
+      writer.Sync([then = std::move(then)](Status) { then(); });
+    });
+  }
   ReadPool reads(store.get(), {.threads = cfg.store_readers});
   SnowflakeGenerator ids(static_cast<unsigned>(cfg.node_id >> 5) & 31,
                          static_cast<unsigned>(cfg.node_id) & 31);

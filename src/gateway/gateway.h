@@ -8,6 +8,7 @@
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -72,6 +73,15 @@ class Gateway final : public events::EventSink, public events::GatewayView {
   // Starts the per-loop deadline sweeps. Call once, before the loops run.
   void Start();
 
+  // Cluster mode: `sync(then)` runs `then` (on any thread) once this node
+  // has applied every commit made anywhere before the call. An identify
+  // whose token is unknown here is refused only after that (the token may
+  // have been made on another node a moment ago). Empty: refuse at once.
+  // REQUIRES: called before the loops run.
+  using ClusterSync = std::function<void(std::function<void()> then)>;
+  void SetClusterSync(ClusterSync sync) { cluster_sync_ = std::move(sync); }
+  const ClusterSync& cluster_sync() const { return cluster_sync_; }
+
   // The HTTP server's upgrade hook: runs on loop `loop`'s thread with the
   // request and the socket; `leftover` are bytes read past the request.
   void OnUpgrade(int loop, net::Request&& req, boost::asio::ip::tcp::socket&& socket,
@@ -118,6 +128,7 @@ class Gateway final : public events::EventSink, public events::GatewayView {
   net::EventLoops* loops_;
   const State* state_;
   GatewayOptions options_;
+  ClusterSync cluster_sync_;  // set before the loops run, then read-only
   PresenceRegistry presence_;
   std::vector<std::unique_ptr<LoopHub>> hubs_;
   std::atomic<bool> stopping_{false};

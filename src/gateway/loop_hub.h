@@ -147,6 +147,7 @@ class Conn : public net::WsFrameParser::Handler,
   bool write_waiting_ = false;
   bool dirty_ = false;
   bool shut_down_ = false;
+  bool auth_synced_ = false;  // cluster mode: a refused identify waited once
 
   friend class LoopHub;
 };
@@ -208,6 +209,11 @@ class LoopHub {
 
  private:
   bool Identify(Conn* c, const Identify& id);
+  // Cluster mode, for a token unknown here: runs `again` on this loop once
+  // the node caught up with the cluster (if the connection is still open,
+  // unidentified and on this loop), and returns true; false (refuse now)
+  // outside cluster mode or when the connection waited once already.
+  bool RetryAfterClusterSync(Conn* c, std::function<void(Conn*)> again);
   bool Resume(Conn* c, const Resume& r);
   void FinishResume(Conn* c, Snowflake user_id, uint64_t session_id, uint64_t seq);
   void InvalidSession(Conn* c);

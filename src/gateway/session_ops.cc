@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>
 #include <shared_mutex>
 
@@ -89,6 +90,7 @@ bool LoopHub::Identify(Conn* c, const struct Identify& id) {
   std::shared_ptr<const User> user;
   const TokenHash token_hash = HashToken(id.token);
   if (!Authenticate(state(), token_hash, &user)) {
+    if (RetryAfterClusterSync(c, [this, id](Conn* again) { Identify(again, id); })) return true;
     c->Close(close_code::kAuthenticationFailed, "authentication failed", true);
     return false;
   }
@@ -193,6 +195,23 @@ bool LoopHub::Identify(Conn* c, const struct Identify& id) {
   }
   if (auto changed = gw_->presence().SessionStarted(user->id, want))
     gw_->Publish(events::BuildPresenceEvents(state(), user->id, *changed));
+  return true;
+}
+
+bool LoopHub::RetryAfterClusterSync(Conn* c, std::function<void(Conn*)> again) {
+  const Gateway::ClusterSync& sync = gw_->cluster_sync();
+  if (!sync || c->auth_synced_) return false;
+  c->auth_synced_ = true;
+  // Conn's reference count is not thread-safe: the reference is taken and
+  // dropped on this loop only; other threads pass the holder along.
+  auto holder = std::make_shared<boost::intrusive_ptr<Conn>>(c);
+  sync([this, holder, again = std::move(again)] {
+    boost::asio::post(ctx_, [this, holder, again] {
+      boost::intrusive_ptr<Conn> conn = std::move(*holder);
+      if (conn->phase() == Conn::Phase::kOpen && !conn->session() && conn->hub_ == this)
+        again(conn.get());
+    });
+  });
   return true;
 }
 

@@ -80,6 +80,20 @@ test('two nodes on one PostgreSQL serve one community', { skip, timeout: 180_000
   clients.push(gwA, gwB);
   assert.equal(gwB.guildCreates.length, 1, 'the member sees the guild on B');
   assert.equal(gwB.guildCreates[0].id, guild.id);
+  // Registered on A, identified on B at once: B catches up before refusing.
+  for (let i = 0; i < 3; i++) {
+    const fresh = await register(a);
+    const gw = await GatewayClient.open(b.port, fresh.token, { intents: GW_INTENTS }, { label: `fresh${i}@B` });
+    clients.push(gw);
+    assert.equal(gw.ready.user.id, fresh.user.id);
+    gw.destroy();
+  }
+  // An unknown token is still refused, with 4004.
+  const bad = await GatewayClient.connect(b.port, { label: 'bad@B' });
+  clients.push(bad);
+  bad.send(GatewayClient.identifyPayload('not-a-token', { intents: GW_INTENTS }));
+  const closed = await bad.closedWithin(10_000);
+  assert.equal(closed.code, 4004);
 
   // Messages posted on both nodes at once reach both sessions, in one order.
   const N = 40;
