@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -234,7 +235,7 @@ void Api::Dispatch(const CallPtr& call) {
     }
   }
   if (match->auth && !call->user) return call->Fail(ApiError::Unauthorized());
-  who = call->user ? std::to_string(call->user->id) : "ip:" + call->respond.remote_ip();
+  who = call->user ? std::to_string(call->user->id) : "ip:" + ClientIp(*call);
 
   // Rate limits.
   std::string key = match->bucket;
@@ -335,6 +336,19 @@ void Api::CommitWithStatus(WriteBatch batch, std::function<void(Status)> done) {
                          if (s.ok()) ApplyCommitted(b);
                          done(s);
                        });
+}
+
+std::string Api::ClientIp(const Call& call) const {
+  const std::string& peer = call.respond.remote_ip();
+  const auto& trusted = options_.trusted_proxies;
+  if (trusted.empty() || std::find(trusted.begin(), trusted.end(), peer) == trusted.end())
+    return peer;
+  std::string_view fwd = call.req["X-Forwarded-For"];
+  std::string_view last =
+      fwd.substr(fwd.rfind(',') == std::string_view::npos ? 0 : fwd.rfind(',') + 1);
+  while (!last.empty() && last.front() == ' ') last.remove_prefix(1);
+  while (!last.empty() && last.back() == ' ') last.remove_suffix(1);
+  return last.empty() ? peer : std::string(last);
 }
 
 bool Api::RetryAfterSync(const CallPtr& call, const ApiError& e) {

@@ -42,6 +42,11 @@ struct ApiOptions {
   // their history reads can go to a replica (ReadYourWrites). Off, no
   // bookkeeping happens on the commit path.
   bool read_replicas = false;
+  // Addresses of reverse proxies (nginx in front of a cluster): for a
+  // request from one of them, the client is the last address in its
+  // X-Forwarded-For (what the proxy appended), for the per-address limits
+  // of unauthenticated requests. Empty: the peer is the client.
+  std::vector<std::string> trusted_proxies;
   // Cluster mode (docs/cluster.md): other nodes commit too; a refusal is
   // made only after this node applied every commit made before it.
   bool cluster = false;
@@ -181,6 +186,9 @@ class Api {
   // Returns false (the caller replies `e`) outside cluster mode, or when
   // the request already ran after a catch-up.
   bool RetryAfterSync(const CallPtr& call, const ApiError& e);
+  // The client's address: the peer's, or behind a trusted proxy the one it
+  // forwarded (ApiOptions::trusted_proxies).
+  std::string ClientIp(const Call& call) const;
 
   State& state() { return *deps_.state; }
   // Null when the server runs without a gateway (tools, tests).

@@ -7,6 +7,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/json/serialize.hpp>
 #include <filesystem>
 #include <thread>
 
@@ -54,6 +55,7 @@ struct ServeConfig {
   std::string web_root;             // "" = <dir of the executable>/web
   std::string metrics_listen;       // "" = /metrics on the main port
   std::vector<std::string> admins;  // usernames; empty = the first registered user
+  std::vector<std::string> trusted_proxies;
 };
 
 net::Response MetricsResponse(const net::Request& req) {
@@ -63,6 +65,33 @@ net::Response MetricsResponse(const net::Request& req) {
   res.set(boost::beast::http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   res.set(boost::beast::http::field::cache_control, "no-store");
   res.body() = metrics::M().registry.Expose();
+  return res;
+}
+
+// GET /health, for load balancers and operators: 200 while the node can
+// serve; 503 in cluster mode when it has not been able to read the log of
+// commits for 5 s (its State may be behind the cluster's).
+net::Response HealthResponse(const net::Request& req, const cluster::LogFollower* follower,
+                             const ServeConfig& cfg) {
+  boost::json::object o{{"status", "ok"}};
+  unsigned status = 200;
+  if (follower != nullptr) {
+    auto st = follower->stats();
+    int64_t since = NowMs() - st.last_ok_ms;
+    o["node_id"] = cfg.node_id;
+    o["applied_position"] = follower->applied();
+    o["log_ok_ms_ago"] = since;
+    if (since > 5000) {
+      o["status"] = "behind";
+      status = 503;
+    }
+  }
+  net::Response res(static_cast<boost::beast::http::status>(status), req.version());
+  res.keep_alive(req.keep_alive());
+  res.set(boost::beast::http::field::server, "parley");
+  res.set(boost::beast::http::field::content_type, "application/json");
+  res.set(boost::beast::http::field::cache_control, "no-store");
+  res.body() = boost::json::serialize(o);
   return res;
 }
 
@@ -167,6 +196,7 @@ int RunServe(const ServeConfig& cfg) {
   api_opts.ratelimit_global = cfg.ratelimit_global;
   api_opts.read_replicas = !cfg.store_replicas.empty();
   api_opts.cluster = cfg.cluster;
+  api_opts.trusted_proxies = cfg.trusted_proxies;
   api_opts.ratelimit_scale = cfg.ratelimit_scale;
   for (const auto& a : cfg.admins) api_opts.admins.push_back(ToLower(a));
   Api api({&state, &reads, &writer, &ids, &blocking, &gateway, &gateway, &gateway.presence()},
@@ -190,13 +220,15 @@ int RunServe(const ServeConfig& cfg) {
     spdlog::info("web client: {} files from {}", web.file_count(), web_root);
   const bool metrics_here = cfg.metrics_listen.empty();
   net::HttpServer http(
-      &loops, http_opts, [&api, &web, metrics_here](net::Request&& req, net::Responder respond) {
+      &loops, http_opts,
+      [&api, &web, metrics_here, &follower, &cfg](net::Request&& req, net::Responder respond) {
         std::string_view t = req.target();
         std::string_view path = t.substr(0, t.find('?'));
         bool api_path = path == "/api" || path.starts_with("/api/");
         bool read = req.method() == boost::beast::http::verb::get ||
                     req.method() == boost::beast::http::verb::head;
         if (path == "/metrics" && read && metrics_here) return respond(MetricsResponse(req));
+        if (path == "/health" && read) return respond(HealthResponse(req, follower.get(), cfg));
         if (path == "/admin/status" && read) {
           // A browser (no token, wants HTML) gets the status
           // page, which asks for the JSON with the token the
@@ -417,6 +449,11 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       ->envname("PARLEY_NODE_ID")
       ->check(CLI::Range(0, 1023))
       ->capture_default_str();
+  serve
+      ->add_option("--trusted-proxy", cfg->trusted_proxies,
+                   "Address of a reverse proxy (nginx) whose X-Forwarded-For names the client "
+                   "(repeatable)")
+      ->envname("PARLEY_TRUSTED_PROXY");
   serve
       ->add_flag("--cluster", cfg->cluster,
                  "Cluster mode: one of several nodes on one PostgreSQL store (needs --node-id)")

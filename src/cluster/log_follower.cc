@@ -12,7 +12,11 @@
 namespace parley::cluster {
 
 LogFollower::LogFollower(CommitLog* log, Apply apply, CommitPosition start, Options options)
-    : log_(log), apply_(std::move(apply)), options_(std::move(options)), applied_(start) {}
+    : log_(log),
+      apply_(std::move(apply)),
+      options_(std::move(options)),
+      applied_(start),
+      last_ok_ms_(NowMs()) {}
 
 Status LogFollower::CatchUp(CommitPosition position) {
   if (applied() >= position) return Status::OK();
@@ -41,6 +45,7 @@ void LogFollower::Own(CommitPosition position) {
   while (!ahead_.empty() && ahead_.front().position <= position) ahead_.pop_front();
   applied_.store(position, std::memory_order_release);
   own_commits_.fetch_add(1, std::memory_order_relaxed);
+  last_ok_ms_.store(NowMs(), std::memory_order_relaxed);
 }
 
 void LogFollower::Idle() {
@@ -66,6 +71,7 @@ Status LogFollower::Pull(CommitPosition upto) {
       log_read_errors_.fetch_add(1, std::memory_order_relaxed);
       return s;
     }
+    last_ok_ms_.store(NowMs(), std::memory_order_relaxed);
     if (page_.empty()) {
       if (upto == kAllCommits) return Status::OK();
       return Status::Unavailable("cluster: the log ends at " + std::to_string(applied()) +
@@ -119,6 +125,7 @@ LogFollower::Stats LogFollower::stats() const {
   st.log_reads = log_reads_.load(std::memory_order_relaxed);
   st.log_read_errors = log_read_errors_.load(std::memory_order_relaxed);
   st.last_delay_ms = last_delay_ms_.load(std::memory_order_relaxed);
+  st.last_ok_ms = last_ok_ms_.load(std::memory_order_relaxed);
   return st;
 }
 

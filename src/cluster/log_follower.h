@@ -47,6 +47,7 @@ class LogFollower : public CommitFollower {
     uint64_t log_reads = 0;        // ReadLog calls
     uint64_t log_read_errors = 0;  // of which failed
     int64_t last_delay_ms = 0;     // commit to apply, of the last entry from the log
+    int64_t last_ok_ms = 0;        // wall clock of the last successful read or own commit
   };
 
   // Follows `log` after position `start` (the position of the snapshot the
@@ -90,6 +91,7 @@ class LogFollower : public CommitFollower {
   std::atomic<uint64_t> log_reads_{0};
   std::atomic<uint64_t> log_read_errors_{0};
   std::atomic<int64_t> last_delay_ms_{0};
+  std::atomic<int64_t> last_ok_ms_{0};
 };
 
 }  // namespace parley::cluster

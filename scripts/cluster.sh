@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# A Parley cluster on this machine, for trying it out (docs/cluster.md):
+#
+#   scripts/cluster.sh [--nodes N] [--port PORT] [--bin PATH] [-- SERVE FLAGS...]
+#
+# starts, on loopback: PostgreSQL 15 with a streaming replica
+# (scripts/pg-cluster.sh), N `parley serve --cluster` nodes (default 3) on
+# one database, and nginx in front of them (deploy/nginx/parley.conf) on
+# PORT (default 8080; 0 = any free port). It prints the URL, then waits;
+# Ctrl-C (or SIGTERM) stops everything it started and removes its
+# temporary directory. Each node's log is DIR/nodeN.log (DIR is printed).
+# Flags after `--` go to every node's `parley serve`.
+# Needs: scripts/build.sh release (or --bin), and the packages of
+# scripts/install-deps.sh (postgresql-15, nginx-light).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+nodes=3
+port=8080
+bin=$root/build/release/parley
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --nodes) nodes=$2; shift 2 ;;
+    --port) port=$2; shift 2 ;;
+    --bin) bin=$2; shift 2 ;;
+    --) shift; break ;;
+    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "scripts/cluster.sh: unknown option $1 (--help)" >&2; exit 2 ;;
+  esac
+done
+[[ $nodes =~ ^[0-9]+$ ]] && ((nodes >= 1 && nodes <= 32)) || { echo "--nodes wants 1..32" >&2; exit 2; }
+[ -x "$bin" ] || { echo "no parley binary at $bin (scripts/build.sh release)" >&2; exit 1; }
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "nginx missing (scripts/install-deps.sh)" >&2; exit 1; }
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+dir=$(mktemp -d /tmp/parley-cluster.XXXXXX)
+chmod 755 "$dir"  # PostgreSQL runs as the postgres user
+pids=()
+pg_started=""
+stop_all() {
+  trap - EXIT INT TERM
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ -n "$pg_started" ] && scripts/pg-cluster.sh stop "$dir/pg" >/dev/null 2>&1 || true
+  rm -rf "$dir"
+  echo "cluster: stopped" >&2
+}
+trap stop_all EXIT
+trap 'exit 0' INT TERM
+
+free_port() {
+  perl -MIO::Socket::INET -e \
+    '$s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Proto => "tcp", Listen => 1) or die "bind: $!\n"; print $s->sockport, "\n";'
+}
+wait_port() {  # PORT NAME LOG
+  for _ in $(seq 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "cluster: $2 did not start; its log:" >&2
+  tail -20 "$3" >&2
+  exit 1
+}
+
+echo "cluster: PostgreSQL (primary and replica) in $dir/pg" >&2
+pg_env=$(scripts/pg-cluster.sh start "$dir/pg")
+pg_started=1
+primary=$(echo "$pg_env" | sed -n 's/^PARLEY_TEST_PG=//p')
+replica=$(echo "$pg_env" | sed -n 's/^PARLEY_TEST_PG_REPLICA=//p')
+psql "$primary" -qAtc "CREATE DATABASE parley" >/dev/null
+with_db() { node -e 'const u=new URL(process.argv[1]);u.pathname="/parley";console.log(u.toString())' "$1"; }
+store=$(with_db "$primary")
+store_replica=$(with_db "$replica")
+
+[ "$port" = 0 ] && port=$(free_port)
+public=http://127.0.0.1:$port
+node_ports=()
+for n in $(seq 1 "$nodes"); do
+  p=$(free_port)
+  node_ports+=("$p")
+  "$bin" serve --listen "127.0.0.1:$p" --data "$dir/node$n" --store "$store" \
+    --store-replica "$store_replica" --cluster --node-id "$n" --public-url "$public" \
+    --trusted-proxy 127.0.0.1 "$@" >"$dir/node$n.log" 2>&1 &
+  pids+=($!)
+  # The first node creates the schema; the others start once it is there.
+  [ "$n" = 1 ] && wait_port "$p" "node 1" "$dir/node1.log"
+done
+for n in $(seq 1 "$nodes"); do wait_port "${node_ports[n - 1]}" "node $n" "$dir/node$n.log"; done
+
+lines=""
+for p in "${node_ports[@]}"; do lines+="    server 127.0.0.1:$p max_fails=1 fail_timeout=5s;"$'\n'; done
+mkdir -p "$dir/nginx"
+awk -v lines="$lines" -v listen="    listen 127.0.0.1:$port;" '
+  /# BEGIN NODES/ { print; printf "%s", lines; skip = 1; next }
+  /# END NODES/ { skip = 0 }
+  skip { next }
+  /^    listen / { print listen; next }
+  { print }' deploy/nginx/parley.conf >"$dir/nginx/parley.conf"
+cat >"$dir/nginx/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $dir/nginx/nginx.pid;
+error_log $dir/nginx/error.log warn;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    client_body_temp_path $dir/nginx/body;
+    proxy_temp_path $dir/nginx/proxy;
+    fastcgi_temp_path $dir/nginx/fastcgi;
+    uwsgi_temp_path $dir/nginx/uwsgi;
+    scgi_temp_path $dir/nginx/scgi;
+    include $dir/nginx/parley.conf;
+}
+CONF
+"$NGINX" -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/nginx/error.log" &
+pids+=($!)
+wait_port "$port" nginx "$dir/nginx/error.log"
+
+echo "cluster: $nodes nodes (ports ${node_ports[*]}), logs in $dir" >&2
+echo "Parley cluster is listening on $public"
+echo "(Ctrl-C stops it)" >&2
+# Until a signal, or until a node or nginx ends by itself.
+wait -n "${pids[@]}" || true
+echo "cluster: a process ended by itself; stopping the rest" >&2

@@ -1,0 +1,157 @@
+// scripts/cluster.sh as a user runs it: PostgreSQL with a replica, three
+// `parley serve --cluster` nodes and nginx in front (deploy/nginx/parley.conf).
+// Everything goes through nginx's one address: REST spread over the nodes,
+// gateway sessions (raw clients and discord.js) spread by least_conn. Every
+// session gets every message, in one order, once. SIGINT stops it all.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import { Client as DjsClient, Events, GatewayIntentBits as I } from 'discord.js';
+import {
+  Client, register, createGuild, postMessage, expectStatus, request, sleep, TEST_STORE, PARLEY_BIN, FAST_FLAGS,
+} from './lib/server.mjs';
+import { GatewayClient, INTENTS, destroyAll, createBot, addBot } from './lib/gateway.mjs';
+
+const skip = TEST_STORE !== 'sqlite' ? 'runs once, in the SQLite pass of the suite (it makes its own PostgreSQL)' : false;
+
+const clients = [];
+let cluster = null;
+after(async () => {
+  destroyAll(clients);
+  if (cluster && cluster.exitCode === null) {
+    cluster.kill('SIGINT');
+    await new Promise((r) => cluster.once('exit', r));
+  }
+});
+
+function startCluster(nodes) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn('scripts/cluster.sh', ['--nodes', String(nodes), '--port', '0', '--bin', PARLEY_BIN, '--', ...FAST_FLAGS, '--allow-privileged-intents'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    cluster = proc;
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`cluster.sh did not start in 90 s:\n${out}\n${err}`)), 90_000);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = /Parley cluster is listening on (http:\/\/[^\s]+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        const ports = /ports ([\d ]+)\), logs in (\S+)/.exec(err);
+        resolve({ url: m[1], nodePorts: ports ? ports[1].trim().split(' ').map(Number) : [], dir: ports?.[2], stderr: () => err });
+      }
+    });
+    proc.stderr.on('data', (d) => {
+      err += d;
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`cluster.sh exited (${code}):\n${out}\n${err}`));
+    });
+  });
+}
+
+function portOpen(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+test('scripts/cluster.sh: three nodes behind nginx serve one community', { skip, timeout: 240_000 }, async () => {
+  const c = await startCluster(3);
+  const u = new URL(c.url);
+  const front = {
+    origin: c.url,
+    port: Number(u.port),
+    tail: () => c.stderr(),
+    client(token, opts) {
+      return new Client(front, token, opts);
+    },
+  };
+  assert.equal(c.nodePorts.length, 3, `node ports in: ${c.stderr()}`);
+  // /gateway points at nginx, not at a node.
+  const gw = expectStatus(await request(front, 'GET', '/gateway'), 200, '/gateway');
+  assert.equal(gw.url, `ws://127.0.0.1:${front.port}`);
+
+  const owner = await register(front);
+  const { guild, general } = await createGuild(owner.client);
+  const users = [];
+  for (let i = 0; i < 5; i++) {
+    const m = await register(front);
+    const inv = expectStatus(await owner.client.post(`/channels/${general.id}/invites`, {}), [200, 201], 'invite');
+    expectStatus(await m.client.post(`/invites/${inv.code}`, {}), [200, 201, 204], 'join');
+    users.push(m);
+  }
+  // Six raw sessions through nginx: least_conn spreads them over the nodes.
+  const intents = INTENTS.GUILDS | INTENTS.GUILD_MESSAGES | INTENTS.MESSAGE_CONTENT;
+  const sessions = [];
+  for (const x of [owner, ...users]) {
+    const s = await GatewayClient.open(front.port, x.token, { intents }, { label: x.name });
+    clients.push(s);
+    sessions.push(s);
+  }
+  const perNode = [];
+  for (const p of c.nodePorts) {
+    const st = expectStatus(await request({ origin: `http://127.0.0.1:${p}` }, 'GET', '/admin/status', { token: owner.token }), 200, 'node status');
+    perNode.push(st.connections.sessions);
+  }
+  const spread = perNode.filter((n) => n > 0).length;
+  assert.ok(spread >= 2, `sessions on at least two nodes: ${JSON.stringify(perNode)}`);
+
+  // A discord.js bot through nginx too.
+  const bot = await createBot(front, owner.client);
+  await addBot(owner.client, guild.id, bot.botId);
+  const djs = new DjsClient({
+    intents: [I.Guilds, I.GuildMessages, I.MessageContent],
+    rest: { api: `${c.url}/api`, version: '10', retries: 1, timeout: 15_000 },
+  });
+  const djsSeen = [];
+  djs.on(Events.MessageCreate, (m) => djsSeen.push(m.id));
+  const ready = new Promise((r) => djs.once(Events.ClientReady, r));
+  await djs.login(bot.token);
+  await ready;
+  try {
+    // Posts from every member at once, through nginx onto every node.
+    const N = 10;
+    const posts = [];
+    for (let i = 0; i < N; i++) for (const x of users) posts.push(postMessage(x.client, general.id, `${x.name} ${i}`));
+    const acked = (await Promise.all(posts)).map((m) => m.id);
+    const all = 5 * N;
+    const order = [];
+    for (const s of sessions) {
+      const deadline = Date.now() + 20_000;
+      while (s.dispatches.filter((p) => p.t === 'MESSAGE_CREATE').length < all && Date.now() < deadline) await sleep(20);
+      const got = s.dispatches.filter((p) => p.t === 'MESSAGE_CREATE').map((p) => p.d.id);
+      assert.equal(got.length, all, `${s.label}: ${got.length} of ${all} messages`);
+      assert.deepEqual(new Set(got), new Set(acked), `${s.label}: exactly the acknowledged messages`);
+      order.push(got);
+    }
+    for (const o of order.slice(1)) assert.deepEqual(o, order[0], 'one order on every node');
+    const deadline = Date.now() + 20_000;
+    while (djsSeen.length < all && Date.now() < deadline) await sleep(20);
+    assert.deepEqual(djsSeen, order[0], 'discord.js saw them all, in the same order');
+    // The bot replies through nginx; everyone sees the reply.
+    const ch = await djs.channels.fetch(general.id);
+    const sent = await ch.send('hello from discord.js');
+    await Promise.all(sessions.map((s) => s.nextDispatch('MESSAGE_CREATE', (d) => d.id === sent.id)));
+  } finally {
+    await djs.destroy();
+  }
+  for (const s of sessions) s.assertClean();
+
+  // Ctrl-C stops everything it started.
+  const dir = c.dir;
+  cluster.kill('SIGINT');
+  const code = await new Promise((r) => cluster.once('exit', (x) => r(x)));
+  assert.equal(code, 0, `cluster.sh exit: ${code}\n${c.stderr()}`);
+  for (const p of [front.port, ...c.nodePorts]) assert.equal(await portOpen(p), false, `port ${p} closed after Ctrl-C`);
+  if (dir) assert.equal(fs.existsSync(dir), false, `${dir} removed`);
+});
