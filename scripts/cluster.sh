@@ -4,14 +4,16 @@
 #   scripts/cluster.sh [--nodes N] [--port PORT] [--bin PATH] [-- SERVE FLAGS...]
 #
 # starts, on loopback: PostgreSQL 15 with a streaming replica
-# (scripts/pg-cluster.sh), N `parley serve --cluster` nodes (default 3) on
-# one database, and nginx in front of them (deploy/nginx/parley.conf) on
+# (scripts/pg-cluster.sh), Redis (the live bus between the nodes; no
+# persistence: nothing depends on it), N `parley serve --cluster` nodes
+# (default 3) on one database, and nginx in front of them
+# (deploy/nginx/parley.conf) on
 # PORT (default 8080; 0 = any free port). It prints the URL, then waits;
 # Ctrl-C (or SIGTERM) stops everything it started and removes its
 # temporary directory. Each node's log is DIR/nodeN.log (DIR is printed).
 # Flags after `--` go to every node's `parley serve`.
 # Needs: scripts/build.sh release (or --bin), and the packages of
-# scripts/install-deps.sh (postgresql-15, nginx-light).
+# scripts/install-deps.sh (postgresql-15, redis-server, nginx-light).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -24,7 +26,7 @@ while [ $# -gt 0 ]; do
     --port) port=$2; shift 2 ;;
     --bin) bin=$2; shift 2 ;;
     --) shift; break ;;
-    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "scripts/cluster.sh: unknown option $1 (--help)" >&2; exit 2 ;;
   esac
 done
@@ -72,6 +74,12 @@ with_db() { node -e 'const u=new URL(process.argv[1]);u.pathname="/parley";conso
 store=$(with_db "$primary")
 store_replica=$(with_db "$replica")
 
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+  --dir "$dir" >"$dir/redis.log" 2>&1 &
+pids+=($!)
+wait_port "$redis_port" Redis "$dir/redis.log"
+
 [ "$port" = 0 ] && port=$(free_port)
 public=http://127.0.0.1:$port
 node_ports=()
@@ -80,6 +88,7 @@ for n in $(seq 1 "$nodes"); do
   node_ports+=("$p")
   "$bin" serve --listen "127.0.0.1:$p" --data "$dir/node$n" --store "$store" \
     --store-replica "$store_replica" --cluster --node-id "$n" --public-url "$public" \
+    --redis "redis://127.0.0.1:$redis_port" \
     --trusted-proxy 127.0.0.1 "$@" >"$dir/node$n.log" 2>&1 &
   pids+=($!)
   # The first node creates the schema; the others start once it is there.
@@ -116,7 +125,7 @@ CONF
 pids+=($!)
 wait_port "$port" nginx "$dir/nginx/error.log"
 
-echo "cluster: $nodes nodes (ports ${node_ports[*]}), logs in $dir" >&2
+echo "cluster: $nodes nodes (ports ${node_ports[*]}), Redis on $redis_port, logs in $dir" >&2
 echo "Parley cluster is listening on $public"
 echo "(Ctrl-C stops it)" >&2
 # Until a signal, or until a node or nginx ends by itself.

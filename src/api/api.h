@@ -150,6 +150,10 @@ class Api {
     events::GatewayView* gateway = nullptr;
     // Who is online (a joining member's presence); may be null.
     const events::PresenceRegistry* presence = nullptr;
+    // Where ephemeral events (typing) go, if not to `events`: in cluster
+    // mode a sink that also tells the other nodes (commit events never go
+    // there: every node builds those from the log).
+    events::EventSink* ephemeral = nullptr;
   };
   Api(Deps deps, ApiOptions options);
   ~Api();
@@ -194,6 +198,8 @@ class Api {
   // Null when the server runs without a gateway (tools, tests).
   events::GatewayView* gateway() { return deps_.gateway; }
   events::EventSink* events() { return deps_.events; }
+  // Where typing goes (see Deps::ephemeral).
+  events::EventSink* ephemeral_events() { return deps_.ephemeral ? deps_.ephemeral : deps_.events; }
   SnowflakeGenerator& ids() { return *deps_.ids; }
   boost::asio::thread_pool& blocking() { return *deps_.blocking; }
   const ApiOptions& options() const { return options_; }

@@ -210,7 +210,7 @@ void DeleteOverwrite(Api& api, const CallPtr& call) {
 void TriggerTyping(Api& api, const CallPtr& call) {
   auto a = AccessChannel(api, call, perm::kSendMessages);
   if (!a) return;
-  if (auto* sink = api.events())
+  if (auto* sink = api.ephemeral_events())
     sink->Publish(events::EventBatch{events::BuildTypingEvent(
         api.state(), a->channel.guild_id, a->channel.id, call->user->id, NowMs())});
   call->NoContent();

@@ -14,7 +14,9 @@
 #include "api/api.h"
 #include "cli/commands.h"
 #include "cli/store_setup.h"
+#include "cluster/bus_link.h"
 #include "cluster/log_follower.h"
+#include "cluster/redis_bus.h"
 #include "events/commit_applier.h"
 #include "gateway/gateway.h"
 #include "metrics/process_metrics.h"
@@ -22,6 +24,7 @@
 #include "net/event_loops.h"
 #include "net/http_server.h"
 #include "state/state.h"
+#include "store/batch_codec.h"
 #include "store/commit_queue.h"
 #include "store/read_pool.h"
 #include "util/crypto.h"
@@ -42,6 +45,7 @@ struct ServeConfig {
   int threads = 0;
   int node_id = 0;
   bool cluster = false;  // follow the store's log of commits (docs/cluster.md)
+  std::string redis;     // cluster mode: the bus (redis://HOST:PORT); "" = none
   std::string log_level = "info";
   std::string password_cost = "interactive";
   int ratelimit_global = 50;
@@ -142,6 +146,18 @@ int RunServe(const ServeConfig& cfg) {
     spdlog::error("--cluster needs --node-id 1..1023, different on every node");
     return 2;
   }
+  cluster::RedisBus::Options bus_opts;
+  if (!cfg.redis.empty()) {
+    if (!cfg.cluster) {
+      spdlog::error("--redis is for cluster mode (--cluster)");
+      return 2;
+    }
+    if (Status s = cluster::RedisBus::ParseAddress(cfg.redis, &bus_opts); !s.ok()) {
+      spdlog::error("{}", s.ToString());
+      return 2;
+    }
+    bus_opts.node_id = cfg.node_id;
+  }
   State state;
   CommitPosition loaded_at = 0;
   if (int rc = OpenAndLoad(StoreUrl(cfg.store, cfg.data), store_opts, &store, &state, &loaded_at))
@@ -163,11 +179,21 @@ int RunServe(const ServeConfig& cfg) {
   // sessions) through the log, in position order with this node's own.
   std::unique_ptr<events::CommitApplier> log_applier;
   std::unique_ptr<cluster::LogFollower> follower;
+  std::atomic<cluster::Bus*> bus_ptr{nullptr};  // set while the bus runs
   if (cfg.cluster) {
     log_applier = std::make_unique<events::CommitApplier>(&state, &gateway, &gateway.presence());
+    cluster::LogFollower::Options fo;
+    // The node's own commits go on the bus (the log has them already).
+    fo.on_own = [&bus_ptr](CommitPosition position, std::span<const WriteBatch* const> batches) {
+      if (cluster::Bus* bus = bus_ptr.load()) {
+        std::string encoded;
+        EncodeBatches(batches, &encoded);
+        bus->PublishLogEntry(position, NowMs(), std::move(encoded));
+      }
+    };
     follower = std::make_unique<cluster::LogFollower>(
         store->commit_log(), [&log_applier](const WriteBatch& b) { log_applier->Apply(b); },
-        loaded_at);
+        loaded_at, fo);
     spdlog::info("cluster mode: node {}, following the log of commits after position {}",
                  cfg.node_id, loaded_at);
   }
@@ -184,6 +210,17 @@ int RunServe(const ServeConfig& cfg) {
       writer.Sync([then = std::move(then)](Status) { then(); });
     });
   }
+  std::unique_ptr<cluster::BusLink> bus_link;
+  std::unique_ptr<cluster::RedisBus> bus;
+  if (!cfg.redis.empty()) {
+    bus_link = std::make_unique<cluster::BusLink>(
+        follower.get(), [&writer] { writer.Nudge(); }, &gateway);
+    bus = std::make_unique<cluster::RedisBus>(bus_opts, bus_link.get());
+    bus_link->set_bus(bus.get());
+    bus_ptr.store(bus.get());
+    spdlog::info("cluster bus: Redis at {}:{}, channel {}", bus_opts.host, bus_opts.port,
+                 bus_opts.channel);
+  }
   ReadPool reads(store.get(), {.threads = cfg.store_readers});
   SnowflakeGenerator ids(static_cast<unsigned>(cfg.node_id >> 5) & 31,
                          static_cast<unsigned>(cfg.node_id) & 31);
@@ -199,7 +236,8 @@ int RunServe(const ServeConfig& cfg) {
   api_opts.trusted_proxies = cfg.trusted_proxies;
   api_opts.ratelimit_scale = cfg.ratelimit_scale;
   for (const auto& a : cfg.admins) api_opts.admins.push_back(ToLower(a));
-  Api api({&state, &reads, &writer, &ids, &blocking, &gateway, &gateway, &gateway.presence()},
+  Api api({&state, &reads, &writer, &ids, &blocking, &gateway, &gateway, &gateway.presence(),
+           bus_link.get()},
           api_opts);
 
   net::HttpServerOptions http_opts;
@@ -254,7 +292,7 @@ int RunServe(const ServeConfig& cfg) {
                  std::string_view leftover) {
         gateway.OnUpgrade(loop, std::move(req), std::move(socket), leftover);
       });
-  api.set_status_extras([&http, &follower, &cfg](boost::json::object* o) {
+  api.set_status_extras([&http, &follower, &cfg, &bus_ptr](boost::json::object* o) {
     boost::json::object& conns = (*o)["connections"].as_object();
     conns["http_open"] = http.connections_open();
     conns["accepted"] = http.connections_accepted();
@@ -266,6 +304,14 @@ int RunServe(const ServeConfig& cfg) {
                          {"log_entries_applied", st.log_entries},
                          {"log_read_errors", st.log_read_errors},
                          {"last_apply_delay_ms", st.last_delay_ms}};
+      if (cluster::Bus* b = bus_ptr.load()) {
+        auto bs = b->stats();
+        (*o)["cluster"].as_object()["bus"] = {{"up", bs.up},
+                                              {"published", bs.published},
+                                              {"dropped", bs.dropped},
+                                              {"received", bs.received},
+                                              {"reconnects", bs.reconnects}};
+      }
     }
   });
   gateway.Start();
@@ -313,6 +359,21 @@ int RunServe(const ServeConfig& cfg) {
     reg.NewCallback("parley_cluster_log_read_errors_total",
                     "Reads of the log of commits that failed", "counter", "",
                     [f] { return static_cast<double>(f->stats().log_read_errors); });
+    reg.NewCallback("parley_cluster_bus_up",
+                    "1 while both links to the cluster's bus (Redis) are up; 0 without a bus",
+                    "gauge", "", [&bus_ptr] {
+                      cluster::Bus* b = bus_ptr.load();
+                      return b != nullptr && b->stats().up ? 1.0 : 0.0;
+                    });
+    reg.NewCallback("parley_cluster_bus_dropped_total",
+                    "Messages not published on the cluster's bus (down, queue full)", "counter", "",
+                    [&bus_ptr] {
+                      cluster::Bus* b = bus_ptr.load();
+                      return b != nullptr ? static_cast<double>(b->stats().dropped) : 0.0;
+                    });
+    reg.NewCallback("parley_cluster_log_entries_unread_total",
+                    "Log entries applied from what was at hand (the bus, read-ahead), no read",
+                    "counter", "", [f] { return static_cast<double>(f->stats().unread_entries); });
     reg.NewCallback("parley_cluster_apply_delay_seconds",
                     "From commit (on its node's clock) to apply here, of the last log entry",
                     "gauge", "",
@@ -393,6 +454,9 @@ int RunServe(const ServeConfig& cfg) {
   boost::asio::post(loops.loop(0), [&] { sweep.cancel(); });
   blocking.join();
   reads.Stop();
+  // The bus first: its thread wakes the writer, and the writer publishes.
+  bus_ptr.store(nullptr);
+  bus.reset();
   writer.Stop();  // everything acknowledged is committed already; flush the rest
   auto st = writer.stats();
   spdlog::info("store: {} batches in {} commits ({:.1f} per commit), {} failed", st.batches,
@@ -458,6 +522,10 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       ->add_flag("--cluster", cfg->cluster,
                  "Cluster mode: one of several nodes on one PostgreSQL store (needs --node-id)")
       ->envname("PARLEY_CLUSTER");
+  serve
+      ->add_option("--redis", cfg->redis,
+                   "Cluster mode: Redis (redis://HOST:PORT) as the live bus between nodes")
+      ->envname("PARLEY_REDIS");
   serve->add_option("--log-level", cfg->log_level, "trace, debug, info, warn, error")
       ->envname("PARLEY_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))

@@ -7,6 +7,7 @@
 #include <thread>
 #include <utility>
 
+#include "util/clock.h"
 #include "util/time_format.h"
 
 namespace parley::cluster {
@@ -23,7 +24,7 @@ Status LogFollower::CatchUp(CommitPosition position) {
   return Pull(position);
 }
 
-void LogFollower::Own(CommitPosition position) {
+void LogFollower::Own(CommitPosition position, std::span<const WriteBatch* const> batches) {
   // Every position before ours has committed (the commit head's lock
   // ordered them), so the log holds them: wait for it only while it cannot
   // be read.
@@ -42,35 +43,77 @@ void LogFollower::Own(CommitPosition position) {
     }
     std::this_thread::sleep_for(options_.retry_interval);
   }
-  while (!ahead_.empty() && ahead_.front().position <= position) ahead_.pop_front();
+  ahead_.erase(ahead_.begin(), ahead_.upper_bound(position));
   applied_.store(position, std::memory_order_release);
   own_commits_.fetch_add(1, std::memory_order_relaxed);
   last_ok_ms_.store(NowMs(), std::memory_order_relaxed);
+  if (options_.on_own) options_.on_own(position, batches);
+}
+
+void LogFollower::Offer(LogEntry entry) {
+  std::lock_guard<std::mutex> l(offered_mu_);
+  if (offered_.size() < kMaxAhead) offered_.push_back(std::move(entry));
+}
+
+void LogFollower::TakeOffered() {
+  std::vector<LogEntry> got;
+  {
+    std::lock_guard<std::mutex> l(offered_mu_);
+    got.swap(offered_);
+  }
+  for (LogEntry& e : got) {
+    if (e.position <= applied() || ahead_.size() >= kMaxAhead) continue;
+    ahead_.try_emplace(e.position, std::move(e));
+  }
 }
 
 void LogFollower::Idle() {
   if (broken_) return;
+  TakeOffered();
+  // What came by the bus, in order, as far as it goes.
+  while (!ahead_.empty() && ahead_.begin()->first <= applied()) ahead_.erase(ahead_.begin());
+  while (!ahead_.empty() && ahead_.begin()->first == applied() + 1) {
+    ApplyEntry(ahead_.begin()->second);
+    ahead_.erase(ahead_.begin());
+    unread_entries_.fetch_add(1, std::memory_order_relaxed);
+  }
+  const int64_t now = SteadyMs();
+  bool read = false;
+  if (!ahead_.empty()) {
+    // A later entry is here, the next one is not: it may be on its way,
+    // or lost by the bus.
+    if (gap_since_ms_ == 0) gap_since_ms_ = now;
+    read = now - gap_since_ms_ >= options_.gap_wait.count();
+  } else {
+    gap_since_ms_ = 0;
+  }
+  const auto poll = bus_live_.load(std::memory_order_relaxed) ? options_.poll_with_bus
+                                                              : options_.poll_without_bus;
+  read = read || now - last_read_ms_ >= poll.count();
+  if (!read) return;
   Status s = Pull(kAllCommits);
   if (s.IsCorruption()) Broken(s);
-  // Unavailable: the next Idle tries again (reads log their own errors).
+  // Unavailable: the next Idle tries again.
 }
 
 Status LogFollower::Pull(CommitPosition upto) {
+  TakeOffered();
   while (applied() < upto) {
-    // Read-ahead first, then the log.
-    while (!ahead_.empty() && ahead_.front().position <= applied()) ahead_.pop_front();
-    if (!ahead_.empty() && ahead_.front().position == applied() + 1) {
-      ApplyEntry(ahead_.front());
-      ahead_.pop_front();
+    // Entries already here first (from the bus, or read ahead), then the log.
+    while (!ahead_.empty() && ahead_.begin()->first <= applied()) ahead_.erase(ahead_.begin());
+    if (!ahead_.empty() && ahead_.begin()->first == applied() + 1) {
+      ApplyEntry(ahead_.begin()->second);
+      ahead_.erase(ahead_.begin());
+      unread_entries_.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    ahead_.clear();
     log_reads_.fetch_add(1, std::memory_order_relaxed);
     Status s = log_->ReadLog(applied(), options_.entries_per_read, &page_);
     if (!s.ok()) {
       log_read_errors_.fetch_add(1, std::memory_order_relaxed);
       return s;
     }
+    last_read_ms_ = SteadyMs();
     last_ok_ms_.store(NowMs(), std::memory_order_relaxed);
     if (page_.empty()) {
       if (upto == kAllCommits) return Status::OK();
@@ -82,19 +125,22 @@ Status LogFollower::Pull(CommitPosition upto) {
     for (LogEntry& e : page_) {
       if (e.position < expect) continue;
       if (e.position != expect) {
-        ahead_.clear();
         return Status::Corruption("cluster: the log has no entry at position " +
                                   std::to_string(expect) + " (next: " + std::to_string(e.position) +
                                   "); a process wrote to this database outside cluster mode");
       }
       ++expect;
       if (e.position > upto) {
-        ahead_.push_back(std::move(e));
+        if (ahead_.size() < kMaxAhead) ahead_.insert_or_assign(e.position, std::move(e));
       } else {
+        ahead_.erase(e.position);  // the bus's copy, if any, is the same entry
         ApplyEntry(e);
       }
     }
-    if (upto == kAllCommits && !full) return Status::OK();
+    if (upto == kAllCommits && !full) {
+      gap_since_ms_ = 0;
+      return Status::OK();
+    }
   }
   return Status::OK();
 }
@@ -124,6 +170,7 @@ LogFollower::Stats LogFollower::stats() const {
   st.log_batches = log_batches_.load(std::memory_order_relaxed);
   st.log_reads = log_reads_.load(std::memory_order_relaxed);
   st.log_read_errors = log_read_errors_.load(std::memory_order_relaxed);
+  st.unread_entries = unread_entries_.load(std::memory_order_relaxed);
   st.last_delay_ms = last_delay_ms_.load(std::memory_order_relaxed);
   st.last_ok_ms = last_ok_ms_.load(std::memory_order_relaxed);
   return st;

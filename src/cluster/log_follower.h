@@ -9,8 +9,13 @@
 //     Own(p) applies p-1 and everything before it from the log;
 //   - before a builder decides (StoreBackend::CommitBuilt holds the commit
 //     order lock), CatchUp(head) applies everything up to the head;
-//   - when the writer is idle, Idle() applies whatever the log holds beyond
-//     (polling; the Redis bus will shorten this, docs/cluster.md).
+//   - when the writer is idle (or nudged: an entry came by the bus),
+//     Idle() applies what it has, reading the log when an entry is missing
+//     or when it has not read it for a while (the poll interval: short
+//     without a live bus, long with one).
+// Entries that come by the bus (Offer) are used instead of reading the
+// log whenever they are the next ones needed; the bus may lose or repeat
+// them, the log decides.
 // A commit whose outcome the writer did not learn (503 "outcome unknown")
 // is applied from the log like another node's, once it is there.
 #pragma once
@@ -18,8 +23,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
+#include <map>
+#include <mutex>
+#include <span>
 
 #include "store/commit_log.h"
 #include "store/commit_queue.h"
@@ -33,6 +40,16 @@ class LogFollower : public CommitFollower {
     int entries_per_read = 256;  // 1..10000
     // Own() waits this long between attempts while the log cannot be read.
     std::chrono::milliseconds retry_interval{100};
+    // Idle() reads the log at least this often: without a live bus (every
+    // other node's commit is found this way), and with one (what the bus
+    // lost is found this way).
+    std::chrono::milliseconds poll_without_bus{20};
+    std::chrono::milliseconds poll_with_bus{500};
+    // An entry missing while later ones came by the bus is read from the
+    // log after this long (it may still be on its way).
+    std::chrono::milliseconds gap_wait{5};
+    // Called by Own() with the node's own commit (to publish it on the bus).
+    std::function<void(CommitPosition, std::span<const WriteBatch* const>)> on_own;
     // What to do when the log cannot be followed in order (a hole: a commit
     // was made without its entry, by a node outside cluster mode; or a
     // malformed entry): by default, log it and end the process at once
@@ -46,6 +63,7 @@ class LogFollower : public CommitFollower {
     uint64_t log_batches = 0;      // their batches
     uint64_t log_reads = 0;        // ReadLog calls
     uint64_t log_read_errors = 0;  // of which failed
+    uint64_t unread_entries = 0;   // applied from what was here (the bus, read-ahead)
     int64_t last_delay_ms = 0;     // commit to apply, of the last entry from the log
     int64_t last_ok_ms = 0;        // wall clock of the last successful read or own commit
   };
@@ -60,8 +78,14 @@ class LogFollower : public CommitFollower {
 
   // CommitFollower. REQUIRES: called on one thread (the writer's).
   Status CatchUp(CommitPosition position) override;
-  void Own(CommitPosition position) override;
+  void Own(CommitPosition position, std::span<const WriteBatch* const> batches) override;
   void Idle() override;
+
+  // An entry that came by the bus (any order, maybe twice, maybe never).
+  // Thread-safe (the bus's thread); the writer applies it when it is next.
+  void Offer(LogEntry entry);
+  // Whether the bus is live (sets the poll interval). Thread-safe.
+  void set_bus_live(bool live) { bus_live_.store(live, std::memory_order_relaxed); }
 
   // The last position applied (or counted as applied by Own). Any thread.
   CommitPosition applied() const { return applied_.load(std::memory_order_acquire); }
@@ -79,17 +103,28 @@ class LogFollower : public CommitFollower {
   const Apply apply_;
   const Options options_;
   std::atomic<CommitPosition> applied_;  // written by the writer thread only
-  // Entries read beyond what a Pull needed, oldest first: the next Pull
-  // starts with them. Writer thread only.
-  std::deque<LogEntry> ahead_;
+  // Moves what the bus brought into ahead_.
+  void TakeOffered();
+
+  // Entries known beyond applied_ (read past what a Pull needed, or from
+  // the bus), by position. Writer thread only. Bounded: kMaxAhead.
+  static constexpr size_t kMaxAhead = 8192;
+  std::map<CommitPosition, LogEntry> ahead_;
   std::vector<LogEntry> page_;  // ReadLog's buffer, reused
   bool broken_ = false;         // on_broken was called
+  int64_t last_read_ms_ = 0;    // steady clock, of the last successful ReadLog
+  int64_t gap_since_ms_ = 0;    // steady clock; when ahead_ first had a gap (0: none)
+
+  std::mutex offered_mu_;
+  std::vector<LogEntry> offered_;  // guarded by offered_mu_ (at most kMaxAhead)
+  std::atomic<bool> bus_live_{false};
 
   std::atomic<uint64_t> own_commits_{0};
   std::atomic<uint64_t> log_entries_{0};
   std::atomic<uint64_t> log_batches_{0};
   std::atomic<uint64_t> log_reads_{0};
   std::atomic<uint64_t> log_read_errors_{0};
+  std::atomic<uint64_t> unread_entries_{0};
   std::atomic<int64_t> last_delay_ms_{0};
   std::atomic<int64_t> last_ok_ms_{0};
 };

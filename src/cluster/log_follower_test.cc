@@ -268,5 +268,55 @@ TEST_F(LogFollowerTest, ACommitWithoutItsLogEntryStopsTheFollower) {
   EXPECT_EQ(a.record.Counter(), 1);
 }
 
+TEST_F(LogFollowerTest, EntriesFromTheBusApplyWithoutReadsAndAGapIsReadFromTheLog) {
+  Node a(conninfo(), 1);
+  // Node b follows with a live bus: it would poll the log only every 10 s.
+  PostgresStore::Options o;
+  o.commit_log = true;
+  o.node_id = 2;
+  std::unique_ptr<PostgresStore> store;
+  ASSERT_OK(PostgresStore::Open(conninfo(), o, &store));
+  Record record;
+  LogFollower::Options fo;
+  fo.poll_with_bus = 10s;  // so that only the bus and the gap rule act here
+  LogFollower f(
+      store->commit_log(), [&](const WriteBatch& b) { record.Apply(b); }, 0, fo);
+  f.set_bus_live(true);
+  CommitQueue::Options qo;
+  qo.follower = &f;
+  qo.idle_interval = 1s;  // woken by Nudge, not by the timer
+  CommitQueue q(store.get(), qo);
+  // Its first Idle reads the log once (empty yet).
+  q.Nudge();
+  for (int i = 0; i < 200 && f.stats().log_reads == 0; ++i) std::this_thread::sleep_for(5ms);
+  const uint64_t reads_before = f.stats().log_reads;
+  ASSERT_EQ(reads_before, 1u);
+
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_OK(a.Submit({mut::PutGuild{Guild{.id = Id(1), .name = std::to_string(i)}}}).get());
+  }
+  std::vector<LogEntry> entries;
+  ASSERT_OK(a.store->ReadLog(0, 10, &entries));
+  ASSERT_EQ(entries.size(), 3u);
+  f.Offer(entries[0]);
+  q.Nudge();
+  for (int i = 0; i < 200 && f.applied() < 1; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(f.applied(), 1u);
+  EXPECT_EQ(f.stats().log_reads, reads_before) << "an entry from the bus needs no read";
+  // Entry 2 lost by the bus; 3 arrives: 2 is read from the log.
+  f.Offer(entries[2]);
+  f.Offer(entries[0]);  // a repeat is ignored
+  q.Nudge();
+  for (int i = 0; i < 100 && f.applied() < 3; ++i) {
+    std::this_thread::sleep_for(10ms);
+    q.Nudge();
+  }
+  EXPECT_EQ(f.applied(), 3u);
+  EXPECT_GT(f.stats().log_reads, reads_before);
+  EXPECT_EQ(record.Counter(), 3);
+  EXPECT_EQ(record.Batches(), LogBatches());
+  q.Stop();
+}
+
 }  // namespace
 }  // namespace parley::cluster

@@ -48,9 +48,10 @@ struct CommitQueue::Impl {
   void CommitBuilt(Item& item);
   // backend->CommitBatches, timed for on_commit.
   Status TimedCommit(std::span<const WriteBatch* const> batches_in);
-  // After a transaction at `pos` (of `n` batches, begun at t0) committed,
+  // After a transaction at `pos` (of `batches_in`, begun at t0) committed,
   // before its callbacks: the follower, the position, on_commit.
-  void Committed(size_t n, std::chrono::steady_clock::time_point t0, CommitPosition pos);
+  void Committed(std::span<const WriteBatch* const> batches_in,
+                 std::chrono::steady_clock::time_point t0, CommitPosition pos);
   // Runs `done` (if any) with `s`.
   static void Finish(Item& item, const Status& s) {
     if (item.done) item.done(s, item.batch);
@@ -66,6 +67,7 @@ struct CommitQueue::Impl {
   std::condition_variable cv;
   std::deque<Item> queue;  // guarded by mu
   bool stopping = false;   // guarded by mu
+  bool nudged = false;     // guarded by mu
 
   std::atomic<uint64_t> commits{0};
   std::atomic<uint64_t> batches{0};
@@ -87,10 +89,12 @@ void CommitQueue::Impl::Run() {
     ptrs.clear();
     {
       std::unique_lock<std::mutex> l(mu);
-      auto ready = [this] { return stopping || !queue.empty(); };
       if (follower == nullptr) {
-        cv.wait(l, ready);
-      } else if (!cv.wait_for(l, idle_interval, ready)) {
+        cv.wait(l, [this] { return stopping || !queue.empty(); });
+      } else if (!cv.wait_for(l, idle_interval,
+                              [this] { return stopping || !queue.empty() || nudged; }) ||
+                 (queue.empty() && !stopping)) {
+        nudged = false;
         l.unlock();
         follower->Idle();
         continue;
@@ -127,16 +131,17 @@ Status CommitQueue::Impl::TimedCommit(std::span<const WriteBatch* const> batches
   CommitPosition pos = 0;
   Status s = backend->CommitBatches(batches_in, &pos);
   if (!s.ok()) return s;
-  Committed(batches_in.size(), t0, pos);
+  Committed(batches_in, t0, pos);
   return s;
 }
 
-void CommitQueue::Impl::Committed(size_t n, std::chrono::steady_clock::time_point t0,
-                                  CommitPosition pos) {
-  if (follower != nullptr) follower->Own(pos);
+void CommitQueue::Impl::Committed(std::span<const WriteBatch* const> batches_in,
+                                  std::chrono::steady_clock::time_point t0, CommitPosition pos) {
+  if (follower != nullptr) follower->Own(pos, batches_in);
   position.store(pos, std::memory_order_release);
   if (on_commit)
-    on_commit(n, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), pos);
+    on_commit(batches_in.size(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), pos);
 }
 
 void CommitQueue::Impl::CommitBuilt(Item& item) {
@@ -161,7 +166,8 @@ void CommitQueue::Impl::CommitBuilt(Item& item) {
     batches.fetch_add(1, std::memory_order_relaxed);
     if (s.ok()) {
       commits.fetch_add(1, std::memory_order_relaxed);
-      Committed(1, t0, pos);
+      const WriteBatch* one[] = {&item.batch};
+      Committed(std::span<const WriteBatch* const>(one, 1), t0, pos);
     } else {
       failed_batches.fetch_add(1, std::memory_order_relaxed);
     }
@@ -237,6 +243,12 @@ void CommitQueue::Sync(std::function<void(Status)> done) {
     }
   }
   done(Status::IOError("store stopped"));
+}
+
+void CommitQueue::Nudge() {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  impl_->nudged = true;
+  impl_->cv.notify_one();
 }
 
 void CommitQueue::Submit(WriteBatch batch, Callback done) {

@@ -25,10 +25,11 @@ class CommitFollower {
   // commits, read from the store's log). Status::Unavailable if the log
   // cannot be read now; then nothing after the last applied commit is.
   virtual Status CatchUp(CommitPosition position) = 0;
-  // This queue's own transaction at `position` committed, and its
-  // callbacks, which apply it, run right after: applies everything before
-  // it (waiting for the log if it must), then counts `position` as applied.
-  virtual void Own(CommitPosition position) = 0;
+  // This queue's own transaction at `position`, of `batches`, committed,
+  // and its callbacks, which apply it, run right after: applies everything
+  // before it (waiting for the log if it must), then counts `position` as
+  // applied.
+  virtual void Own(CommitPosition position, std::span<const WriteBatch* const> batches) = 0;
   // Called when the writer had nothing to do for Options::idle_interval:
   // applies what others committed meanwhile.
   virtual void Idle() = 0;
@@ -94,6 +95,10 @@ class CommitQueue {
   // behind another node's acknowledged write (a 404 for what another node
   // just created). After Stop, `done` runs at once with an error.
   void Sync(std::function<void(Status)> done);
+
+  // Wakes the writer now for its follower's Idle (another node's commit
+  // arrived), instead of at the end of Options::idle_interval. Thread-safe.
+  void Nudge();
 
   // Finishes everything submitted so far, then ends the writer thread.
   void Stop();

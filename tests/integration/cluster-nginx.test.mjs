@@ -2,7 +2,8 @@
 // `parley serve --cluster` nodes and nginx in front (deploy/nginx/parley.conf).
 // Everything goes through nginx's one address: REST spread over the nodes,
 // gateway sessions (raw clients and discord.js) spread by least_conn. Every
-// session gets every message, in one order, once. SIGINT stops it all.
+// session gets every message, in one order, once, and typing (over Redis).
+// SIGINT stops it all.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -40,7 +41,7 @@ function startCluster(nodes) {
       const m = /Parley cluster is listening on (http:\/\/[^\s]+)/.exec(out);
       if (m) {
         clearTimeout(timer);
-        const ports = /ports ([\d ]+)\), logs in (\S+)/.exec(err);
+        const ports = /ports ([\d ]+)\), Redis on \d+, logs in (\S+)/.exec(err);
         resolve({ url: m[1], nodePorts: ports ? ports[1].trim().split(' ').map(Number) : [], dir: ports?.[2], stderr: () => err });
       }
     });
@@ -91,7 +92,7 @@ test('scripts/cluster.sh: three nodes behind nginx serve one community', { skip,
     users.push(m);
   }
   // Six raw sessions through nginx: least_conn spreads them over the nodes.
-  const intents = INTENTS.GUILDS | INTENTS.GUILD_MESSAGES | INTENTS.MESSAGE_CONTENT;
+  const intents = INTENTS.GUILDS | INTENTS.GUILD_MESSAGES | INTENTS.MESSAGE_CONTENT | INTENTS.GUILD_MESSAGE_TYPING;
   const sessions = [];
   for (const x of [owner, ...users]) {
     const s = await GatewayClient.open(front.port, x.token, { intents }, { label: x.name });
@@ -139,6 +140,9 @@ test('scripts/cluster.sh: three nodes behind nginx serve one community', { skip,
     while (djsSeen.length < all && Date.now() < deadline) await sleep(20);
     assert.deepEqual(djsSeen, order[0], 'discord.js saw them all, in the same order');
     // The bot replies through nginx; everyone sees the reply.
+    // Typing (carried between nodes by Redis only) reaches every session.
+    expectStatus(await users[0].client.post(`/channels/${general.id}/typing`), 204, 'typing');
+    await Promise.all(sessions.slice(1).map((s) => s.nextDispatch('TYPING_START', (d) => d.user_id === users[0].user.id, 10_000)));
     const ch = await djs.channels.fetch(general.id);
     const sent = await ch.send('hello from discord.js');
     await Promise.all(sessions.map((s) => s.nextDispatch('MESSAGE_CREATE', (d) => d.id === sent.id)));

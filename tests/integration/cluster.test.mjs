@@ -7,9 +7,10 @@
 // node killed with -9 and started again catches up from the log.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import {
   Server, FAST_FLAGS, TEST_STORE, register, createGuild, postMessage, expectStatus, tmpDataDir,
-  request, PASSWORD, uniqueName, sleep, newTestDatabase,
+  request, PASSWORD, uniqueName, sleep, newTestDatabase, freePort,
 } from './lib/server.mjs';
 import { GatewayClient, INTENTS, destroyAll } from './lib/gateway.mjs';
 
@@ -24,14 +25,39 @@ const skip = PG
 
 const servers = [];
 const clients = [];
+const redises = [];
 after(async () => {
   destroyAll(clients);
   for (const s of servers) if (s.proc && !s.exitInfo) await s.stop();
+  for (const r of redises) r.kill('SIGKILL');
 });
 
-async function startNode(store, nodeId) {
+// A throw-away redis-server on `port` (no persistence); resolves once it accepts.
+async function startRedis(port) {
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  redises.push(proc);
+  const net = await import('node:net');
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise((r) => {
+      const c = net.connect({ host: '127.0.0.1', port }, () => {
+        c.destroy();
+        r(true);
+      });
+      c.once('error', () => r(false));
+    });
+    if (ok) return proc;
+    await sleep(25);
+  }
+  throw new Error('redis-server did not start');
+}
+async function killRedis(proc) {
+  proc.kill('SIGKILL');
+  await new Promise((r) => (proc.exitCode !== null || proc.signalCode !== null ? r() : proc.once('exit', r)));
+}
+
+async function startNode(store, nodeId, extra = []) {
   const srv = new Server({
-    extraArgs: [...FAST_FLAGS, '--store', store, '--cluster', '--node-id', String(nodeId)],
+    extraArgs: [...FAST_FLAGS, '--store', store, '--cluster', '--node-id', String(nodeId), ...extra],
     dataDir: tmpDataDir(`cluster${nodeId}`),
   });
   servers.push(srv);
@@ -179,4 +205,69 @@ test('two nodes on one PostgreSQL serve one community', { skip, timeout: 180_000
   assert.ok(cl.applied_position > 0);
 
   for (const gw of [gwA, gwB2]) gw.assertClean();
+});
+
+test('with Redis as the bus: entries and typing between nodes, and Redis down costs no event', { skip, timeout: 180_000 }, async () => {
+  const { url: store } = newTestDatabase('clusterbus');
+  const port = await freePort();
+  let redis = await startRedis(port);
+  const bus = ['--redis', `redis://127.0.0.1:${port}`];
+  const a = await startNode(store, 1, bus);
+  const b = await startNode(store, 2, bus);
+  const owner = await register(a);
+  const member = await register(b);
+  const { guild, general } = await createGuild(owner.client);
+  const inv = expectStatus(await owner.client.post(`/channels/${general.id}/invites`, {}), [200, 201], 'invite');
+  expectStatus(await b.client(member.token).post(`/invites/${inv.code}`, {}), [200, 201, 204], 'join on B');
+  const intents = GW_INTENTS | INTENTS.GUILD_MESSAGE_TYPING;
+  const gwA = await GatewayClient.open(a.port, owner.token, { intents }, { label: 'owner@A' });
+  const gwB = await GatewayClient.open(b.port, member.token, { intents }, { label: 'member@B' });
+  clients.push(gwA, gwB);
+  const status = async (srv, token) => expectStatus(await srv.client(token).get('/admin/status'), 200, 'status').cluster;
+  await eventually('both nodes on the bus', async () => (await status(a, owner.token)).bus?.up && (await status(b, owner.token)).bus?.up);
+
+  // Typing on A reaches the session on B (typing is not in the log: only the bus carries it).
+  expectStatus(await owner.client.post(`/channels/${general.id}/typing`), 204, 'typing on A');
+  const typing = await gwB.nextDispatch('TYPING_START', (d) => d.channel_id === general.id && d.user_id === owner.user.id, 10_000);
+  assert.equal(typing.d.guild_id, guild.id);
+  // And the other way.
+  expectStatus(await b.client(member.token).post(`/channels/${general.id}/typing`), 204, 'typing on B');
+  await gwA.nextDispatch('TYPING_START', (d) => d.user_id === member.user.id, 10_000);
+
+  // Messages from both nodes; entries reach the other node by the bus.
+  const post = async (label) => {
+    const posts = [];
+    for (let i = 0; i < 20; i++) {
+      posts.push(postMessage(owner.client, general.id, `${label} a${i}`));
+      posts.push(postMessage(b.client(member.token), general.id, `${label} b${i}`));
+    }
+    return (await Promise.all(posts)).map((m) => m.id);
+  };
+  const check = async (ids, label) => {
+    for (const gw of [gwA, gwB]) {
+      await eventually(`${gw.label} gets the ${label} messages`, async () => ids.every((id) => gw.dispatches.some((p) => p.t === 'MESSAGE_CREATE' && p.d.id === id)));
+    }
+    const order = (gw) => gw.dispatches.filter((p) => p.t === 'MESSAGE_CREATE').map((p) => p.d.id);
+    assert.deepEqual(order(gwA), order(gwB), `one order (${label})`);
+  };
+  await check(await post('live'), 'live');
+  const unread = async (srv) => {
+    const res = await request(srv, 'GET', '/metrics', { prefix: '' });
+    return Number(/parley_cluster_log_entries_unread_total (\d+)/.exec(res.text)?.[1] ?? 0);
+  };
+  assert.ok((await unread(a)) > 0 && (await unread(b)) > 0, 'entries applied as they came by the bus');
+
+  // Redis killed: delivery goes on through the log; typing is lost meanwhile.
+  await killRedis(redis);
+  await eventually('the bus is seen down', async () => !(await status(b, owner.token)).bus.up);
+  await check(await post('no redis'), 'no redis');
+  const health = await request(b, 'GET', '/health', { prefix: '' });
+  assert.equal(health.status, 200, 'a node without its bus still serves');
+  // Back: the bus comes up again by itself.
+  redis = await startRedis(port);
+  await eventually('both nodes back on the bus', async () => (await status(a, owner.token)).bus?.up && (await status(b, owner.token)).bus?.up, 15_000);
+  await check(await post('redis back'), 'redis back');
+  expectStatus(await owner.client.post(`/channels/${general.id}/typing`), 204, 'typing on A again');
+  await gwB.nextDispatch('TYPING_START', (d) => d.user_id === owner.user.id, 10_000);
+  for (const gw of [gwA, gwB]) gw.assertClean();
 });

@@ -1,0 +1,60 @@
+// Bus: what the nodes of a cluster tell each other live, beside the log of
+// record in PostgreSQL (docs/cluster.md). Delivery is at most once: a
+// message may be lost (the bus down, a node's link dropped, a full queue),
+// never changed, and messages of one publisher arrive in the order it
+// published them. Nothing acknowledged depends on it: a log entry that
+// does not arrive is read from the log; an ephemeral event (typing) that
+// does not arrive is lost, as it would be on a dropped connection.
+//
+// Model: centrifuge's broker.go (a contract on every method; the Redis
+// implementation, cluster/redis_bus.h, is tested beside it).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "events/event.h"
+#include "store/commit_log.h"
+
+namespace parley::cluster {
+
+class Bus {
+ public:
+  // What a node hears. Called on the bus's receiving thread, one call at a
+  // time; must not block (hand the work on). A node does not hear its own
+  // messages.
+  class Listener {
+   public:
+    virtual ~Listener() = default;
+    // A log entry another node committed.
+    virtual void OnLogEntry(LogEntry entry) = 0;
+    // Ephemeral events another node's clients caused (typing), built there.
+    virtual void OnEvents(events::EventBatch events) = 0;
+    // The receiving link came up (true) or went down (false). Messages
+    // published while it was down are lost.
+    virtual void OnLinkChanged(bool up) = 0;
+  };
+
+  struct Stats {
+    uint64_t published = 0;  // messages handed to the bus
+    uint64_t dropped = 0;    // messages not sent (bus down, queue full)
+    uint64_t received = 0;   // messages from other nodes
+    uint64_t malformed = 0;  // received messages that did not decode (dropped)
+    uint64_t reconnects = 0;
+    bool up = false;  // both links (publishing and receiving) are connected
+  };
+
+  virtual ~Bus() = default;
+
+  // Publish `entry` (this node's commit at `position`, its batches encoded
+  // by store/batch_codec.h) / ephemeral `events`. Thread-safe; never blocks
+  // (queued for the bus's sending thread; dropped, and counted, while the
+  // bus is down or when the queue is full).
+  virtual void PublishLogEntry(CommitPosition position, int64_t committed_ms,
+                               std::string encoded_batches) = 0;
+  virtual void PublishEvents(const events::EventBatch& events) = 0;
+
+  virtual Stats stats() const = 0;
+};
+
+}  // namespace parley::cluster

@@ -1,0 +1,48 @@
+// BusLink: a node's end of the cluster's bus (cluster/bus.h). As the bus's
+// listener it hands other nodes' log entries to the follower (and wakes the
+// writer, which applies them in position order) and their ephemeral events
+// to the local gateway; as an EventSink it is where this node's ephemeral
+// events (typing) go: to the local gateway and onto the bus.
+#pragma once
+
+#include <functional>
+#include <utility>
+
+#include "cluster/bus.h"
+#include "cluster/log_follower.h"
+#include "events/event_sink.h"
+
+namespace parley::cluster {
+
+class BusLink : public Bus::Listener, public events::EventSink {
+ public:
+  // REQUIRES: follower and local outlive the link; `wake` is thread-safe.
+  BusLink(LogFollower* follower, std::function<void()> wake, events::EventSink* local)
+      : follower_(follower), wake_(std::move(wake)), local_(local) {}
+
+  // REQUIRES: called once, before events are published; `bus` outlives
+  // every Publish.
+  void set_bus(Bus* bus) { bus_ = bus; }
+
+  // Bus::Listener (the bus's thread).
+  void OnLogEntry(LogEntry entry) override {
+    follower_->Offer(std::move(entry));
+    wake_();
+  }
+  void OnEvents(events::EventBatch events) override { local_->Publish(std::move(events)); }
+  void OnLinkChanged(bool up) override { follower_->set_bus_live(up); }
+
+  // events::EventSink (any thread).
+  void Publish(events::EventBatch events) override {
+    if (bus_ != nullptr) bus_->PublishEvents(events);
+    local_->Publish(std::move(events));
+  }
+
+ private:
+  LogFollower* const follower_;
+  const std::function<void()> wake_;
+  events::EventSink* const local_;
+  Bus* bus_ = nullptr;
+};
+
+}  // namespace parley::cluster
