@@ -4,7 +4,7 @@
 #   bench/rest.sh history  [MESSAGES=10000000] [DURATION=15]
 #   bench/rest.sh history-load [MESSAGES=10000000] [DURATION=15] [CONNS=16]
 #   bench/rest.sh startup  [MEMBERS=1000000]
-#   STORE=postgres bench/rest.sh cluster-writes [NODES=2] [CLIENTS=64] [DURATION=20]
+#   STORE=postgres bench/rest.sh cluster-writes [NODES=2] [REDIS=1] [CLIENTS=64] [DURATION=20]
 # writes:  acknowledged POST /channels/{id}/messages per second from CLIENTS
 #          keep-alive connections (wrk, one thread, open on the same box),
 #          then checks the store holds at least as many messages as were acked.
@@ -15,7 +15,8 @@
 # cluster-writes: NODES `parley serve --cluster` nodes on one PostgreSQL
 #          database, CLIENTS split over them (one wrk per node, at once);
 #          acknowledged posts/s summed, stored >= acked, every node applied
-#          the whole log, and the log's entries and bytes per entry.
+#          the whole log, and the log's entries and bytes per entry;
+#          REDIS=1: with a throw-away redis-server as the bus (--redis).
 # startup: MEMBERS users in one guild (parley fill --members), then the time
 #          from `parley serve` to its port answering, and its load line.
 # STORE=postgres runs the same on PostgreSQL 15: on the server PARLEY_BENCH_PG
@@ -131,12 +132,21 @@ case "$mode" in
   cluster-writes)
     [ "$STORE" = postgres ] || { echo "cluster-writes needs STORE=postgres" >&2; exit 2; }
     NODES=${NODES:-2}; CLIENTS=${CLIENTS:-64}; NCHAN=${CHANNELS_N:-8}; SECONDS_=${DURATION:-20}
-    SERVE_FLAGS="--cluster --node-id 1" start_server
+    BUS=()
+    if [ "${REDIS:-0}" = 1 ]; then
+      REDIS_PORT=$((PORT + 100))
+      redis-server --port $REDIS_PORT --bind 127.0.0.1 --save "" --appendonly no --dir "$DATA" \
+        >"$DATA/redis.log" 2>&1 &
+      REDIS_PID=$!
+      for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$REDIS_PORT) 2>/dev/null && break; sleep 0.05; done
+      BUS=(--redis "redis://127.0.0.1:$REDIS_PORT")
+    fi
+    SERVE_FLAGS="--cluster --node-id 1 ${BUS[*]}" start_server
     NODE_PIDS=("$SERVER_PID")
     for n in $(seq 2 "$NODES"); do
       "$BIN" serve --listen 127.0.0.1:$((PORT + n - 1)) --data "$DATA/node$n" --store "$STORE_URL" \
         --password-cost min --ratelimit-global 0 --ratelimit-scale 1000000 \
-        --log-level "${LOG_LEVEL:-warn}" --cluster --node-id "$n" >"$DATA/server$n.log" 2>&1 &
+        --log-level "${LOG_LEVEL:-warn}" --cluster --node-id "$n" "${BUS[@]}" >"$DATA/server$n.log" 2>&1 &
       NODE_PIDS+=($!)
     done
     for n in $(seq 2 "$NODES"); do
@@ -173,10 +183,12 @@ case "$mode" in
         [ "$applied" = "$head" ] && break
         sleep 0.1
       done
-      echo "node $n applied $applied of $head"
+      echo "node $n applied $applied of $head: $(curl -s "http://127.0.0.1:$((PORT + n - 1))/api/v10/admin/status" \
+        -H "Authorization: $TOKEN" | json '.cluster' | tr -d '\n' | tr -s ' ')"
       [ "$applied" = "$head" ] || { echo "NODE $n BEHIND THE LOG" >&2; exit 1; }
     done
     for pid in "${NODE_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done
+    [ -n "${REDIS_PID:-}" ] && { kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; }
     SERVER_PID=
     echo "log: $(store_sql "SELECT count(*) || ' entries, ' || round(avg(octet_length(batches))) || ' bytes per entry, ' || round(sum(octet_length(batches)) / greatest(1, (SELECT count(*) FROM messages))) || ' bytes per message' FROM parley_log")"
     stored=$(store_sql "SELECT COUNT(*) FROM messages")

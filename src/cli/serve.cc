@@ -302,6 +302,8 @@ int RunServe(const ServeConfig& cfg) {
                          {"applied_position", follower->applied()},
                          {"own_commits", st.own_commits},
                          {"log_entries_applied", st.log_entries},
+                         {"log_entries_unread", st.unread_entries},
+                         {"log_reads", st.log_reads},
                          {"log_read_errors", st.log_read_errors},
                          {"last_apply_delay_ms", st.last_delay_ms}};
       if (cluster::Bus* b = bus_ptr.load()) {
