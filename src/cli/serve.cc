@@ -16,6 +16,7 @@
 #include "cli/store_setup.h"
 #include "cluster/bus_link.h"
 #include "cluster/log_follower.h"
+#include "cluster/presence_sync.h"
 #include "cluster/redis_bus.h"
 #include "events/commit_applier.h"
 #include "gateway/gateway.h"
@@ -210,13 +211,24 @@ int RunServe(const ServeConfig& cfg) {
       writer.Sync([then = std::move(then)](Status) { then(); });
     });
   }
+  // Shared with the presence registry's callback, which may run until the
+  // gateway is gone.
+  std::shared_ptr<cluster::PresenceSync> presence_sync;
   std::unique_ptr<cluster::BusLink> bus_link;
   std::unique_ptr<cluster::RedisBus> bus;
   if (!cfg.redis.empty()) {
+    presence_sync = std::make_shared<cluster::PresenceSync>(&gateway.presence(), &state, &gateway,
+                                                            cluster::PresenceSync::Options{});
+    gateway.presence().set_node_id(cfg.node_id);
+    gateway.presence().set_on_local_change(
+        [p = presence_sync](Snowflake user, const std::optional<events::Presence>& pr) {
+          p->LocalChanged(user, pr);
+        });
     bus_link = std::make_unique<cluster::BusLink>(
-        follower.get(), [&writer] { writer.Nudge(); }, &gateway);
+        follower.get(), [&writer] { writer.Nudge(); }, &gateway, presence_sync.get());
     bus = std::make_unique<cluster::RedisBus>(bus_opts, bus_link.get());
     bus_link->set_bus(bus.get());
+    presence_sync->Start(bus.get());
     bus_ptr.store(bus.get());
     spdlog::info("cluster bus: Redis at {}:{}, channel {}", bus_opts.host, bus_opts.port,
                  bus_opts.channel);
@@ -458,6 +470,7 @@ int RunServe(const ServeConfig& cfg) {
   reads.Stop();
   // The bus first: its thread wakes the writer, and the writer publishes.
   bus_ptr.store(nullptr);
+  if (presence_sync) presence_sync->Stop();  // (its thread publishes heartbeats)
   bus.reset();
   writer.Stop();  // everything acknowledged is committed already; flush the rest
   auto st = writer.stats();

@@ -12,11 +12,17 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "events/event.h"
+#include "events/presence.h"
 #include "store/commit_log.h"
 
 namespace parley::cluster {
+
+// A user's presence on the node that tells it; nullopt: no session there.
+using PresenceChange = std::pair<Snowflake, std::optional<events::Presence>>;
 
 class Bus {
  public:
@@ -30,6 +36,15 @@ class Bus {
     virtual void OnLogEntry(LogEntry entry) = 0;
     // Ephemeral events another node's clients caused (typing), built there.
     virtual void OnEvents(events::EventBatch events) = 0;
+    // Presences of users with sessions on node `node` (nullopt: none there
+    // any more); with `snapshot`, all of them: the node's earlier ones not
+    // in the list are gone.
+    virtual void OnPresences(int node, const std::vector<PresenceChange>& changes,
+                             bool snapshot) = 0;
+    // Node `node` is alive (it says so every second) / asks every node for
+    // a snapshot of its presences (it just joined the bus).
+    virtual void OnHeartbeat(int node) = 0;
+    virtual void OnSnapshotRequest(int node) = 0;
     // The receiving link came up (true) or went down (false). Messages
     // published while it was down are lost.
     virtual void OnLinkChanged(bool up) = 0;
@@ -53,6 +68,9 @@ class Bus {
   virtual void PublishLogEntry(CommitPosition position, int64_t committed_ms,
                                std::string encoded_batches) = 0;
   virtual void PublishEvents(const events::EventBatch& events) = 0;
+  virtual void PublishPresences(const std::vector<PresenceChange>& changes, bool snapshot) = 0;
+  virtual void PublishHeartbeat() = 0;
+  virtual void PublishSnapshotRequest() = 0;
 
   virtual Stats stats() const = 0;
 };

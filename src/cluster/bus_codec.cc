@@ -21,6 +21,19 @@ struct WireEvent {
   uint64_t content_begin = 0, content_end = 0;
 };
 
+struct WirePresence {
+  Snowflake user = 0;
+  bool present = false;
+  std::string status, activities_json;
+  int64_t since = 0, updated_ms = 0;
+  bool afk = false;
+};
+
+template <class A>
+void Fields(A& a, WirePresence& x) {
+  a(x.user, x.present, x.status, x.activities_json, x.since, x.updated_ms, x.afk);
+}
+
 template <class A>
 void Fields(A& a, WireEvent& x) {
   a(x.target, x.action, x.frame_type, x.guild_id, x.channel_id, x.user_id, x.intent, x.permission,
@@ -81,6 +94,31 @@ void EncodeEventsMessage(int node, const events::EventBatch& events, std::string
   w(wire);
 }
 
+void EncodePresencesMessage(int node, const std::vector<PresenceChange>& changes, bool snapshot,
+                            std::string* out) {
+  PutHeader(BusMessage::Kind::kPresences, node, out);
+  std::vector<WirePresence> wire;
+  wire.reserve(changes.size());
+  for (const auto& [user, p] : changes) {
+    WirePresence& w = wire.emplace_back();
+    w.user = user;
+    w.present = p.has_value();
+    if (p) {
+      w.status = p->status;
+      w.activities_json = p->activities_json;
+      w.since = p->since;
+      w.updated_ms = p->updated_ms;
+      w.afk = p->afk;
+    }
+  }
+  FieldWriter<Schema> w(out);
+  w(snapshot, wire);
+}
+
+void EncodeSignalMessage(BusMessage::Kind kind, int node, std::string* out) {
+  PutHeader(kind, node, out);
+}
+
 Status DecodeBusMessage(std::string_view bytes, BusMessage* out) {
   *out = BusMessage();
   if (bytes.empty()) return Status::Corruption("bus message: empty");
@@ -98,6 +136,36 @@ Status DecodeBusMessage(std::string_view bytes, BusMessage* out) {
     e.node = out->node;
     Status s = DecodeBatches(bytes.substr(bytes.size() - r.remaining()), &e.batches);
     if (!s.ok()) return Status::Corruption("bus message: " + s.ToString());
+    return Status::OK();
+  }
+  if (kind == static_cast<char>(BusMessage::Kind::kHeartbeat) ||
+      kind == static_cast<char>(BusMessage::Kind::kSnapshotRequest)) {
+    out->kind = static_cast<BusMessage::Kind>(kind);
+    if (!r.at_end()) return Status::Corruption("bus message: bytes after a signal");
+    return Status::OK();
+  }
+  if (kind == static_cast<char>(BusMessage::Kind::kPresences)) {
+    out->kind = BusMessage::Kind::kPresences;
+    std::vector<WirePresence> wire;
+    r(out->snapshot, wire);
+    if (!r.ok() || !r.at_end()) return Status::Corruption("bus message: malformed presences");
+    for (WirePresence& w : wire) {
+      std::optional<events::Presence> p;
+      if (w.present) {
+        if (w.status != "online" && w.status != "idle" && w.status != "dnd" &&
+            w.status != "invisible") {
+          out->presences.clear();
+          return Status::Corruption("bus message: bad presence status");
+        }
+        p.emplace();
+        p->status = std::move(w.status);
+        p->activities_json = std::move(w.activities_json);
+        p->since = w.since;
+        p->updated_ms = w.updated_ms;
+        p->afk = w.afk;
+      }
+      out->presences.emplace_back(w.user, std::move(p));
+    }
     return Status::OK();
   }
   if (kind != static_cast<char>(BusMessage::Kind::kEvents)) {

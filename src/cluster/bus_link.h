@@ -1,8 +1,9 @@
 // BusLink: a node's end of the cluster's bus (cluster/bus.h). As the bus's
 // listener it hands other nodes' log entries to the follower (and wakes the
 // writer, which applies them in position order) and their ephemeral events
-// to the local gateway; as an EventSink it is where this node's ephemeral
-// events (typing) go: to the local gateway and onto the bus.
+// to the local gateway, and presences, heartbeats and snapshot requests to
+// PresenceSync; as an EventSink it is where this node's ephemeral events
+// (typing) go: to the local gateway and onto the bus.
 #pragma once
 
 #include <functional>
@@ -10,15 +11,18 @@
 
 #include "cluster/bus.h"
 #include "cluster/log_follower.h"
+#include "cluster/presence_sync.h"
 #include "events/event_sink.h"
 
 namespace parley::cluster {
 
 class BusLink : public Bus::Listener, public events::EventSink {
  public:
-  // REQUIRES: follower and local outlive the link; `wake` is thread-safe.
-  BusLink(LogFollower* follower, std::function<void()> wake, events::EventSink* local)
-      : follower_(follower), wake_(std::move(wake)), local_(local) {}
+  // REQUIRES: follower, local and presence outlive the link; `wake` is
+  // thread-safe.
+  BusLink(LogFollower* follower, std::function<void()> wake, events::EventSink* local,
+          PresenceSync* presence)
+      : follower_(follower), wake_(std::move(wake)), local_(local), presence_(presence) {}
 
   // REQUIRES: called once, before events are published; `bus` outlives
   // every Publish.
@@ -30,7 +34,15 @@ class BusLink : public Bus::Listener, public events::EventSink {
     wake_();
   }
   void OnEvents(events::EventBatch events) override { local_->Publish(std::move(events)); }
-  void OnLinkChanged(bool up) override { follower_->set_bus_live(up); }
+  void OnPresences(int node, const std::vector<PresenceChange>& changes, bool snapshot) override {
+    presence_->OnPresences(node, changes, snapshot);
+  }
+  void OnHeartbeat(int node) override { presence_->OnHeartbeat(node); }
+  void OnSnapshotRequest(int node) override { presence_->OnSnapshotRequest(node); }
+  void OnLinkChanged(bool up) override {
+    follower_->set_bus_live(up);
+    presence_->OnLinkChanged(up);
+  }
 
   // events::EventSink (any thread).
   void Publish(events::EventBatch events) override {
@@ -42,6 +54,7 @@ class BusLink : public Bus::Listener, public events::EventSink {
   LogFollower* const follower_;
   const std::function<void()> wake_;
   events::EventSink* const local_;
+  PresenceSync* const presence_;
   Bus* bus_ = nullptr;
 };
 

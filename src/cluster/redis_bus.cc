@@ -111,6 +111,24 @@ void RedisBus::PublishEvents(const events::EventBatch& events) {
   Enqueue(std::move(m));
 }
 
+void RedisBus::PublishPresences(const std::vector<PresenceChange>& changes, bool snapshot) {
+  std::string m;
+  EncodePresencesMessage(options_.node_id, changes, snapshot, &m);
+  Enqueue(std::move(m));
+}
+
+void RedisBus::PublishHeartbeat() {
+  std::string m;
+  EncodeSignalMessage(BusMessage::Kind::kHeartbeat, options_.node_id, &m);
+  Enqueue(std::move(m));
+}
+
+void RedisBus::PublishSnapshotRequest() {
+  std::string m;
+  EncodeSignalMessage(BusMessage::Kind::kSnapshotRequest, options_.node_id, &m);
+  Enqueue(std::move(m));
+}
+
 void RedisBus::Enqueue(std::string message) {
   published_.fetch_add(1, std::memory_order_relaxed);
   if (!send_up_.load(std::memory_order_relaxed)) {
@@ -264,10 +282,17 @@ void RedisBus::Received(const char* data, size_t size) {
   }
   if (m.node == options_.node_id) return;  // our own
   received_.fetch_add(1, std::memory_order_relaxed);
-  if (m.kind == BusMessage::Kind::kLogEntry) {
-    listener_->OnLogEntry(std::move(m.entry));
-  } else {
-    listener_->OnEvents(std::move(m.events));
+  switch (m.kind) {
+    case BusMessage::Kind::kLogEntry:
+      return listener_->OnLogEntry(std::move(m.entry));
+    case BusMessage::Kind::kEvents:
+      return listener_->OnEvents(std::move(m.events));
+    case BusMessage::Kind::kPresences:
+      return listener_->OnPresences(m.node, m.presences, m.snapshot);
+    case BusMessage::Kind::kHeartbeat:
+      return listener_->OnHeartbeat(m.node);
+    case BusMessage::Kind::kSnapshotRequest:
+      return listener_->OnSnapshotRequest(m.node);
   }
 }
 

@@ -45,6 +45,9 @@ class RedisBus : public Bus {
   void PublishLogEntry(CommitPosition position, int64_t committed_ms,
                        std::string encoded_batches) override;
   void PublishEvents(const events::EventBatch& events) override;
+  void PublishPresences(const std::vector<PresenceChange>& changes, bool snapshot) override;
+  void PublishHeartbeat() override;
+  void PublishSnapshotRequest() override;
   Stats stats() const override;
 
  private:

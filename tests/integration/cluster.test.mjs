@@ -219,7 +219,7 @@ test('with Redis as the bus: entries and typing between nodes, and Redis down co
   const { guild, general } = await createGuild(owner.client);
   const inv = expectStatus(await owner.client.post(`/channels/${general.id}/invites`, {}), [200, 201], 'invite');
   expectStatus(await b.client(member.token).post(`/invites/${inv.code}`, {}), [200, 201, 204], 'join on B');
-  const intents = GW_INTENTS | INTENTS.GUILD_MESSAGE_TYPING;
+  const intents = GW_INTENTS | INTENTS.GUILD_MESSAGE_TYPING | INTENTS.GUILD_PRESENCES;
   const gwA = await GatewayClient.open(a.port, owner.token, { intents }, { label: 'owner@A' });
   const gwB = await GatewayClient.open(b.port, member.token, { intents }, { label: 'member@B' });
   clients.push(gwA, gwB);
@@ -269,5 +269,23 @@ test('with Redis as the bus: entries and typing between nodes, and Redis down co
   await check(await post('redis back'), 'redis back');
   expectStatus(await owner.client.post(`/channels/${general.id}/typing`), 204, 'typing on A again');
   await gwB.nextDispatch('TYPING_START', (d) => d.user_id === owner.user.id, 10_000);
-  for (const gw of [gwA, gwB]) gw.assertClean();
+
+  // Presence is one per user across nodes: the owner's status set on A is
+  // seen on B, live and in a new session's GUILD_CREATE.
+  gwA.setPresence('dnd');
+  await gwB.nextDispatch('PRESENCE_UPDATE', (d) => d.user.id === owner.user.id && d.status === 'dnd', 10_000);
+  const gwB2 = await GatewayClient.open(b.port, member.token, { intents }, { label: 'member@B2' });
+  clients.push(gwB2);
+  const seenOwner = gwB2.guildCreates[0].presences.find((p) => p.user.id === owner.user.id);
+  assert.equal(seenOwner?.status, 'dnd', `the owner's presence in GUILD_CREATE on B: ${JSON.stringify(gwB2.guildCreates[0].presences)}`);
+  // The member closes one of two sessions on B: still online, no offline seen on A.
+  gwB2.destroy();
+  // Node A killed: B's sessions see the owner go offline within the TTL, no node told.
+  const killedAt = Date.now();
+  await a.kill9();
+  await gwB.nextDispatch('PRESENCE_UPDATE', (d) => d.user.id === owner.user.id && d.status === 'offline', 15_000);
+  const tookMs = Date.now() - killedAt;
+  assert.ok(tookMs < 10_000, `offline after ${tookMs} ms`);
+  assert.ok(!gwB.dispatches.some((p) => p.t === 'PRESENCE_UPDATE' && p.d.user.id === member.user.id && p.d.status === 'offline'), 'the member never showed offline');
+  for (const gw of [gwB]) gw.assertClean();
 });

@@ -1,0 +1,150 @@
+#include "cluster/presence_sync.h"
+
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include "events/event_builder.h"
+#include "util/clock.h"
+
+namespace parley::cluster {
+
+PresenceSync::PresenceSync(events::PresenceRegistry* registry, const State* state,
+                           events::EventSink* local, Options options)
+    : registry_(registry), state_(state), local_(local), options_(options) {}
+
+PresenceSync::~PresenceSync() {
+  Stop();
+}
+
+void PresenceSync::Stop() {
+  {
+    std::lock_guard l(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard l(bus_mu_);
+  bus_ = nullptr;
+}
+
+void PresenceSync::Start(Bus* bus) {
+  {
+    std::lock_guard l(bus_mu_);
+    bus_ = bus;
+  }
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "parley-presence");
+    Run();
+  });
+}
+
+void PresenceSync::LocalChanged(Snowflake user, const std::optional<events::Presence>& p) {
+  WithBus([&](Bus& bus) { bus.PublishPresences({{user, p}}, /*snapshot=*/false); });
+}
+
+void PresenceSync::Heard(int node) {
+  std::lock_guard l(mu_);
+  last_heard_ms_[node] = SteadyMs();
+}
+
+void PresenceSync::OnPresences(int node, const std::vector<PresenceChange>& changes,
+                               bool snapshot) {
+  Heard(node);
+  if (snapshot) {
+    std::vector<std::pair<Snowflake, events::Presence>> all;
+    all.reserve(changes.size());
+    for (const auto& [user, p] : changes)
+      if (p) all.emplace_back(user, *p);
+    Emit(registry_->ReplaceRemote(node, all));
+    return;
+  }
+  std::vector<std::pair<Snowflake, events::Presence>> out;
+  for (const auto& [user, p] : changes) {
+    if (auto c = registry_->SetRemote(node, user, p)) out.emplace_back(user, *c);
+  }
+  Emit(out);
+}
+
+void PresenceSync::OnHeartbeat(int node) {
+  bool known = false;
+  {
+    std::lock_guard l(mu_);
+    known = last_heard_ms_.count(node) > 0;
+    last_heard_ms_[node] = SteadyMs();
+  }
+  // A node back after it was taken for gone (or one that joined without our
+  // hearing its request): tell it what we have.
+  if (!known) {
+    PublishSnapshot();
+    WithBus([](Bus& bus) { bus.PublishSnapshotRequest(); });
+  }
+}
+
+void PresenceSync::OnSnapshotRequest(int node) {
+  Heard(node);
+  PublishSnapshot();
+}
+
+void PresenceSync::OnLinkChanged(bool up) {
+  {
+    std::lock_guard l(mu_);
+    link_up_since_ms_ = up ? SteadyMs() : 0;
+  }
+  if (!up) return;
+  // What was missed while the link was down: ours to them, theirs to us.
+  PublishSnapshot();
+  WithBus([](Bus& bus) { bus.PublishSnapshotRequest(); });
+}
+
+void PresenceSync::PublishSnapshot() {
+  std::vector<PresenceChange> all;
+  for (auto& [user, p] : registry_->LocalSnapshot()) all.emplace_back(user, std::move(p));
+  WithBus([&](Bus& bus) { bus.PublishPresences(all, /*snapshot=*/true); });
+}
+
+void PresenceSync::Emit(const std::vector<std::pair<Snowflake, events::Presence>>& changes) {
+  for (const auto& [user, p] : changes) {
+    events::EventBatch batch = events::BuildPresenceEvents(*state_, user, p);
+    if (!batch.empty()) local_->Publish(std::move(batch));
+  }
+}
+
+int PresenceSync::live_nodes() const {
+  std::lock_guard l(mu_);
+  const int64_t now = SteadyMs();
+  int n = 0;
+  for (const auto& [node, at] : last_heard_ms_) n += now - at <= options_.node_ttl.count();
+  return n;
+}
+
+void PresenceSync::Run() {
+  std::unique_lock l(mu_);
+  while (!stopping_) {
+    cv_.wait_for(l, options_.heartbeat);
+    if (stopping_) break;
+    std::vector<int> gone;
+    const int64_t now = SteadyMs();
+    if (link_up_since_ms_ != 0) {
+      for (auto it = last_heard_ms_.begin(); it != last_heard_ms_.end();) {
+        const int64_t since = std::max(it->second, link_up_since_ms_);
+        if (now - since > options_.node_ttl.count()) {
+          gone.push_back(it->first);
+          it = last_heard_ms_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    l.unlock();
+    WithBus([](Bus& bus) { bus.PublishHeartbeat(); });
+    for (int node : gone) {
+      auto changes = registry_->DropNode(node);
+      spdlog::warn("cluster: node {} not heard for {} ms: its {} users' presences dropped", node,
+                   options_.node_ttl.count(), changes.size());
+      Emit(changes);
+    }
+    l.lock();
+  }
+}
+
+}  // namespace parley::cluster
