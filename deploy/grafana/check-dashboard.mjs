@@ -27,6 +27,11 @@ const COUNTERS_AND_GAUGES = [
   'process_resident_memory_bytes', 'process_open_fds', 'process_max_fds',
   'process_cpu_seconds_total', 'process_start_time_seconds', 'parley_memory_limit_bytes',
   'parley_uptime_seconds', 'parley_build_info',
+  // cluster mode (docs/cluster.md)
+  'parley_cluster_applied_position', 'parley_cluster_log_entries_total',
+  'parley_cluster_log_entries_unread_total', 'parley_cluster_log_read_errors_total',
+  'parley_cluster_apply_delay_seconds', 'parley_cluster_bus_up', 'parley_cluster_bus_silent_seconds',
+  'parley_cluster_bus_dropped_total', 'parley_cluster_refusal_syncs_total',
 ];
 const HISTOGRAMS = [
   'parley_delivery_latency_seconds', 'parley_store_commit_batches',

@@ -28,6 +28,7 @@
 #include "store/batch_codec.h"
 #include "store/commit_queue.h"
 #include "store/read_pool.h"
+#include "util/clock.h"
 #include "util/crypto.h"
 #include "util/time_format.h"
 #include "web/static_files.h"
@@ -75,21 +76,36 @@ net::Response MetricsResponse(const net::Request& req) {
 
 // GET /health, for load balancers and operators: 200 while the node can
 // serve; 503 in cluster mode when it has not been able to read the log of
-// commits for 5 s (its State may be behind the cluster's).
+// commits for 5 s (its State may be behind the cluster's), when its bus
+// says it is up but its own heartbeats have not come back for 5 s (a
+// silent bus, Centrifugo #1189: the node would miss what others send), or
+// when another process uses its node id. A bus that is down (Redis
+// unreachable) is not a reason: every node then follows the log instead.
 net::Response HealthResponse(const net::Request& req, const cluster::LogFollower* follower,
+                             const cluster::Bus* bus, int64_t bus_started_ms,
                              const ServeConfig& cfg) {
   boost::json::object o{{"status", "ok"}};
   unsigned status = 200;
+  auto fail = [&](const char* why) {
+    if (status == 200) o["status"] = why;
+    status = 503;
+  };
   if (follower != nullptr) {
     auto st = follower->stats();
     int64_t since = NowMs() - st.last_ok_ms;
     o["node_id"] = cfg.node_id;
     o["applied_position"] = follower->applied();
     o["log_ok_ms_ago"] = since;
-    if (since > 5000) {
-      o["status"] = "behind";
-      status = 503;
-    }
+    if (since > 5000) fail("behind");
+  }
+  if (bus != nullptr) {
+    auto bs = bus->stats();
+    const int64_t now = SteadyMs();
+    const int64_t silent = now - std::max(bs.own_heard_ms, bus_started_ms);
+    o["bus"] = bs.up ? "up" : "down";
+    o["bus_silent_ms"] = silent;
+    if (bs.up && silent > 5000) fail("bus silent");
+    if (bs.duplicate_ms != 0 && now - bs.duplicate_ms < 60000) fail("node id in use elsewhere");
   }
   net::Response res(static_cast<boost::beast::http::status>(status), req.version());
   res.keep_alive(req.keep_alive());
@@ -181,6 +197,7 @@ int RunServe(const ServeConfig& cfg) {
   std::unique_ptr<events::CommitApplier> log_applier;
   std::unique_ptr<cluster::LogFollower> follower;
   std::atomic<cluster::Bus*> bus_ptr{nullptr};  // set while the bus runs
+  int64_t bus_started_ms = 0;                   // steady clock; set before requests arrive
   if (cfg.cluster) {
     log_applier = std::make_unique<events::CommitApplier>(&state, &gateway, &gateway.presence());
     cluster::LogFollower::Options fo;
@@ -229,6 +246,7 @@ int RunServe(const ServeConfig& cfg) {
     bus = std::make_unique<cluster::RedisBus>(bus_opts, bus_link.get());
     bus_link->set_bus(bus.get());
     presence_sync->Start(bus.get());
+    bus_started_ms = SteadyMs();
     bus_ptr.store(bus.get());
     spdlog::info("cluster bus: Redis at {}:{}, channel {}", bus_opts.host, bus_opts.port,
                  bus_opts.channel);
@@ -271,14 +289,16 @@ int RunServe(const ServeConfig& cfg) {
   const bool metrics_here = cfg.metrics_listen.empty();
   net::HttpServer http(
       &loops, http_opts,
-      [&api, &web, metrics_here, &follower, &cfg](net::Request&& req, net::Responder respond) {
+      [&api, &web, metrics_here, &follower, &cfg, &bus_ptr, &bus_started_ms](
+          net::Request&& req, net::Responder respond) {
         std::string_view t = req.target();
         std::string_view path = t.substr(0, t.find('?'));
         bool api_path = path == "/api" || path.starts_with("/api/");
         bool read = req.method() == boost::beast::http::verb::get ||
                     req.method() == boost::beast::http::verb::head;
         if (path == "/metrics" && read && metrics_here) return respond(MetricsResponse(req));
-        if (path == "/health" && read) return respond(HealthResponse(req, follower.get(), cfg));
+        if (path == "/health" && read)
+          return respond(HealthResponse(req, follower.get(), bus_ptr.load(), bus_started_ms, cfg));
         if (path == "/admin/status" && read) {
           // A browser (no token, wants HTML) gets the status
           // page, which asks for the JSON with the token the
@@ -378,6 +398,16 @@ int RunServe(const ServeConfig& cfg) {
                     "gauge", "", [&bus_ptr] {
                       cluster::Bus* b = bus_ptr.load();
                       return b != nullptr && b->stats().up ? 1.0 : 0.0;
+                    });
+    reg.NewCallback("parley_cluster_bus_silent_seconds",
+                    "Since this node last heard its own heartbeat back through the bus (the "
+                    "canary); 0 without a bus",
+                    "gauge", "", [&bus_ptr, &bus_started_ms] {
+                      cluster::Bus* b = bus_ptr.load();
+                      if (b == nullptr) return 0.0;
+                      return static_cast<double>(
+                                 SteadyMs() - std::max(b->stats().own_heard_ms, bus_started_ms)) /
+                             1e3;
                     });
     reg.NewCallback("parley_cluster_bus_dropped_total",
                     "Messages not published on the cluster's bus (down, queue full)", "counter", "",

@@ -4,7 +4,8 @@
 // never changed, and messages of one publisher arrive in the order it
 // published them. Nothing acknowledged depends on it: a log entry that
 // does not arrive is read from the log; an ephemeral event (typing) that
-// does not arrive is lost, as it would be on a dropped connection.
+// does not arrive is lost, as it would be on a dropped connection. A node
+// does not hear its own messages, except its heartbeats (the canary).
 //
 // Model: centrifuge's broker.go (a contract on every method; the Redis
 // implementation, cluster/redis_bus.h, is tested beside it).
@@ -57,6 +58,13 @@ class Bus {
     uint64_t malformed = 0;  // received messages that did not decode (dropped)
     uint64_t reconnects = 0;
     bool up = false;  // both links (publishing and receiving) are connected
+    // The canary: when this process last heard its own heartbeat come back
+    // through the bus (steady clock, ms; 0: never). A bus that is "up" and
+    // brings nothing back is silent.
+    int64_t own_heard_ms = 0;
+    // When a heartbeat with this node's id from another process was last
+    // heard (steady clock, ms; 0: never): two processes share a node id.
+    int64_t duplicate_ms = 0;
   };
 
   virtual ~Bus() = default;
@@ -69,6 +77,8 @@ class Bus {
                                std::string encoded_batches) = 0;
   virtual void PublishEvents(const events::EventBatch& events) = 0;
   virtual void PublishPresences(const std::vector<PresenceChange>& changes, bool snapshot) = 0;
+  // Also this process's canary: it hears its own heartbeats back
+  // (Stats::own_heard_ms), while other nodes' listeners get OnHeartbeat.
   virtual void PublishHeartbeat() = 0;
   virtual void PublishSnapshotRequest() = 0;
 

@@ -115,8 +115,14 @@ void EncodePresencesMessage(int node, const std::vector<PresenceChange>& changes
   w(snapshot, wire);
 }
 
-void EncodeSignalMessage(BusMessage::Kind kind, int node, std::string* out) {
-  PutHeader(kind, node, out);
+void EncodeHeartbeatMessage(int node, uint64_t incarnation, std::string* out) {
+  PutHeader(BusMessage::Kind::kHeartbeat, node, out);
+  FieldWriter<Schema> w(out);
+  w(incarnation);
+}
+
+void EncodeSnapshotRequestMessage(int node, std::string* out) {
+  PutHeader(BusMessage::Kind::kSnapshotRequest, node, out);
 }
 
 Status DecodeBusMessage(std::string_view bytes, BusMessage* out) {
@@ -138,10 +144,15 @@ Status DecodeBusMessage(std::string_view bytes, BusMessage* out) {
     if (!s.ok()) return Status::Corruption("bus message: " + s.ToString());
     return Status::OK();
   }
-  if (kind == static_cast<char>(BusMessage::Kind::kHeartbeat) ||
-      kind == static_cast<char>(BusMessage::Kind::kSnapshotRequest)) {
-    out->kind = static_cast<BusMessage::Kind>(kind);
-    if (!r.at_end()) return Status::Corruption("bus message: bytes after a signal");
+  if (kind == static_cast<char>(BusMessage::Kind::kHeartbeat)) {
+    out->kind = BusMessage::Kind::kHeartbeat;
+    r(out->incarnation);
+    if (!r.ok() || !r.at_end()) return Status::Corruption("bus message: malformed heartbeat");
+    return Status::OK();
+  }
+  if (kind == static_cast<char>(BusMessage::Kind::kSnapshotRequest)) {
+    out->kind = BusMessage::Kind::kSnapshotRequest;
+    if (!r.at_end()) return Status::Corruption("bus message: bytes after a snapshot request");
     return Status::OK();
   }
   if (kind == static_cast<char>(BusMessage::Kind::kPresences)) {

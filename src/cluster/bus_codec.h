@@ -2,7 +2,8 @@
 //   'L' node:i32 position:u64 committed_ms:i64 batches (store/batch_codec.h)
 //   'E' node:i32 count:varint, then per event its fields and frame
 //   'P' node:i32 snapshot:bool count, then per user: id, present, presence
-//   'H' node:i32 (alive)     'S' node:i32 (asks for presence snapshots)
+//   'H' node:i32 incarnation:u64 (alive; a process hears its own back: the
+//       canary)     'S' node:i32 (asks for presence snapshots)
 // integers little-endian fixed width, strings as varint length + bytes.
 // Decoding checks every length: a malformed message is Status::Corruption.
 #pragma once
@@ -31,6 +32,7 @@ struct BusMessage {
   events::EventBatch events;              // kEvents
   std::vector<PresenceChange> presences;  // kPresences
   bool snapshot = false;                  // kPresences
+  uint64_t incarnation = 0;               // kHeartbeat: which process of `node`
 };
 
 // Appends the message to *out.
@@ -39,8 +41,8 @@ void EncodeLogEntryMessage(int node, CommitPosition position, int64_t committed_
 void EncodeEventsMessage(int node, const events::EventBatch& events, std::string* out);
 void EncodePresencesMessage(int node, const std::vector<PresenceChange>& changes, bool snapshot,
                             std::string* out);
-// kHeartbeat or kSnapshotRequest.
-void EncodeSignalMessage(BusMessage::Kind kind, int node, std::string* out);
+void EncodeHeartbeatMessage(int node, uint64_t incarnation, std::string* out);
+void EncodeSnapshotRequestMessage(int node, std::string* out);
 
 Status DecodeBusMessage(std::string_view bytes, BusMessage* out);
 

@@ -92,10 +92,29 @@ TEST(BusCodec, EventsRoundTrip) {
   EXPECT_EQ(b.frame, nullptr);
 }
 
+TEST(BusCodec, HeartbeatAndSnapshotRequestRoundTrip) {
+  std::string hb, req;
+  EncodeHeartbeatMessage(7, 0xfeedbeef12345678ull, &hb);
+  EncodeSnapshotRequestMessage(8, &req);
+  BusMessage m;
+  ASSERT_OK(DecodeBusMessage(hb, &m));
+  EXPECT_EQ(m.kind, BusMessage::Kind::kHeartbeat);
+  EXPECT_EQ(m.node, 7);
+  EXPECT_EQ(m.incarnation, 0xfeedbeef12345678ull);
+  ASSERT_OK(DecodeBusMessage(req, &m));
+  EXPECT_EQ(m.kind, BusMessage::Kind::kSnapshotRequest);
+  EXPECT_EQ(m.node, 8);
+  EXPECT_TRUE(DecodeBusMessage(req + "x", &m).IsCorruption());
+  EXPECT_TRUE(DecodeBusMessage(hb.substr(0, hb.size() - 1), &m).IsCorruption());
+}
+
 TEST(BusCodec, EveryTruncationAndBadKindIsCorruption) {
-  std::string events;
+  std::string events, presences;
   EncodeEventsMessage(1, SampleEvents(), &events);
-  for (const std::string& whole : {EncodeEntry(SampleEntry()), events}) {
+  events::Presence p;
+  p.status = "idle";
+  EncodePresencesMessage(2, {{kBase + 1, p}, {kBase + 2, std::nullopt}}, true, &presences);
+  for (const std::string& whole : {EncodeEntry(SampleEntry()), events, presences}) {
     for (size_t n = 0; n < whole.size(); ++n) {
       BusMessage m;
       Status s = DecodeBusMessage(std::string_view(whole).substr(0, n), &m);

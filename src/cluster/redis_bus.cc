@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 #include <vector>
 
 #include "cluster/bus_codec.h"
@@ -75,7 +76,11 @@ Status RedisBus::ParseAddress(const std::string& address, Options* options) {
 }
 
 RedisBus::RedisBus(Options options, Listener* listener)
-    : options_(std::move(options)), listener_(listener) {
+    : options_(std::move(options)), listener_(listener), incarnation_(options_.incarnation) {
+  if (incarnation_ == 0) {
+    std::random_device rd;
+    incarnation_ = (static_cast<uint64_t>(rd()) << 32 | rd()) | 1;
+  }
   sender_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "parley-bus-out");
     SendLoop();
@@ -119,13 +124,13 @@ void RedisBus::PublishPresences(const std::vector<PresenceChange>& changes, bool
 
 void RedisBus::PublishHeartbeat() {
   std::string m;
-  EncodeSignalMessage(BusMessage::Kind::kHeartbeat, options_.node_id, &m);
+  EncodeHeartbeatMessage(options_.node_id, incarnation_, &m);
   Enqueue(std::move(m));
 }
 
 void RedisBus::PublishSnapshotRequest() {
   std::string m;
-  EncodeSignalMessage(BusMessage::Kind::kSnapshotRequest, options_.node_id, &m);
+  EncodeSnapshotRequestMessage(options_.node_id, &m);
   Enqueue(std::move(m));
 }
 
@@ -280,7 +285,21 @@ void RedisBus::Received(const char* data, size_t size) {
     malformed_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  if (m.node == options_.node_id) return;  // our own
+  if (m.node == options_.node_id) {
+    // Our own message back; a heartbeat of ours proves the bus carries.
+    if (m.kind == BusMessage::Kind::kHeartbeat) {
+      if (m.incarnation == incarnation_) {
+        own_heard_ms_.store(SteadyMs(), std::memory_order_relaxed);
+      } else {
+        const int64_t last = duplicate_ms_.exchange(SteadyMs(), std::memory_order_relaxed);
+        if (SteadyMs() - last > 10000) {
+          spdlog::error("cluster bus: another process publishes as node {}: node ids must differ",
+                        options_.node_id);
+        }
+      }
+    }
+    return;
+  }
   received_.fetch_add(1, std::memory_order_relaxed);
   switch (m.kind) {
     case BusMessage::Kind::kLogEntry:
@@ -304,6 +323,8 @@ Bus::Stats RedisBus::stats() const {
   s.malformed = malformed_.load(std::memory_order_relaxed);
   s.reconnects = reconnects_.load(std::memory_order_relaxed);
   s.up = send_up_.load(std::memory_order_relaxed) && receive_up_.load(std::memory_order_relaxed);
+  s.own_heard_ms = own_heard_ms_.load(std::memory_order_relaxed);
+  s.duplicate_ms = duplicate_ms_.load(std::memory_order_relaxed);
   return s;
 }
 

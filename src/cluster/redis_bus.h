@@ -30,6 +30,9 @@ class RedisBus : public Bus {
     std::string channel = "parley:bus";  // one pub/sub channel per cluster
     int node_id = 0;                     // this node (its messages are not heard back)
     size_t max_queue = 65536;            // messages waiting to be published
+    // Which process this is (heartbeats carry it, to tell a duplicate node
+    // id from one's own canary); 0: a random one.
+    uint64_t incarnation = 0;
   };
 
   // "redis://HOST:PORT" or "HOST:PORT" into options->host/port.
@@ -58,6 +61,7 @@ class RedisBus : public Bus {
 
   const Options options_;
   Listener* const listener_;
+  uint64_t incarnation_;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -68,6 +72,7 @@ class RedisBus : public Bus {
   std::atomic<bool> send_up_{false};
   std::atomic<bool> receive_up_{false};
   std::atomic<uint64_t> published_{0}, dropped_{0}, received_{0}, malformed_{0}, reconnects_{0};
+  std::atomic<int64_t> own_heard_ms_{0}, duplicate_ms_{0};
 
   std::thread sender_;
   std::thread receiver_;

@@ -164,6 +164,30 @@ TEST(RedisBus, PresencesHeartbeatsAndSnapshotRequestsArrive) {
   EXPECT_EQ(r2.requests_, std::vector<int>{1});
 }
 
+TEST(RedisBus, OwnHeartbeatsComeBackAndADuplicateNodeIdIsSeen) {
+  RedisTestServer redis;
+  Recorder r1, r2, r3;
+  RedisBus b1(Opts(redis, 1), &r1), b2(Opts(redis, 2), &r2);
+  ASSERT_TRUE(WaitUp(b1));
+  ASSERT_TRUE(WaitUp(b2));
+  EXPECT_EQ(b1.stats().own_heard_ms, 0);
+  b1.PublishHeartbeat();
+  for (int i = 0; i < 500 && b1.stats().own_heard_ms == 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_GT(b1.stats().own_heard_ms, 0) << "the canary came back";
+  EXPECT_EQ(b1.stats().duplicate_ms, 0);
+  ASSERT_TRUE(r2.WaitFor([&] { return !r2.heartbeats_.empty(); }));
+  // A second process as node 1.
+  RedisBus dup(Opts(redis, 1), &r3);
+  ASSERT_TRUE(WaitUp(dup));
+  dup.PublishHeartbeat();
+  b1.PublishHeartbeat();
+  for (int i = 0; i < 500 && (b1.stats().duplicate_ms == 0 || dup.stats().duplicate_ms == 0); ++i)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_GT(b1.stats().duplicate_ms, 0);
+  EXPECT_GT(dup.stats().duplicate_ms, 0);
+  EXPECT_EQ(b2.stats().duplicate_ms, 0);
+}
+
 TEST(RedisBus, RedisKilledAndBackDropsMeanwhileThenFlowsAgain) {
   RedisTestServer redis;
   Recorder r1, r2;

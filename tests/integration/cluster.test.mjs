@@ -7,7 +7,7 @@
 // node killed with -9 and started again catches up from the log.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import {
   Server, FAST_FLAGS, TEST_STORE, register, createGuild, postMessage, expectStatus, tmpDataDir,
   request, PASSWORD, uniqueName, sleep, newTestDatabase, freePort,
@@ -261,14 +261,31 @@ test('with Redis as the bus: entries and typing between nodes, and Redis down co
   await killRedis(redis);
   await eventually('the bus is seen down', async () => !(await status(b, owner.token)).bus.up);
   await check(await post('no redis'), 'no redis');
-  const health = await request(b, 'GET', '/health', { prefix: '' });
-  assert.equal(health.status, 200, 'a node without its bus still serves');
+  const downHealth = await request(b, 'GET', '/health', { prefix: '' });
+  assert.equal(downHealth.status, 200, 'a node without its bus still serves');
+  assert.equal(downHealth.json.bus, 'down');
   // Back: the bus comes up again by itself.
   redis = await startRedis(port);
   await eventually('both nodes back on the bus', async () => (await status(a, owner.token)).bus?.up && (await status(b, owner.token)).bus?.up, 15_000);
   await check(await post('redis back'), 'redis back');
   expectStatus(await owner.client.post(`/channels/${general.id}/typing`), 204, 'typing on A again');
   await gwB.nextDispatch('TYPING_START', (d) => d.user_id === owner.user.id, 10_000);
+
+  // A silent bus (Redis answers PING but holds every PUBLISH: CLIENT PAUSE
+  // WRITE): the canary does not come back, /health says so, then recovers.
+  const health = async (srv) => {
+    const r = await request(srv, 'GET', '/health', { prefix: '' });
+    return { status: r.status, body: r.json };
+  };
+  assert.equal((await health(b)).status, 200);
+  execFileSync('redis-cli', ['-p', String(port), 'CLIENT', 'PAUSE', '9000', 'WRITE']);
+  const silent = await eventually('B reports a silent bus', async () => {
+    const h = await health(b);
+    return h.status === 503 && h.body.status === 'bus silent' ? h : null;
+  }, 12_000);
+  assert.equal(silent.body.bus, 'up', 'the bus claimed to be up while silent');
+  await eventually('B healthy again after the pause', async () => (await health(b)).status === 200, 20_000);
+  await check(await post('after the pause'), 'after the pause');
 
   // Presence is one per user across nodes: the owner's status set on A is
   // seen on B, live and in a new session's GUILD_CREATE.
