@@ -235,7 +235,10 @@ void Api::Dispatch(const CallPtr& call) {
     }
   }
   if (match->auth && !call->user) return call->Fail(ApiError::Unauthorized());
-  who = call->user ? std::to_string(call->user->id) : "ip:" + ClientIp(*call);
+  // Routes that need no token (login, register, invites) are limited per
+  // client address even when a token is sent: a token must not buy its
+  // holder another 5 registrations or password guesses a minute.
+  who = match->auth && call->user ? std::to_string(call->user->id) : "ip:" + ClientIp(*call);
 
   // Rate limits.
   std::string key = match->bucket;

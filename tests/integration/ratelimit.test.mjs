@@ -149,3 +149,36 @@ test('--ratelimit-scale raises the per-route limits', { timeout: 120_000 }, asyn
   const limit = Number(r.headers.get('x-ratelimit-limit'));
   assert.ok(limit >= 1000, `X-RateLimit-Limit with scale 1000: ${limit}`);
 });
+
+test('login and register are limited per client address, whatever token is sent (and behind a trusted proxy, per forwarded address)', { timeout: 120_000 }, async () => {
+  // Default auth limit: 5 a minute per address (Discord-like), fast hashing.
+  const srv = await start(['--password-cost', 'min', '--ratelimit-global', '100000', '--trusted-proxy', '127.0.0.1']);
+  // Each registration returns a fresh token; sending it does not reset the limit.
+  let token;
+  const statuses = [];
+  for (let i = 0; i < 6; i++) {
+    const res = await request(srv, 'POST', '/auth/register', {
+      token,
+      headers: { 'X-Forwarded-For': '203.0.113.7' },
+      body: { username: `rl${process.pid}x${i}${Math.floor(Math.random() * 1e6)}`, password: 'correct horse battery staple 42' },
+    });
+    statuses.push(res.status);
+    if (res.status === 201) token = res.json.token;
+  }
+  assert.ok(statuses.includes(429), `register was never limited with a token sent: ${statuses}`);
+  const limited = statuses.indexOf(429);
+  assert.ok(limited <= 5, `limited after ${limited} registrations: ${statuses}`);
+  // Another client address behind the same proxy has its own budget.
+  const other = await request(srv, 'POST', '/auth/register', {
+    headers: { 'X-Forwarded-For': '198.51.100.9, 203.0.113.8' },
+    body: { username: `rl${process.pid}other${Math.floor(Math.random() * 1e6)}`, password: 'correct horse battery staple 42' },
+  });
+  assert.equal(other.status, 201, `another forwarded address: ${other.status} ${other.text}`);
+  // Logins count against the same per-address budget.
+  const login = await request(srv, 'POST', '/auth/login', {
+    token,
+    headers: { 'X-Forwarded-For': '203.0.113.7' },
+    body: { login: 'nobody', password: 'wrong' },
+  });
+  assert.equal(login.status, 429, `login from the limited address: ${login.status} ${login.text}`);
+});
