@@ -631,6 +631,13 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       ->envname("PARLEY_ADMIN");
   auto& gw = cfg->gateway;
   serve
+      ->add_option("--identify-timeout-ms", gw.identify_timeout_ms,
+                   "A gateway connection must identify (or resume) this soon after Hello, else "
+                   "close 4003 (0 = no deadline)")
+      ->envname("PARLEY_IDENTIFY_TIMEOUT_MS")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+  serve
       ->add_option("--heartbeat-interval-ms", gw.heartbeat_interval_ms,
                    "Gateway heartbeat interval sent in Hello")
       ->envname("PARLEY_HEARTBEAT_INTERVAL_MS")

@@ -26,6 +26,7 @@ Conn::Conn(LoopHub* hub, Socket&& socket, Compression c, uint32_t max_frame)
       parser_(max_frame),
       compressor_(c, hub->gw().options().compression) {
   deadline_base_ms_ = hub_->now_ms();
+  opened_ms_ = static_cast<uint32_t>(deadline_base_ms_);
   window_start_s_ = static_cast<uint32_t>(deadline_base_ms_ / 1000);
 }
 
@@ -293,7 +294,13 @@ void Conn::CheckDeadlines(int64_t now) {
     return;
   }
   if (phase_ != Phase::kOpen) return;
-  const int64_t interval = hub_->gw().options().heartbeat_interval_ms;
+  const GatewayOptions& o = hub_->gw().options();
+  if (session_ == nullptr && o.identify_timeout_ms > 0 &&
+      static_cast<uint32_t>(now) - opened_ms_ >= static_cast<uint32_t>(o.identify_timeout_ms)) {
+    Close(close_code::kNotAuthenticated, "identify timeout");
+    return;
+  }
+  const int64_t interval = o.heartbeat_interval_ms;
   int64_t since = now - deadline_base_ms_;
   if (since >= 2 * interval) {
     Close(close_code::kSessionTimedOut, "heartbeat timeout");

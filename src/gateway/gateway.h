@@ -44,6 +44,9 @@ using events::SessionStartLimit;
 struct GatewayOptions {
   int heartbeat_interval_ms = 41250;
   int resume_window_ms = 180000;
+  // A connection that has not identified (or resumed) this long after
+  // Hello is closed with 4003 (0 = never).
+  int identify_timeout_ms = 30000;
   uint32_t replay_buffer = 1024;               // dispatches kept per session for Resume
   size_t max_pending_bytes = 4 * 1024 * 1024;  // per socket; over it: close 4000
   int identify_limit = 1000;                   // identifies per bot per 24 h (0 = no limit)

@@ -141,13 +141,17 @@ class Conn : public net::WsFrameParser::Handler,
   int64_t deadline_base_ms_ = 0;
   uint32_t out_sent_ = 0;        // prefix of *out_ already written
   uint32_t window_start_s_ = 0;  // client payload rate-limit window (seconds)
+  // When Hello was sent (the identify deadline), now_ms() modulo 2^32:
+  // compared by unsigned difference, right for spans under 49 days.
+  uint32_t opened_ms_ = 0;
   uint16_t window_count_ = 0;
   Phase phase_ = Phase::kOpen;
-  bool asked_beat_ = false;
-  bool write_waiting_ = false;
-  bool dirty_ = false;
-  bool shut_down_ = false;
-  bool auth_synced_ = false;  // cluster mode: a refused identify waited once
+  // One byte for all the flags: Conn stays in its 160-byte size class.
+  bool asked_beat_ : 1 = false;
+  bool write_waiting_ : 1 = false;
+  bool dirty_ : 1 = false;
+  bool shut_down_ : 1 = false;
+  bool auth_synced_ : 1 = false;  // cluster mode: a refused identify waited once
 
   friend class LoopHub;
 };

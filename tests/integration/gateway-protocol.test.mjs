@@ -19,7 +19,7 @@ const HB_MS = 1000; // --heartbeat-interval-ms of the `hb` server
 
 let srv; // defaults (FAST_FLAGS)
 let hb; // --heartbeat-interval-ms 1000
-let misc; // --max-guilds-per-shard 1, --public-url, --allow-privileged-intents, --identify-limit 3
+let misc; // --max-guilds-per-shard 1, --public-url, --allow-privileged-intents, --identify-limit 3, --identify-timeout-ms 1500
 const clients = [];
 
 before(async () => {
@@ -32,6 +32,7 @@ before(async () => {
         '--public-url', 'http://chat.example.test:9999',
         '--allow-privileged-intents',
         '--identify-limit', '3',
+        '--identify-timeout-ms', '1500',
       ]),
     }),
   ]);
@@ -561,4 +562,21 @@ test('graceful shutdown: every connection gets op 7 Reconnect, then close 4000',
   } finally {
     await s.stop();
   }
+});
+
+test('4003: a connection that does not identify within --identify-timeout-ms is closed, heartbeats or not', { timeout: 60_000 }, async () => {
+  const idle = await conn(misc, { label: 'never-identifies' });
+  idle.startHeartbeating(300);
+  const t0 = Date.now();
+  await idle.expectClose(4003, 10_000, 'identify timeout');
+  const took = Date.now() - t0;
+  assert.ok(took >= 1000 && took < 5000, `closed after ${took} ms (deadline 1500 ms, sweep every 250 ms)`);
+  // One that identifies in time stays, well past the deadline.
+  const u = await register(misc);
+  const ok = await session(misc, u.token, {}, { label: 'identifies' });
+  ok.startHeartbeating(300);
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.equal(ok.closeInfo, null, `an identified session was closed: ${JSON.stringify(ok.closeInfo)}`);
+  ok.stopHeartbeating();
+  ok.assertClean();
 });
