@@ -112,7 +112,9 @@ bool Conn::OnMessage(net::WsOpcode opcode, std::string_view payload) {
 bool Conn::OnPing(std::string_view payload) {
   if (phase_ != Phase::kOpen) return true;
   net::AppendPongFrame(&Out(), payload);
-  MarkDirty();
+  // Pongs count against --max-pending-bytes like dispatches: a client that
+  // pings and never reads is a slow consumer (closed with 4000).
+  Queued();
   return true;
 }
 

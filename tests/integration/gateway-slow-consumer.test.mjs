@@ -101,3 +101,49 @@ test(`a session that stops reading is closed with 4000; a reading one gets all $
   await assertAlive(srv, A.token, 'after the slow consumer');
   reader.assertOpen();
 });
+
+test('a ping flood from a client that never reads is closed at --max-pending-bytes; server memory stays bounded', { timeout: 120_000 }, async () => {
+  const net = await import('node:net');
+  const crypto = await import('node:crypto');
+  const { encodeFrame, WS_OP } = await import('./lib/gateway.mjs');
+  const fs = await import('node:fs');
+  const rss = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${srv.proc.pid}/status`, 'utf8'))[1]) * 1024;
+  const sock = net.connect({ host: '127.0.0.1', port: srv.port });
+  await new Promise((r, j) => {
+    sock.once('connect', r);
+    sock.once('error', j);
+  });
+  const key = crypto.randomBytes(16).toString('base64');
+  sock.write(`GET /?v=10&encoding=json HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  // Read the 101 (and Hello), then never read again.
+  await new Promise((r) => sock.once('data', r));
+  sock.pause();
+  const before = rss();
+  const ping = encodeFrame(WS_OP.PING, Buffer.alloc(125, 0x61));
+  const chunk = Buffer.concat(Array(512).fill(ping)); // 64 KiB of pings
+  let sent = 0;
+  let closed = false;
+  sock.on('error', () => {
+    closed = true;
+  });
+  sock.on('close', () => {
+    closed = true;
+  });
+  const limit = 256 * 1024 * 1024; // pongs for 256 MiB of pings
+  while (!closed && sent < limit) {
+    if (!sock.write(chunk)) {
+      // The server stopped reading us (it closed), or TCP is full: wait a little.
+      await Promise.race([new Promise((r) => sock.once('drain', r)), sleep(2000)]);
+      if (sock.writableLength > 8 * 1024 * 1024) break; // it no longer reads: done
+    }
+    sent += chunk.length;
+  }
+  const grew = rss() - before;
+  sock.destroy();
+  // The cap (64 KiB here) plus kernel buffers and allocator slack, never
+  // the hundreds of MiB of pongs the client asked for.
+  assert.ok(grew < 48 * 1024 * 1024, `server RSS grew by ${(grew / 1048576).toFixed(1)} MiB after ${(sent / 1048576).toFixed(0)} MiB of pings`);
+  assert.ok(sent >= 8 * 1024 * 1024 || closed, `the flood ran (${sent} bytes)`);
+  const u = await register(srv);
+  await assertAlive(srv, u.token, 'after the ping flood');
+});
