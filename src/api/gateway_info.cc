@@ -18,7 +18,7 @@ void GetGateway(Api& api, const CallPtr& call) {
 void GetGatewayBot(Api& api, const CallPtr& call) {
   if (!api.gateway()) return call->Fail(ApiError::NotFound());
   events::GatewayView& gw = *api.gateway();
-  auto limit = gw.StartLimit(call->user->id);
+  auto limit = gw.StartLimit(call->user->id, call->user->bot);
   size_t guilds = api.state().GuildsOfUser(call->user->id).size();
   int shards = std::max<int>(1, static_cast<int>(std::ceil(static_cast<double>(guilds) / 1000.0)));
   bj::object out{{"url", gw.Url(call->req[boost::beast::http::field::host])},

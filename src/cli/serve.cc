@@ -673,6 +673,12 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(0, 100000000))
       ->capture_default_str();
   serve
+      ->add_option("--user-identify-limit", gw.user_identify_limit,
+                   "Identifies per user (non-bot) token per 24 h; more: close 4008 (0 = no limit)")
+      ->envname("PARLEY_USER_IDENTIFY_LIMIT")
+      ->check(CLI::Range(0, 100000000))
+      ->capture_default_str();
+  serve
       ->add_option("--max-guilds-per-shard", gw.max_guilds_per_shard,
                    "More guilds in one gateway shard: close 4011 (sharding required)")
       ->envname("PARLEY_MAX_GUILDS_PER_SHARD")

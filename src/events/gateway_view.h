@@ -35,7 +35,8 @@ class GatewayView {
   virtual std::string Url(std::string_view host_header) const = 0;
   // /gateway/bot's session_start_limit for `user_id` (takes nothing from
   // the budget). Thread-safe.
-  virtual SessionStartLimit StartLimit(Snowflake user_id) = 0;
+  // `bot`: the bot budget (--identify-limit), else the user one.
+  virtual SessionStartLimit StartLimit(Snowflake user_id, bool bot) = 0;
   // Counters for /admin/status. Thread-safe.
   virtual GatewayStats stats() const = 0;
 };

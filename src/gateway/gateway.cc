@@ -199,9 +199,10 @@ namespace {
 constexpr int64_t kDayMs = 24 * 3600 * 1000;
 }
 
-SessionStartLimit Gateway::StartLimit(Snowflake user_id) {
+SessionStartLimit Gateway::StartLimit(Snowflake user_id, bool bot) {
   SessionStartLimit out;
-  out.total = options_.identify_limit > 0 ? options_.identify_limit : 1000000;
+  const int limit = bot ? options_.identify_limit : options_.user_identify_limit;
+  out.total = limit > 0 ? limit : 1000000;
   int64_t now = NowMs();
   std::lock_guard lock(identify_mu_);
   auto it = identifies_.find(user_id);
@@ -215,15 +216,16 @@ SessionStartLimit Gateway::StartLimit(Snowflake user_id) {
   return out;
 }
 
-bool Gateway::TakeIdentify(Snowflake user_id) {
+bool Gateway::TakeIdentify(Snowflake user_id, bool bot) {
   int64_t now = NowMs();
+  const int limit = bot ? options_.identify_limit : options_.user_identify_limit;
   std::lock_guard lock(identify_mu_);
   IdentifyBudget& b = identifies_[user_id];
   if (now - b.window_start_ms >= kDayMs) {
     b.window_start_ms = now;
     b.used = 0;
   }
-  if (options_.identify_limit > 0 && b.used >= options_.identify_limit) return false;
+  if (limit > 0 && b.used >= limit) return false;
   ++b.used;
   return true;
 }

@@ -50,6 +50,7 @@ struct GatewayOptions {
   uint32_t replay_buffer = 1024;               // dispatches kept per session for Resume
   size_t max_pending_bytes = 4 * 1024 * 1024;  // per socket; over it: close 4000
   int identify_limit = 1000;                   // identifies per bot per 24 h (0 = no limit)
+  int user_identify_limit = 1000;              // identifies per user token per 24 h (0 = none)
   int max_guilds_per_shard = 2500;             // more: close 4011
   bool allow_privileged_intents = false;       // for every bot
   std::string public_url;                      // "" = from the Host header
@@ -101,9 +102,10 @@ class Gateway final : public events::EventSink, public events::GatewayView {
   // ws://HOST:PORT for /gateway and READY's resume_gateway_url.
   std::string Url(std::string_view host_header) const override;
   // /gateway/bot's session_start_limit for `user_id`.
-  SessionStartLimit StartLimit(Snowflake user_id) override;
-  // Takes one identify from the user's daily budget; false when exhausted.
-  bool TakeIdentify(Snowflake user_id);
+  SessionStartLimit StartLimit(Snowflake user_id, bool bot) override;
+  // Takes one identify from the user's daily budget (--identify-limit for
+  // bots, --user-identify-limit for users); false when exhausted.
+  bool TakeIdentify(Snowflake user_id, bool bot);
 
   GatewayStats stats() const override;
   // Identified sessions by shard ([id, count] -> sessions), for metrics.

@@ -128,7 +128,7 @@ bool LoopHub::Identify(Conn* c, const struct Identify& id) {
     c->Close(close_code::kShardingRequired, "sharding required");
     return false;
   }
-  if (user->bot && !gw_->TakeIdentify(user->id)) {
+  if (!gw_->TakeIdentify(user->id, user->bot)) {
     c->Close(close_code::kRateLimited, "session start limit reached");
     return false;
   }

@@ -84,7 +84,7 @@ test('GET /gateway: no auth, {url: ws://<Host>}; --public-url is used when given
   assert.equal(pub.url.replace(/\/$/, ''), 'ws://chat.example.test:9999', '--public-url http://… → ws://…');
 });
 
-test('GET /gateway/bot: needs a token; shape; total is --identify-limit', { timeout: TEST_MS }, async () => {
+test('GET /gateway/bot: needs a token; shape; total is --identify-limit (bots) or --user-identify-limit (users)', { timeout: TEST_MS }, async () => {
   const noAuth = await request(srv, 'GET', '/gateway/bot');
   assert.equal(noAuth.status, 401, `GET /gateway/bot without a token: ${noAuth.status} ${noAuth.text}`);
   const u = await register(srv);
@@ -103,10 +103,13 @@ test('GET /gateway/bot: needs a token; shape; total is --identify-limit', { time
 
   const mu = await register(misc);
   const ml = expectStatus(await mu.client.get('/gateway/bot'), 200).session_start_limit;
-  assert.equal(ml.total, 3, '--identify-limit 3');
+  assert.equal(ml.total, 1000, 'a user token: its own budget, --user-identify-limit (default 1000)');
+  const mb = await createBot(misc, mu.client);
+  const bl = expectStatus(await mb.client.get('/gateway/bot'), 200).session_start_limit;
+  assert.equal(bl.total, 3, 'a bot: --identify-limit 3');
 });
 
-test('GET /gateway/bot: remaining drops by one per bot identify; user identifies are not counted', { timeout: TEST_MS }, async () => {
+test('GET /gateway/bot: remaining drops by one per bot identify; a user identify counts against its own budget, not the bot\'s', { timeout: TEST_MS }, async () => {
   const owner = await userInGuild(srv);
   const bot = await createBot(srv, owner.client);
   await addBot(owner.client, owner.guild.id, bot.botId);
@@ -118,7 +121,7 @@ test('GET /gateway/bot: remaining drops by one per bot identify; user identifies
   const s2 = await session(srv, bot.token, { intents: INTENTS.GUILDS });
   assert.equal(await rem(bot.client), r0 - 2, 'after two bot identifies');
   const s3 = await session(srv, owner.token);
-  assert.equal(await rem(owner.client), u0, 'a user identify is not counted');
+  assert.equal(await rem(owner.client), u0 - 1, "a user identify counts against the user's own budget");
   assert.equal(await rem(bot.client), r0 - 2, "a user identify does not touch the bot's count");
   for (const s of [s1, s2, s3]) s.assertClean();
 
@@ -579,4 +582,25 @@ test('4003: a connection that does not identify within --identify-timeout-ms is 
   assert.equal(ok.closeInfo, null, `an identified session was closed: ${JSON.stringify(ok.closeInfo)}`);
   ok.stopHeartbeating();
   ok.assertClean();
+});
+
+test('4008: user tokens have a daily identify budget too (--user-identify-limit)', { timeout: 60_000 }, async () => {
+  const s = await startServer({ extraArgs: mergeFlags(FAST_FLAGS, ['--user-identify-limit', '3']) });
+  try {
+    const u = await register(s);
+    for (let i = 0; i < 3; i++) {
+      const gw = await session(s, u.token, {}, { label: `identify ${i + 1}` });
+      gw.destroy();
+    }
+    const over = await conn(s, { label: 'identify 4' });
+    over.send(GatewayClient.identifyPayload(u.token));
+    await over.expectClose(4008, 10_000, 'the fourth identify of the day');
+    // Another user has a budget of their own.
+    const v = await register(s);
+    const ok = await session(s, v.token, {}, { label: 'other user' });
+    ok.assertClean();
+    ok.destroy();
+  } finally {
+    await s.stopAndAssertClean();
+  }
 });
