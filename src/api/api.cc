@@ -242,9 +242,11 @@ void Api::Dispatch(const CallPtr& call) {
 
   // Rate limits.
   std::string key = match->bucket;
-  // Only a real snowflake becomes part of a key: junk ids cannot mint keys.
-  if (match->major && !call->params.empty() && ParseSnowflake(call->params[0]))
-    key += ":" + call->params[0];
+  // Only a real snowflake becomes part of a key, as its parsed value:
+  // junk ids cannot mint keys, and "0123" shares the bucket of "123".
+  if (match->major && !call->params.empty()) {
+    if (auto id = ParseSnowflake(call->params[0])) key += ":" + std::to_string(*id);
+  }
   call->bucket = BucketHash(match->bucket);
   if (!call->synced) call->rate = rate_limiter_.Check(who, key, match->limit, NowMs());
   call->rate_limited = true;

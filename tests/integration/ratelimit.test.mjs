@@ -182,3 +182,17 @@ test('login and register are limited per client address, whatever token is sent 
   });
   assert.equal(login.status, 429, `login from the limited address: ${login.status} ${login.text}`);
 });
+
+test('a channel id written with a leading zero shares its bucket (the key is the parsed id)', { timeout: 120_000 }, async () => {
+  const srv = await start(['--password-cost', 'min']);
+  const a = await register(srv);
+  const { general } = await createGuild(a.client);
+  const statuses = [];
+  for (let i = 0; i < 5; i++) {
+    const r = await a.client.post(`/channels/${general.id}/messages`, { content: `z${i}` });
+    statuses.push(r.status);
+  }
+  const padded = await a.client.post(`/channels/0${general.id}/messages`, { content: 'padded' });
+  statuses.push(padded.status);
+  assert.equal(padded.status, 429, `the sixth post within the window, id with a leading zero: ${statuses}`);
+});
