@@ -48,7 +48,7 @@ stop_all() {
   echo "cluster: stopped" >&2
 }
 trap stop_all EXIT
-trap 'exit 0' INT TERM
+trap 'exit 0' INT TERM HUP
 
 free_port() {
   perl -MIO::Socket::INET -e \

@@ -40,6 +40,7 @@ after(async () => {
   if (pgDir) {
     try {
       execFileSync('scripts/pg-cluster.sh', ['stop', pgDir], { stdio: 'ignore' });
+      fs.rmSync(path.dirname(pgDir), { recursive: true, force: true });
     } catch {
       // best effort
     }
