@@ -234,7 +234,19 @@ void Api::Dispatch(const CallPtr& call) {
       if (u && u->bot == bot_prefix) call->user = std::move(u);
     }
   }
-  if (match->auth && !call->user) return call->Fail(ApiError::Unauthorized());
+  if (match->auth && !call->user) {
+    // Tokens that do not authenticate are throttled per client address
+    // (Discord bans an address after 10,000 invalid requests in 10
+    // minutes): past the budget, 429 instead of 401. In cluster mode only
+    // the final answer counts (after the catch-up, RetryAfterSync).
+    if (!auth.empty() && options_.invalid_request_limit > 0 &&
+        (!options_.cluster || call->synced)) {
+      RateDecision d = rate_limiter_.Check("invalid:" + ClientIp(*call), "invalid-token",
+                                           {options_.invalid_request_limit, 600.0}, NowMs());
+      if (!d.allowed) return SendRateLimited(call, d);
+    }
+    return call->Fail(ApiError::Unauthorized());
+  }
   // Routes that need no token (login, register, invites) are limited per
   // client address even when a token is sent: a token must not buy its
   // holder another 5 registrations or password guesses a minute.
@@ -250,19 +262,7 @@ void Api::Dispatch(const CallPtr& call) {
   call->bucket = BucketHash(match->bucket);
   if (!call->synced) call->rate = rate_limiter_.Check(who, key, match->limit, NowMs());
   call->rate_limited = true;
-  if (!call->rate.allowed) {
-    const RateDecision& d = call->rate;
-    boost::json::object body{{"message", "You are being rate limited."},
-                             {"retry_after", std::ceil(d.retry_after_s * 1000) / 1000},
-                             {"global", d.global}};
-    if (d.global) body["code"] = 0;
-    net::Response res = call->MakeResponse(429, boost::json::serialize(body));
-    res.set("Retry-After", fmt::format("{:.3f}", d.retry_after_s));
-    if (d.global) res.set("X-RateLimit-Global", "true");
-    res.set("X-RateLimit-Scope", d.global ? "global" : "user");
-    call->Send(std::move(res));
-    return;
-  }
+  if (!call->rate.allowed) return SendRateLimited(call, call->rate);
 
   try {
     match->fn(*this, call);
@@ -341,6 +341,18 @@ void Api::CommitWithStatus(WriteBatch batch, std::function<void(Status)> done) {
                          if (s.ok()) ApplyCommitted(b);
                          done(s);
                        });
+}
+
+void Api::SendRateLimited(const CallPtr& call, const RateDecision& d) {
+  boost::json::object body{{"message", "You are being rate limited."},
+                           {"retry_after", std::ceil(d.retry_after_s * 1000) / 1000},
+                           {"global", d.global}};
+  if (d.global) body["code"] = 0;
+  net::Response res = call->MakeResponse(429, boost::json::serialize(body));
+  res.set("Retry-After", fmt::format("{:.3f}", d.retry_after_s));
+  if (d.global) res.set("X-RateLimit-Global", "true");
+  res.set("X-RateLimit-Scope", d.global ? "global" : "user");
+  call->Send(std::move(res));
 }
 
 std::string Api::ClientIp(const Call& call) const {

@@ -34,7 +34,10 @@ struct ApiOptions {
   PasswordCost password_cost = PasswordCost::kInteractive;
   int ratelimit_global = 50;     // requests/s per token; 0 = off
   double ratelimit_scale = 1.0;  // multiplies every per-route limit
-  std::string public_url;        // e.g. "http://127.0.0.1:8080" (gateway URLs later)
+  // Requests with a token that does not authenticate, per client address
+  // per 10 minutes; more are answered 429 (0 = no limit).
+  int invalid_request_limit = 10000;
+  std::string public_url;  // e.g. "http://127.0.0.1:8080" (gateway URLs later)
   // Writes waiting for the writer beyond this are refused with 503 (and
   // clients retry) rather than queued without bound.
   size_t max_write_queue = 100000;
@@ -193,6 +196,8 @@ class Api {
   // The client's address: the peer's, or behind a trusted proxy the one it
   // forwarded (ApiOptions::trusted_proxies).
   std::string ClientIp(const Call& call) const;
+  // Replies 429 with Discord's body and headers for decision `d`.
+  void SendRateLimited(const CallPtr& call, const RateDecision& d);
 
   State& state() { return *deps_.state; }
   // Null when the server runs without a gateway (tools, tests).

@@ -52,6 +52,7 @@ struct ServeConfig {
   std::string password_cost = "interactive";
   int ratelimit_global = 50;
   double ratelimit_scale = 1.0;
+  int invalid_request_limit = 10000;
   int header_timeout_ms = 10000;
   int idle_timeout_ms = 120000;
   size_t body_limit = 1024 * 1024;
@@ -265,6 +266,7 @@ int RunServe(const ServeConfig& cfg) {
   api_opts.cluster = cfg.cluster;
   api_opts.trusted_proxies = cfg.trusted_proxies;
   api_opts.ratelimit_scale = cfg.ratelimit_scale;
+  api_opts.invalid_request_limit = cfg.invalid_request_limit;
   for (const auto& a : cfg.admins) api_opts.admins.push_back(ToLower(a));
   Api api({&state, &reads, &writer, &ids, &blocking, &gateway, &gateway, &gateway.presence(),
            bus_link.get()},
@@ -557,6 +559,13 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                    "Node id 0..1023 for snowflakes (worker = id/32, process = id%32)")
       ->envname("PARLEY_NODE_ID")
       ->check(CLI::Range(0, 1023))
+      ->capture_default_str();
+  serve
+      ->add_option("--invalid-request-limit", cfg->invalid_request_limit,
+                   "Requests with a token that does not authenticate, per client address per 10 "
+                   "minutes; more get 429 (0 = no limit)")
+      ->envname("PARLEY_INVALID_REQUEST_LIMIT")
+      ->check(CLI::Range(0, 100000000))
       ->capture_default_str();
   serve
       ->add_option("--trusted-proxy", cfg->trusted_proxies,

@@ -196,3 +196,23 @@ test('a channel id written with a leading zero shares its bucket (the key is the
   statuses.push(padded.status);
   assert.equal(padded.status, 429, `the sixth post within the window, id with a leading zero: ${statuses}`);
 });
+
+test('tokens that do not authenticate are throttled per client address (--invalid-request-limit)', { timeout: 120_000 }, async () => {
+  const srv = await start(['--password-cost', 'min', '--ratelimit-global', '100000', '--invalid-request-limit', '5']);
+  const good = await register(srv);
+  const statuses = [];
+  for (let i = 0; i < 7; i++) {
+    const r = await request(srv, 'GET', '/users/@me', { token: `not.a-token.${i}` });
+    statuses.push(r.status);
+  }
+  assert.deepEqual(statuses.slice(0, 5), [401, 401, 401, 401, 401], `statuses ${statuses}`);
+  assert.equal(statuses[5], 429, `the sixth invalid token within 10 minutes: ${statuses}`);
+  const r = await request(srv, 'GET', '/users/@me', { token: 'still.not-a.token' });
+  assert.equal(r.status, 429);
+  assert.equal(typeof r.json?.message, 'string', r.text);
+  assert.ok(r.json.retry_after > 0 && r.json.retry_after <= 600, `retry_after within the 10-minute window: ${r.text}`);
+  assert.equal(r.json.global, false);
+  assert.ok(Number(r.headers.get('retry-after')) > 0, 'Retry-After header');
+  // A valid token from the same address still works: only invalid requests count.
+  expectStatus(await good.client.get('/users/@me'), 200, 'a valid token');
+});
