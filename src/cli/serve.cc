@@ -25,7 +25,6 @@
 #include "net/event_loops.h"
 #include "net/http_server.h"
 #include "state/state.h"
-#include "store/batch_codec.h"
 #include "store/commit_queue.h"
 #include "store/read_pool.h"
 #include "util/clock.h"
@@ -75,6 +74,12 @@ net::Response MetricsResponse(const net::Request& req) {
   return res;
 }
 
+// How long the bus's canary has been silent (its own heartbeat not heard
+// back), counting from the bus's start.
+int64_t BusSilentMs(const cluster::Bus& bus, int64_t bus_started_ms) {
+  return SteadyMs() - std::max(bus.stats().own_heard_ms, bus_started_ms);
+}
+
 // GET /health, for load balancers and operators: 200 while the node can
 // serve; 503 in cluster mode when it has not been able to read the log of
 // commits for 5 s (its State may be behind the cluster's), when its bus
@@ -102,7 +107,7 @@ net::Response HealthResponse(const net::Request& req, const cluster::LogFollower
   if (bus != nullptr) {
     auto bs = bus->stats();
     const int64_t now = SteadyMs();
-    const int64_t silent = now - std::max(bs.own_heard_ms, bus_started_ms);
+    const int64_t silent = BusSilentMs(*bus, bus_started_ms);
     o["bus"] = bs.up ? "up" : "down";
     o["bus_silent_ms"] = silent;
     if (bs.up && silent > 5000) fail("bus silent");
@@ -202,13 +207,12 @@ int RunServe(const ServeConfig& cfg) {
   if (cfg.cluster) {
     log_applier = std::make_unique<events::CommitApplier>(&state, &gateway, &gateway.presence());
     cluster::LogFollower::Options fo;
-    // The node's own commits go on the bus (the log has them already).
-    fo.on_own = [&bus_ptr](CommitPosition position, std::span<const WriteBatch* const> batches) {
-      if (cluster::Bus* bus = bus_ptr.load()) {
-        std::string encoded;
-        EncodeBatches(batches, &encoded);
-        bus->PublishLogEntry(position, NowMs(), std::move(encoded));
-      }
+    // The node's own commits go on the bus, in the bytes the log has.
+    fo.on_own = [&bus_ptr, log = store->commit_log()](CommitPosition position) {
+      int64_t committed_ms = 0;
+      std::string encoded = log->TakeLastEntry(&committed_ms);
+      if (cluster::Bus* bus = bus_ptr.load(); bus != nullptr && !encoded.empty())
+        bus->PublishLogEntry(position, committed_ms, std::move(encoded));
     };
     follower = std::make_unique<cluster::LogFollower>(
         store->commit_log(), [&log_applier](const WriteBatch& b) { log_applier->Apply(b); },
@@ -401,16 +405,14 @@ int RunServe(const ServeConfig& cfg) {
                       cluster::Bus* b = bus_ptr.load();
                       return b != nullptr && b->stats().up ? 1.0 : 0.0;
                     });
-    reg.NewCallback("parley_cluster_bus_silent_seconds",
-                    "Since this node last heard its own heartbeat back through the bus (the "
-                    "canary); 0 without a bus",
-                    "gauge", "", [&bus_ptr, &bus_started_ms] {
-                      cluster::Bus* b = bus_ptr.load();
-                      if (b == nullptr) return 0.0;
-                      return static_cast<double>(
-                                 SteadyMs() - std::max(b->stats().own_heard_ms, bus_started_ms)) /
-                             1e3;
-                    });
+    reg.NewCallback(
+        "parley_cluster_bus_silent_seconds",
+        "Since this node last heard its own heartbeat back through the bus (the "
+        "canary); 0 without a bus",
+        "gauge", "", [&bus_ptr, &bus_started_ms] {
+          cluster::Bus* b = bus_ptr.load();
+          return b == nullptr ? 0.0 : static_cast<double>(BusSilentMs(*b, bus_started_ms)) / 1e3;
+        });
     reg.NewCallback("parley_cluster_bus_dropped_total",
                     "Messages not published on the cluster's bus (down, queue full)", "counter", "",
                     [&bus_ptr] {

@@ -24,7 +24,7 @@ Status LogFollower::CatchUp(CommitPosition position) {
   return Pull(position);
 }
 
-void LogFollower::Own(CommitPosition position, std::span<const WriteBatch* const> batches) {
+void LogFollower::Own(CommitPosition position) {
   // Every position before ours has committed (the commit head's lock
   // ordered them), so the log holds them: wait for it only while it cannot
   // be read.
@@ -47,7 +47,7 @@ void LogFollower::Own(CommitPosition position, std::span<const WriteBatch* const
   applied_.store(position, std::memory_order_release);
   own_commits_.fetch_add(1, std::memory_order_relaxed);
   last_ok_ms_.store(NowMs(), std::memory_order_relaxed);
-  if (options_.on_own) options_.on_own(position, batches);
+  if (options_.on_own) options_.on_own(position);
 }
 
 void LogFollower::Offer(LogEntry entry) {
@@ -70,13 +70,7 @@ void LogFollower::TakeOffered() {
 void LogFollower::Idle() {
   if (broken_) return;
   TakeOffered();
-  // What came by the bus, in order, as far as it goes.
-  while (!ahead_.empty() && ahead_.begin()->first <= applied()) ahead_.erase(ahead_.begin());
-  while (!ahead_.empty() && ahead_.begin()->first == applied() + 1) {
-    ApplyEntry(ahead_.begin()->second);
-    ahead_.erase(ahead_.begin());
-    unread_entries_.fetch_add(1, std::memory_order_relaxed);
-  }
+  ApplyAhead(kAllCommits);  // what came by the bus, in order, as far as it goes
   const int64_t now = SteadyMs();
   bool read = false;
   if (!ahead_.empty()) {
@@ -100,13 +94,8 @@ Status LogFollower::Pull(CommitPosition upto) {
   TakeOffered();
   while (applied() < upto) {
     // Entries already here first (from the bus, or read ahead), then the log.
-    while (!ahead_.empty() && ahead_.begin()->first <= applied()) ahead_.erase(ahead_.begin());
-    if (!ahead_.empty() && ahead_.begin()->first == applied() + 1) {
-      ApplyEntry(ahead_.begin()->second);
-      ahead_.erase(ahead_.begin());
-      unread_entries_.fetch_add(1, std::memory_order_relaxed);
-      continue;
-    }
+    ApplyAhead(upto);
+    if (applied() >= upto) break;
     log_reads_.fetch_add(1, std::memory_order_relaxed);
     Status s = log_->ReadLog(applied(), options_.entries_per_read, &page_);
     if (!s.ok()) {
@@ -143,6 +132,16 @@ Status LogFollower::Pull(CommitPosition upto) {
     }
   }
   return Status::OK();
+}
+
+void LogFollower::ApplyAhead(CommitPosition upto) {
+  while (!ahead_.empty() && ahead_.begin()->first <= applied()) ahead_.erase(ahead_.begin());
+  while (!ahead_.empty() && ahead_.begin()->first == applied() + 1 &&
+         ahead_.begin()->first <= upto) {
+    ApplyEntry(ahead_.begin()->second);
+    ahead_.erase(ahead_.begin());
+    unread_entries_.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 void LogFollower::ApplyEntry(const LogEntry& e) {

@@ -26,7 +26,6 @@
 #include <functional>
 #include <map>
 #include <mutex>
-#include <span>
 
 #include "store/commit_log.h"
 #include "store/commit_queue.h"
@@ -49,7 +48,7 @@ class LogFollower : public CommitFollower {
     // log after this long (it may still be on its way).
     std::chrono::milliseconds gap_wait{5};
     // Called by Own() with the node's own commit (to publish it on the bus).
-    std::function<void(CommitPosition, std::span<const WriteBatch* const>)> on_own;
+    std::function<void(CommitPosition)> on_own;
     // What to do when the log cannot be followed in order (a hole: a commit
     // was made without its entry, by a node outside cluster mode; or a
     // malformed entry): by default, log it and end the process at once
@@ -78,7 +77,7 @@ class LogFollower : public CommitFollower {
 
   // CommitFollower. REQUIRES: called on one thread (the writer's).
   Status CatchUp(CommitPosition position) override;
-  void Own(CommitPosition position, std::span<const WriteBatch* const> batches) override;
+  void Own(CommitPosition position) override;
   void Idle() override;
 
   // An entry that came by the bus (any order, maybe twice, maybe never).
@@ -96,6 +95,8 @@ class LogFollower : public CommitFollower {
   // kAllCommits). Status::Unavailable if the log cannot be read, or does
   // not reach `upto` yet; Status::Corruption for a hole or a bad entry.
   Status Pull(CommitPosition upto);
+  // Applies the entries of ahead_ that follow applied_, up to `upto`.
+  void ApplyAhead(CommitPosition upto);
   void ApplyEntry(const LogEntry& e);
   void Broken(const Status& s);
 

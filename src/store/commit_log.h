@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "store/store.h"
@@ -30,6 +31,13 @@ class CommitLog {
   // Status::Corruption; an engine that cannot be reached now,
   // Status::Unavailable. Thread-safe.
   virtual Status ReadLog(CommitPosition after, int limit, std::vector<LogEntry>* out) = 0;
+
+  // The encoded batches (store/batch_codec.h) of the last commit this
+  // process made, as written to the log, and its committed_ms; taken (a
+  // second call returns ""). For a node to publish its own entry without
+  // encoding it again. REQUIRES: the committing thread, right after the
+  // commit.
+  virtual std::string TakeLastEntry(int64_t* committed_ms) = 0;
 };
 
 }  // namespace parley

@@ -137,7 +137,7 @@ Status CommitQueue::Impl::TimedCommit(std::span<const WriteBatch* const> batches
 
 void CommitQueue::Impl::Committed(std::span<const WriteBatch* const> batches_in,
                                   std::chrono::steady_clock::time_point t0, CommitPosition pos) {
-  if (follower != nullptr) follower->Own(pos, batches_in);
+  if (follower != nullptr) follower->Own(pos);
   position.store(pos, std::memory_order_release);
   if (on_commit)
     on_commit(batches_in.size(),

@@ -25,11 +25,10 @@ class CommitFollower {
   // commits, read from the store's log). Status::Unavailable if the log
   // cannot be read now; then nothing after the last applied commit is.
   virtual Status CatchUp(CommitPosition position) = 0;
-  // This queue's own transaction at `position`, of `batches`, committed,
-  // and its callbacks, which apply it, run right after: applies everything
-  // before it (waiting for the log if it must), then counts `position` as
-  // applied.
-  virtual void Own(CommitPosition position, std::span<const WriteBatch* const> batches) = 0;
+  // This queue's own transaction at `position` committed, and its
+  // callbacks, which apply it, run right after: applies everything before
+  // it (waiting for the log if it must), then counts `position` as applied.
+  virtual void Own(CommitPosition position) = 0;
   // Called when the writer had nothing to do for Options::idle_interval:
   // applies what others committed meanwhile.
   virtual void Idle() = 0;

@@ -694,14 +694,17 @@ std::string ReplicaConninfo(const std::string& conninfo) {
 // With commit_lsn set, also reads the WAL end after the commit (for
 // replicas: one that has replayed up to it holds the commit).
 // With `log` set, also appends the batches to parley_log under this
-// commit's position (log->node names the writer).
+// commit's position (log->node names the writer), and leaves in log->encoded
+// and log->committed_ms what it wrote.
 struct LogAppend {
   int node = 0;
+  std::string encoded;
+  int64_t committed_ms = 0;
 };
 // With `begun`, the transaction was begun (and its durability set) by an
 // earlier exchange on `c` (CommitBuilt), and this one finishes it.
 Status TryCommit(PgConn& c, std::span<const WriteBatch* const> batches, bool sync_commit,
-                 bool begun, const LogAppend* log, CommitPosition* position, bool* retry,
+                 bool begun, LogAppend* log, CommitPosition* position, bool* retry,
                  uint64_t* commit_lsn) {
   *retry = false;
   Pipeline p(c.pg);
@@ -716,11 +719,14 @@ Status TryCommit(PgConn& c, std::span<const WriteBatch* const> batches, bool syn
     for (const Mutation& m : *batch) apply.Apply(m);
   }
   const int bump = apply.Queue(kNextPosition, none, /*keep=*/true);
-  std::string encoded;  // outlives the pipeline's Run (Params points into it)
-  Params log_params;
+  Params log_params;  // points into log->encoded, which outlives the Run
   if (log != nullptr) {
-    EncodeBatches(batches, &encoded);
-    log_params.Int(log->node).Int(NowMs()).Bytes(encoded.data(), encoded.size());
+    log->encoded.clear();
+    EncodeBatches(batches, &log->encoded);
+    log->committed_ms = NowMs();
+    log_params.Int(log->node)
+        .Int(log->committed_ms)
+        .Bytes(log->encoded.data(), log->encoded.size());
     apply.QueueSql(kAppendLog, log_params);
   }
   const int commit = apply.Queue(kCommit, none);
@@ -1112,8 +1118,17 @@ Status PostgresStore::Finish(std::span<const WriteBatch* const> batches, bool be
   if (s.ok()) {
     if (position != nullptr) *position = pos;
     if (!replica_conninfo_.empty()) NoteCommitLsn(pos, lsn);
+    if (options_.commit_log) {
+      last_entry_ = std::move(log.encoded);
+      last_entry_ms_ = log.committed_ms;
+    }
   }
   return s;
+}
+
+std::string PostgresStore::TakeLastEntry(int64_t* committed_ms) {
+  *committed_ms = last_entry_ms_;
+  return std::move(last_entry_);
 }
 
 Status PostgresStore::GetMessage(Snowflake channel_id, Snowflake message_id, Message* out) {

@@ -159,6 +159,7 @@ class PostgresStore : public StoreBackend, public CommitLog {
   // connection. Only commits of stores opened with commit_log are in the
   // log (the commit head row orders them all).
   Status ReadLog(CommitPosition after, int limit, std::vector<LogEntry>* out) override;
+  std::string TakeLastEntry(int64_t* committed_ms) override;
   // This store, if opened with commit_log; else null.
   CommitLog* commit_log() override { return options_.commit_log ? this : nullptr; }
 
@@ -197,6 +198,9 @@ class PostgresStore : public StoreBackend, public CommitLog {
   const Options options_;
   std::string describe_;
   std::unique_ptr<Conn> writer_;
+  // The log entry of the writer's last successful commit (TakeLastEntry).
+  std::string last_entry_;
+  int64_t last_entry_ms_ = 0;
 
   PerThread<Conn> readers_;  // read connections to the primary
 

@@ -10,15 +10,16 @@
 // resume elsewhere yet (they get op 9): that is counted, not hidden.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
   Server, FAST_FLAGS, TEST_STORE, register, createGuild, expectStatus, tmpDataDir, request, sleep,
-  newTestDatabase, freePort, fetchAllHistory,
+  newTestDatabase, fetchAllHistory,
 } from './lib/server.mjs';
 import { GatewayClient, INTENTS, destroyAll } from './lib/gateway.mjs';
+import { startRedis, stopAllRedis } from './lib/redis.mjs';
 
 const PG = process.env.PARLEY_TEST_PG || '';
 const skip = PG
@@ -31,12 +32,11 @@ const skip = PG
 
 const servers = [];
 const clients = [];
-const procs = [];
 let pgDir = null;
 after(async () => {
   destroyAll(clients);
   for (const s of servers) if (s.proc && !s.exitInfo) await s.stop();
-  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  stopAllRedis();
   if (pgDir) {
     try {
       execFileSync('scripts/pg-cluster.sh', ['stop', pgDir], { stdio: 'ignore' });
@@ -46,21 +46,6 @@ after(async () => {
     }
   }
 });
-
-async function startRedis() {
-  const port = await freePort();
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  procs.push(proc);
-  for (let i = 0; i < 200; i++) {
-    try {
-      execFileSync('redis-cli', ['-p', String(port), 'PING'], { stdio: 'ignore' });
-      return { port, proc };
-    } catch {
-      await sleep(25);
-    }
-  }
-  throw new Error('redis-server did not start');
-}
 
 const INTENTS_ALL = INTENTS.GUILDS | INTENTS.GUILD_MESSAGES | INTENTS.MESSAGE_CONTENT;
 
@@ -201,14 +186,13 @@ test('fault: a node frozen with SIGSTOP for 10 s under load', { skip, timeout: 2
 
 test('fault: Redis killed and restarted under load', { skip, timeout: 240_000 }, async () => {
   const { url: store } = newTestDatabase('fault_redis');
-  let redis = await startRedis();
+  const redis = await startRedis();
   const c = await community(store, redis.port);
   const l = load(c);
   await sleep(1000);
   redis.proc.kill('SIGKILL');
   await sleep(3000);
-  const again = spawn('redis-server', ['--port', String(redis.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  procs.push(again);
+  await startRedis(redis.port);
   await sleep(3000);
   await l.stop();
   console.log(`# Redis kill: acknowledged ${l.acked.length}, failed ${JSON.stringify(l.failed)}`);

@@ -7,12 +7,13 @@
 // node killed with -9 and started again catches up from the log.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import {
   Server, FAST_FLAGS, TEST_STORE, register, createGuild, postMessage, expectStatus, tmpDataDir,
-  request, PASSWORD, uniqueName, sleep, newTestDatabase, freePort,
+  request, PASSWORD, uniqueName, sleep, newTestDatabase,
 } from './lib/server.mjs';
 import { GatewayClient, INTENTS, destroyAll } from './lib/gateway.mjs';
+import { startRedis, killRedis, stopAllRedis } from './lib/redis.mjs';
 
 const PG = process.env.PARLEY_TEST_PG || '';
 const skip = PG
@@ -25,35 +26,11 @@ const skip = PG
 
 const servers = [];
 const clients = [];
-const redises = [];
 after(async () => {
   destroyAll(clients);
   for (const s of servers) if (s.proc && !s.exitInfo) await s.stop();
-  for (const r of redises) r.kill('SIGKILL');
+  stopAllRedis();
 });
-
-// A throw-away redis-server on `port` (no persistence); resolves once it accepts.
-async function startRedis(port) {
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  redises.push(proc);
-  const net = await import('node:net');
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise((r) => {
-      const c = net.connect({ host: '127.0.0.1', port }, () => {
-        c.destroy();
-        r(true);
-      });
-      c.once('error', () => r(false));
-    });
-    if (ok) return proc;
-    await sleep(25);
-  }
-  throw new Error('redis-server did not start');
-}
-async function killRedis(proc) {
-  proc.kill('SIGKILL');
-  await new Promise((r) => (proc.exitCode !== null || proc.signalCode !== null ? r() : proc.once('exit', r)));
-}
 
 async function startNode(store, nodeId, extra = []) {
   const srv = new Server({
@@ -209,8 +186,7 @@ test('two nodes on one PostgreSQL serve one community', { skip, timeout: 180_000
 
 test('with Redis as the bus: entries and typing between nodes, and Redis down costs no event', { skip, timeout: 180_000 }, async () => {
   const { url: store } = newTestDatabase('clusterbus');
-  const port = await freePort();
-  let redis = await startRedis(port);
+  let { port, proc: redis } = await startRedis();
   const bus = ['--redis', `redis://127.0.0.1:${port}`];
   const a = await startNode(store, 1, bus);
   const b = await startNode(store, 2, bus);
@@ -265,7 +241,7 @@ test('with Redis as the bus: entries and typing between nodes, and Redis down co
   assert.equal(downHealth.status, 200, 'a node without its bus still serves');
   assert.equal(downHealth.json.bus, 'down');
   // Back: the bus comes up again by itself.
-  redis = await startRedis(port);
+  ({ proc: redis } = await startRedis(port));
   await eventually('both nodes back on the bus', async () => (await status(a, owner.token)).bus?.up && (await status(b, owner.token)).bus?.up, 15_000);
   await check(await post('redis back'), 'redis back');
   expectStatus(await owner.client.post(`/channels/${general.id}/typing`), 204, 'typing on A again');
