@@ -11,6 +11,8 @@
 # PORT (default 8080; 0 = any free port). It prints the URL, then waits;
 # Ctrl-C (or SIGTERM) stops everything it started and removes its
 # temporary directory. Each node's log is DIR/nodeN.log (DIR is printed).
+# A node that dies is reported and the others go on (its sessions resume
+# on them); everything stops when nginx or Redis ends, or every node.
 # Flags after `--` go to every node's `parley serve`.
 # Needs: scripts/build.sh release (or --bin), and the packages of
 # scripts/install-deps.sh (postgresql-15, redis-server, nginx-light).
@@ -78,11 +80,13 @@ redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
   --dir "$dir" >"$dir/redis.log" 2>&1 &
 pids+=($!)
+redis_pid=$!
 wait_port "$redis_port" Redis "$dir/redis.log"
 
 [ "$port" = 0 ] && port=$(free_port)
 public=http://127.0.0.1:$port
 node_ports=()
+node_pids=()
 for n in $(seq 1 "$nodes"); do
   p=$(free_port)
   node_ports+=("$p")
@@ -91,6 +95,7 @@ for n in $(seq 1 "$nodes"); do
     --redis "redis://127.0.0.1:$redis_port" \
     --trusted-proxy 127.0.0.1 "$@" >"$dir/node$n.log" 2>&1 &
   pids+=($!)
+  node_pids+=($!)
   # The first node creates the schema; the others start once it is there.
   [ "$n" = 1 ] && wait_port "$p" "node 1" "$dir/node1.log"
 done
@@ -123,11 +128,28 @@ http {
 CONF
 "$NGINX" -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/nginx/error.log" &
 pids+=($!)
+nginx_pid=$!
 wait_port "$port" nginx "$dir/nginx/error.log"
 
 echo "cluster: $nodes nodes (ports ${node_ports[*]}), Redis on $redis_port, logs in $dir" >&2
+echo "cluster: node pids ${node_pids[*]}" >&2
 echo "Parley cluster is listening on $public"
 echo "(Ctrl-C stops it)" >&2
-# Until a signal, or until a node or nginx ends by itself.
-wait -n "${pids[@]}" || true
-echo "cluster: a process ended by itself; stopping the rest" >&2
+# Until a signal, or until nginx, Redis or the last node ends.
+while :; do
+  alive=()
+  for i in "${!node_pids[@]}"; do
+    pid=${node_pids[i]}
+    [ -z "$pid" ] && continue
+    if kill -0 "$pid" 2>/dev/null; then
+      alive+=("$pid")
+    else
+      echo "cluster: node $((i + 1)) ended (see $dir/node$((i + 1)).log); the others go on" >&2
+      node_pids[i]=""
+    fi
+  done
+  kill -0 "$nginx_pid" 2>/dev/null || { echo "cluster: nginx ended; stopping the rest" >&2; break; }
+  kill -0 "$redis_pid" 2>/dev/null || { echo "cluster: Redis ended; stopping the rest" >&2; break; }
+  [ ${#alive[@]} -eq 0 ] && { echo "cluster: every node ended; stopping the rest" >&2; break; }
+  wait -n "$nginx_pid" "$redis_pid" "${alive[@]}" 2>/dev/null || true
+done

@@ -257,28 +257,75 @@ void Api::Dispatch(const CallPtr& call) {
   // Only a real snowflake becomes part of a key, as its parsed value:
   // junk ids cannot mint keys, and "0123" shares the bucket of "123".
   if (match->major && !call->params.empty()) {
-    if (auto id = ParseSnowflake(call->params[0])) key += ":" + std::to_string(*id);
+    if (auto id = ParseSnowflake(call->params[0])) key.append(":").append(std::to_string(*id));
   }
   call->bucket = BucketHash(match->bucket);
-  if (!call->synced) call->rate = rate_limiter_.Check(who, key, match->limit, NowMs());
   call->rate_limited = true;
-  if (!call->rate.allowed) return SendRateLimited(call, call->rate);
+  if (!call->synced && deps_.shared_limits != nullptr)
+    return CheckSharedLimits(call, *match, std::move(who), std::move(key));
+  if (!call->synced) call->rate = rate_limiter_.Check(who, key, match->limit, NowMs());
+  Run(call, *match);
+}
 
+void Api::Run(const CallPtr& call, const Route& route) {
+  if (!call->rate.allowed) return SendRateLimited(call, call->rate);
   try {
-    match->fn(*this, call);
+    route.fn(*this, call);
   } catch (const std::exception& e) {
     // Handlers validate their input; an exception here is a bug. The client
     // still gets an answer and the server goes on.
-    spdlog::error("handler for {} {} threw: {}", call->req.method_string(), path, e.what());
+    spdlog::error("handler for {} {} threw: {}", call->req.method_string(), call->req.target(),
+                  e.what());
     call->Fail(ApiError::Internal());
   }
+}
+
+void Api::CheckSharedLimits(const CallPtr& call, const Route& route, std::string who,
+                            std::string key) {
+  // The same windows as RateLimiter::Check: the caller's global limit, then
+  // the route's bucket.
+  // (Keys built by append: GCC 12's -O3 warns falsely on "g:" + who.)
+  std::vector<limits::Window> windows;
+  if (options_.ratelimit_global > 0) {
+    std::string g = "g:";
+    g.append(who);
+    windows.push_back({std::move(g), options_.ratelimit_global, 1000});
+  }
+  const int64_t length_ms =
+      std::max<int64_t>(1, static_cast<int64_t>(std::llround(route.limit.window_s * 1000.0)));
+  std::string r = "r:";
+  r.append(who).append("|").append(key);
+  windows.push_back({std::move(r), std::max(1, route.limit.limit), length_ms});
+  const bool has_global = options_.ratelimit_global > 0;
+  deps_.shared_limits->Take(std::move(windows),
+                            [this, call, &route, who = std::move(who), key = std::move(key),
+                             has_global](std::optional<std::vector<limits::Count>> counts) {
+                              const int64_t now = NowMs();
+                              if (!counts || counts->empty()) {
+                                // The shared counters cannot answer: this node counts alone.
+                                metrics::M().cluster_limit_fallbacks->Inc();
+                                call->rate = rate_limiter_.Check(who, key, route.limit, now);
+                              } else {
+                                const limits::Count& c = counts->back();
+                                RateDecision d;
+                                d.allowed = c.allowed;
+                                d.global = !c.allowed && has_global && counts->size() == 1;
+                                d.limit = c.limit;
+                                d.remaining = c.remaining;
+                                d.reset_after_s = static_cast<double>(c.reset_after_ms) / 1000.0;
+                                d.reset_at_s = static_cast<double>(now + c.reset_after_ms) / 1000.0;
+                                if (!c.allowed) d.retry_after_s = d.reset_after_s;
+                                call->rate = d;
+                              }
+                              call->respond.Run([this, call, &route] { Run(call, route); });
+                            });
 }
 
 void Api::ApplyCommitted(const WriteBatch& b) {
   size_t inserted = 0;
   for (const Mutation& m : b) inserted += std::holds_alternative<mut::InsertMessage>(m);
   if (inserted) metrics::M().messages_persisted->Inc(inserted);
-  applier_.Apply(b);
+  applier_.Apply(b, deps_.writer->position());
 }
 
 bool Api::WriteQueueFull(const CallPtr& call) {

@@ -20,6 +20,7 @@
 #include "events/event_sink.h"
 #include "events/gateway_view.h"
 #include "events/presence.h"
+#include "limits/shared_limits.h"
 #include "net/http_server.h"
 #include "state/state.h"
 #include "store/commit_queue.h"
@@ -157,6 +158,10 @@ class Api {
     // mode a sink that also tells the other nodes (commit events never go
     // there: every node builds those from the log).
     events::EventSink* ephemeral = nullptr;
+    // A cluster's shared counters: route and global rate limits hold
+    // across nodes (null: this node counts alone, as it does when the
+    // shared counters cannot answer).
+    limits::SharedLimits* shared_limits = nullptr;
   };
   Api(Deps deps, ApiOptions options);
   ~Api();
@@ -221,6 +226,11 @@ class Api {
 
  private:
   void Dispatch(const CallPtr& call);
+  // After the rate limits: 429, or the route's handler.
+  void Run(const CallPtr& call, const Route& route);
+  // Rate limits counted by the cluster's shared counters, then Run on the
+  // call's loop.
+  void CheckSharedLimits(const CallPtr& call, const Route& route, std::string who, std::string key);
   // On the writer thread, in commit order: counts a committed batch and
   // hands it to applier_ (State, then events).
   void ApplyCommitted(const WriteBatch& b);

@@ -18,16 +18,20 @@ void GetGateway(Api& api, const CallPtr& call) {
 void GetGatewayBot(Api& api, const CallPtr& call) {
   if (!api.gateway()) return call->Fail(ApiError::NotFound());
   events::GatewayView& gw = *api.gateway();
-  auto limit = gw.StartLimit(call->user->id, call->user->bot);
   size_t guilds = api.state().GuildsOfUser(call->user->id).size();
   int shards = std::max<int>(1, static_cast<int>(std::ceil(static_cast<double>(guilds) / 1000.0)));
-  bj::object out{{"url", gw.Url(call->req[boost::beast::http::field::host])},
-                 {"shards", shards},
-                 {"session_start_limit", bj::object{{"total", limit.total},
-                                                    {"remaining", limit.remaining},
-                                                    {"reset_after", limit.reset_after_ms},
-                                                    {"max_concurrency", 1}}}};
-  call->Reply(200, out);
+  std::string url = gw.Url(call->req[boost::beast::http::field::host]);
+  gw.StartLimit(call->user->id, call->user->bot,
+                [call, shards, url = std::move(url)](events::SessionStartLimit limit) {
+                  bj::object out{
+                      {"url", url},
+                      {"shards", shards},
+                      {"session_start_limit", bj::object{{"total", limit.total},
+                                                         {"remaining", limit.remaining},
+                                                         {"reset_after", limit.reset_after_ms},
+                                                         {"max_concurrency", 1}}}};
+                  call->Reply(200, out);
+                });
 }
 
 }  // namespace parley::handlers

@@ -9,6 +9,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/json/serialize.hpp>
 #include <filesystem>
+#include <random>
 #include <thread>
 
 #include "api/api.h"
@@ -18,6 +19,8 @@
 #include "cluster/log_follower.h"
 #include "cluster/presence_sync.h"
 #include "cluster/redis_bus.h"
+#include "cluster/redis_limits.h"
+#include "cluster/redis_session_store.h"
 #include "events/commit_applier.h"
 #include "gateway/gateway.h"
 #include "metrics/process_metrics.h"
@@ -180,6 +183,8 @@ int RunServe(const ServeConfig& cfg) {
       return 2;
     }
     bus_opts.node_id = cfg.node_id;
+    std::random_device rd;
+    bus_opts.incarnation = (static_cast<uint64_t>(rd()) << 32 | rd()) | 1;
   }
   State state;
   CommitPosition loaded_at = 0;
@@ -215,7 +220,8 @@ int RunServe(const ServeConfig& cfg) {
         bus->PublishLogEntry(position, committed_ms, std::move(encoded));
     };
     follower = std::make_unique<cluster::LogFollower>(
-        store->commit_log(), [&log_applier](const WriteBatch& b) { log_applier->Apply(b); },
+        store->commit_log(),
+        [&log_applier](const WriteBatch& b, CommitPosition p) { log_applier->Apply(b, p); },
         loaded_at, fo);
     spdlog::info("cluster mode: node {}, following the log of commits after position {}",
                  cfg.node_id, loaded_at);
@@ -237,6 +243,8 @@ int RunServe(const ServeConfig& cfg) {
   // gateway is gone.
   std::shared_ptr<cluster::PresenceSync> presence_sync;
   std::unique_ptr<cluster::BusLink> bus_link;
+  std::unique_ptr<cluster::RedisSessionStore> session_store;
+  std::unique_ptr<cluster::RedisLimits> shared_limits;
   std::unique_ptr<cluster::RedisBus> bus;
   if (!cfg.redis.empty()) {
     presence_sync = std::make_shared<cluster::PresenceSync>(&gateway.presence(), &state, &gateway,
@@ -248,8 +256,21 @@ int RunServe(const ServeConfig& cfg) {
         });
     bus_link = std::make_unique<cluster::BusLink>(
         follower.get(), [&writer] { writer.Nudge(); }, &gateway, presence_sync.get());
+    cluster::RedisSessionStore::Options so;
+    so.host = bus_opts.host;
+    so.port = bus_opts.port;
+    so.node_id = cfg.node_id;
+    so.incarnation = bus_opts.incarnation;
+    so.journal_ttl_ms = cfg.gateway.resume_window_ms + 60000;
+    session_store = std::make_unique<cluster::RedisSessionStore>(
+        so, [p = presence_sync](int node) { return p->NodeAlive(node); });
+    bus_link->set_session_store(session_store.get());
     bus = std::make_unique<cluster::RedisBus>(bus_opts, bus_link.get());
     bus_link->set_bus(bus.get());
+    session_store->set_bus(bus.get());
+    gateway.SetSessionStore(session_store.get());
+    shared_limits = std::make_unique<cluster::RedisLimits>(bus_opts.host, bus_opts.port);
+    gateway.SetSharedLimits(shared_limits.get());
     presence_sync->Start(bus.get());
     bus_started_ms = SteadyMs();
     bus_ptr.store(bus.get());
@@ -273,7 +294,7 @@ int RunServe(const ServeConfig& cfg) {
   api_opts.invalid_request_limit = cfg.invalid_request_limit;
   for (const auto& a : cfg.admins) api_opts.admins.push_back(ToLower(a));
   Api api({&state, &reads, &writer, &ids, &blocking, &gateway, &gateway, &gateway.presence(),
-           bus_link.get()},
+           bus_link.get(), shared_limits.get()},
           api_opts);
 
   net::HttpServerOptions http_opts;
@@ -505,6 +526,7 @@ int RunServe(const ServeConfig& cfg) {
   // The bus first: its thread wakes the writer, and the writer publishes.
   bus_ptr.store(nullptr);
   if (presence_sync) presence_sync->Stop();  // (its thread publishes heartbeats)
+  if (session_store) session_store->set_bus(nullptr);
   bus.reset();
   writer.Stop();  // everything acknowledged is committed already; flush the rest
   auto st = writer.stats();

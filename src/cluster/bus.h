@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,6 +47,12 @@ class Bus {
     // a snapshot of its presences (it just joined the bus).
     virtual void OnHeartbeat(int node) = 0;
     virtual void OnSnapshotRequest(int node) = 0;
+    // Node `from` asks node `to` to let session `session_id` go / node
+    // `from` answers node `to` (cluster/redis_session_store.h). Every node
+    // hears them; the one addressed acts. Default: ignored.
+    virtual void OnHandoffRequest(int /*from*/, int /*to*/, uint64_t /*session_id*/,
+                                  uint64_t /*seq*/) {}
+    virtual void OnHandoffDone(int /*from*/, int /*to*/, uint64_t /*session_id*/, bool /*ok*/) {}
     // The receiving link came up (true) or went down (false). Messages
     // published while it was down are lost.
     virtual void OnLinkChanged(bool up) = 0;
@@ -81,6 +88,9 @@ class Bus {
   // (Stats::own_heard_ms), while other nodes' listeners get OnHeartbeat.
   virtual void PublishHeartbeat() = 0;
   virtual void PublishSnapshotRequest() = 0;
+  // A handoff request to node `to` (done: nullopt) or the answer to one.
+  virtual void PublishHandoff(int to, uint64_t session_id, uint64_t seq,
+                              std::optional<bool> done) = 0;
 
   virtual Stats stats() const = 0;
 };

@@ -125,6 +125,14 @@ void EncodeSnapshotRequestMessage(int node, std::string* out) {
   PutHeader(BusMessage::Kind::kSnapshotRequest, node, out);
 }
 
+void EncodeHandoffMessage(int node, int to, uint64_t session_id, uint64_t seq,
+                          std::optional<bool> done, std::string* out) {
+  PutHeader(done ? BusMessage::Kind::kHandoffDone : BusMessage::Kind::kHandoffRequest, node, out);
+  FieldWriter<Schema> w(out);
+  w(static_cast<int64_t>(to), session_id, seq);
+  if (done) w(*done);
+}
+
 Status DecodeBusMessage(std::string_view bytes, BusMessage* out) {
   *out = BusMessage();
   if (bytes.empty()) return Status::Corruption("bus message: empty");
@@ -148,6 +156,18 @@ Status DecodeBusMessage(std::string_view bytes, BusMessage* out) {
     out->kind = BusMessage::Kind::kHeartbeat;
     r(out->incarnation);
     if (!r.ok() || !r.at_end()) return Status::Corruption("bus message: malformed heartbeat");
+    return Status::OK();
+  }
+  if (kind == static_cast<char>(BusMessage::Kind::kHandoffRequest) ||
+      kind == static_cast<char>(BusMessage::Kind::kHandoffDone)) {
+    const bool done = kind == static_cast<char>(BusMessage::Kind::kHandoffDone);
+    out->kind = done ? BusMessage::Kind::kHandoffDone : BusMessage::Kind::kHandoffRequest;
+    int64_t to = 0;
+    r(to, out->session_id, out->seq);
+    if (done) r(out->ok);
+    if (!r.ok() || !r.at_end() || to < 0 || to > 1023)
+      return Status::Corruption("bus message: malformed handoff");
+    out->to = static_cast<int>(to);
     return Status::OK();
   }
   if (kind == static_cast<char>(BusMessage::Kind::kSnapshotRequest)) {

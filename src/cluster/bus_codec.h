@@ -4,10 +4,13 @@
 //   'P' node:i32 snapshot:bool count, then per user: id, present, presence
 //   'H' node:i32 incarnation:u64 (alive; a process hears its own back: the
 //       canary)     'S' node:i32 (asks for presence snapshots)
+//   'R' node:i32 to:i32 session:u64 seq:u64 (asks node `to` to let a session go)
+//   'D' node:i32 to:i32 session:u64 seq:u64 ok:bool (the answer)
 // integers little-endian fixed width, strings as varint length + bytes.
 // Decoding checks every length: a malformed message is Status::Corruption.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,7 +27,9 @@ struct BusMessage {
     kEvents = 'E',
     kPresences = 'P',
     kHeartbeat = 'H',
-    kSnapshotRequest = 'S'
+    kSnapshotRequest = 'S',
+    kHandoffRequest = 'R',
+    kHandoffDone = 'D'
   };
   Kind kind = Kind::kLogEntry;
   int node = 0;
@@ -33,6 +38,10 @@ struct BusMessage {
   std::vector<PresenceChange> presences;  // kPresences
   bool snapshot = false;                  // kPresences
   uint64_t incarnation = 0;               // kHeartbeat: which process of `node`
+  int to = 0;                             // kHandoff*: the node addressed
+  uint64_t session_id = 0;                // kHandoff*
+  uint64_t seq = 0;                       // kHandoff*: the client's
+  bool ok = false;                        // kHandoffDone
 };
 
 // Appends the message to *out.
@@ -43,6 +52,9 @@ void EncodePresencesMessage(int node, const std::vector<PresenceChange>& changes
                             std::string* out);
 void EncodeHeartbeatMessage(int node, uint64_t incarnation, std::string* out);
 void EncodeSnapshotRequestMessage(int node, std::string* out);
+void EncodeHandoffMessage(int node, int to, uint64_t session_id, uint64_t seq,
+                          std::optional<bool> done,
+                          std::string* out);  // 'R' (done: nullopt) or 'D'
 
 Status DecodeBusMessage(std::string_view bytes, BusMessage* out);
 

@@ -12,6 +12,7 @@
 #include "cluster/bus.h"
 #include "cluster/log_follower.h"
 #include "cluster/presence_sync.h"
+#include "cluster/redis_session_store.h"
 #include "events/event_sink.h"
 
 namespace parley::cluster {
@@ -27,6 +28,8 @@ class BusLink : public Bus::Listener, public events::EventSink {
   // REQUIRES: called once, before events are published; `bus` outlives
   // every Publish.
   void set_bus(Bus* bus) { bus_ = bus; }
+  // Handoff requests and answers go to `store`. REQUIRES: as set_bus.
+  void set_session_store(RedisSessionStore* store) { sessions_ = store; }
 
   // Bus::Listener (the bus's thread).
   void OnLogEntry(LogEntry entry) override {
@@ -39,6 +42,12 @@ class BusLink : public Bus::Listener, public events::EventSink {
   }
   void OnHeartbeat(int node) override { presence_->OnHeartbeat(node); }
   void OnSnapshotRequest(int node) override { presence_->OnSnapshotRequest(node); }
+  void OnHandoffRequest(int from, int to, uint64_t session_id, uint64_t seq) override {
+    if (sessions_ != nullptr) sessions_->OnHandoffRequest(from, to, session_id, seq);
+  }
+  void OnHandoffDone(int from, int to, uint64_t session_id, bool ok) override {
+    if (sessions_ != nullptr) sessions_->OnHandoffDone(from, to, session_id, ok);
+  }
   void OnLinkChanged(bool up) override {
     follower_->set_bus_live(up);
     presence_->OnLinkChanged(up);
@@ -56,6 +65,7 @@ class BusLink : public Bus::Listener, public events::EventSink {
   events::EventSink* const local_;
   PresenceSync* const presence_;
   Bus* bus_ = nullptr;
+  RedisSessionStore* sessions_ = nullptr;
 };
 
 }  // namespace parley::cluster

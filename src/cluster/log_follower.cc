@@ -145,7 +145,7 @@ void LogFollower::ApplyAhead(CommitPosition upto) {
 }
 
 void LogFollower::ApplyEntry(const LogEntry& e) {
-  for (const WriteBatch& b : e.batches) apply_(b);
+  for (const WriteBatch& b : e.batches) apply_(b, e.position);
   applied_.store(e.position, std::memory_order_release);
   log_entries_.fetch_add(1, std::memory_order_relaxed);
   log_batches_.fetch_add(e.batches.size(), std::memory_order_relaxed);

@@ -34,7 +34,7 @@ namespace parley::cluster {
 
 class LogFollower : public CommitFollower {
  public:
-  using Apply = std::function<void(const WriteBatch& batch)>;
+  using Apply = std::function<void(const WriteBatch& batch, CommitPosition position)>;
   struct Options {
     int entries_per_read = 256;  // 1..10000
     // Own() waits this long between attempts while the log cannot be read.

@@ -72,7 +72,8 @@ struct Node {
       broken = st;
     };
     follower = std::make_unique<LogFollower>(
-        store->commit_log(), [this](const WriteBatch& b) { record.Apply(b); }, start, fo);
+        store->commit_log(), [this](const WriteBatch& b, CommitPosition) { record.Apply(b); },
+        start, fo);
     CommitQueue::Options qo;
     qo.follower = follower.get();
     qo.idle_interval = 5ms;
@@ -280,7 +281,7 @@ TEST_F(LogFollowerTest, EntriesFromTheBusApplyWithoutReadsAndAGapIsReadFromTheLo
   LogFollower::Options fo;
   fo.poll_with_bus = 10s;  // so that only the bus and the gap rule act here
   LogFollower f(
-      store->commit_log(), [&](const WriteBatch& b) { record.Apply(b); }, 0, fo);
+      store->commit_log(), [&](const WriteBatch& b, CommitPosition) { record.Apply(b); }, 0, fo);
   f.set_bus_live(true);
   CommitQueue::Options qo;
   qo.follower = &f;

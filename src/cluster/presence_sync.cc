@@ -109,6 +109,15 @@ void PresenceSync::Emit(const std::vector<std::pair<Snowflake, events::Presence>
   }
 }
 
+bool PresenceSync::NodeAlive(int node) const {
+  std::lock_guard l(mu_);
+  const int64_t now = SteadyMs();
+  const int64_t ttl = options_.node_ttl.count();
+  if (link_up_since_ms_ == 0 || now - link_up_since_ms_ < ttl) return true;
+  auto it = last_heard_ms_.find(node);
+  return it != last_heard_ms_.end() && now - it->second < ttl;
+}
+
 int PresenceSync::live_nodes() const {
   std::lock_guard l(mu_);
   const int64_t now = SteadyMs();

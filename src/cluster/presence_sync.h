@@ -56,6 +56,9 @@ class PresenceSync {
 
   // Nodes heard from within node_ttl (any thread).
   int live_nodes() const;
+  // Whether node `node` may be alive: heard within node_ttl, or this
+  // node's own link is down or young (it cannot tell). Any thread.
+  bool NodeAlive(int node) const;
 
  private:
   void Run();

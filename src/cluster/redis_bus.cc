@@ -134,6 +134,12 @@ void RedisBus::PublishSnapshotRequest() {
   Enqueue(std::move(m));
 }
 
+void RedisBus::PublishHandoff(int to, uint64_t session_id, uint64_t seq, std::optional<bool> done) {
+  std::string m;
+  EncodeHandoffMessage(options_.node_id, to, session_id, seq, done, &m);
+  Enqueue(std::move(m));
+}
+
 void RedisBus::Enqueue(std::string message) {
   published_.fetch_add(1, std::memory_order_relaxed);
   if (!send_up_.load(std::memory_order_relaxed)) {
@@ -312,6 +318,10 @@ void RedisBus::Received(const char* data, size_t size) {
       return listener_->OnHeartbeat(m.node);
     case BusMessage::Kind::kSnapshotRequest:
       return listener_->OnSnapshotRequest(m.node);
+    case BusMessage::Kind::kHandoffRequest:
+      return listener_->OnHandoffRequest(m.node, m.to, m.session_id, m.seq);
+    case BusMessage::Kind::kHandoffDone:
+      return listener_->OnHandoffDone(m.node, m.to, m.session_id, m.ok);
   }
 }
 

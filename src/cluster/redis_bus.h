@@ -51,6 +51,7 @@ class RedisBus : public Bus {
   void PublishPresences(const std::vector<PresenceChange>& changes, bool snapshot) override;
   void PublishHeartbeat() override;
   void PublishSnapshotRequest() override;
+  void PublishHandoff(int to, uint64_t session_id, uint64_t seq, std::optional<bool> done) override;
   Stats stats() const override;
 
  private:

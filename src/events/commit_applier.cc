@@ -6,7 +6,7 @@
 
 namespace parley::events {
 
-void CommitApplier::Apply(const WriteBatch& batch) {
+void CommitApplier::Apply(const WriteBatch& batch, uint64_t position) {
   if (sink_ == nullptr) return state_->Apply(batch);
   CommitPlan plan = PlanEvents(*state_, batch);
   state_->Apply(batch);
@@ -20,7 +20,7 @@ void CommitApplier::Apply(const WriteBatch& batch) {
         events.push_back(BuildPresenceEvent(put->member.user_id, put->member.guild_id, *p));
     }
   }
-  sink_->Publish(std::move(events));
+  sink_->PublishCommitted(std::move(events), position);
 }
 
 }  // namespace parley::events

@@ -21,10 +21,11 @@ class CommitApplier {
   CommitApplier(State* state, EventSink* sink, const PresenceRegistry* presence)
       : state_(state), sink_(sink), presence_(presence) {}
 
-  // Applies `batch` to State and publishes its events.
+  // Applies `batch`, committed at log position `position`, to State and
+  // publishes its events (EventSink::PublishCommitted).
   // REQUIRES: `batch` is committed; batches are applied in commit order,
   // one at a time (the writer thread).
-  void Apply(const WriteBatch& batch);
+  void Apply(const WriteBatch& batch, uint64_t position);
 
  private:
   State* state_;

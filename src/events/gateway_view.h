@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -34,9 +35,11 @@ class GatewayView {
   // resume_gateway_url. Thread-safe.
   virtual std::string Url(std::string_view host_header) const = 0;
   // /gateway/bot's session_start_limit for `user_id` (takes nothing from
-  // the budget). Thread-safe.
+  // the budget); `done` runs on any thread (in a cluster, after asking the
+  // shared counters). Thread-safe.
   // `bot`: the bot budget (--identify-limit), else the user one.
-  virtual SessionStartLimit StartLimit(Snowflake user_id, bool bot) = 0;
+  virtual void StartLimit(Snowflake user_id, bool bot,
+                          std::function<void(SessionStartLimit)> done) = 0;
   // Counters for /admin/status. Thread-safe.
   virtual GatewayStats stats() const = 0;
 };

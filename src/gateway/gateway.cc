@@ -11,6 +11,7 @@
 #include "gateway/loop_hub.h"
 #include "metrics/server_metrics.h"
 #include "net/websocket_frames.h"
+#include "util/clock.h"
 #include "util/time_format.h"
 
 namespace parley::gateway {
@@ -162,17 +163,178 @@ void Gateway::OnUpgrade(int loop, net::Request&& req, tcp::socket&& socket,
   if (c->phase() == Conn::Phase::kOpen) hub.SetHost(c.get(), std::string(req[http::field::host]));
 }
 
+void Gateway::PostToLoops(std::shared_ptr<const EventBatch> events, uint64_t position,
+                          uint64_t journal) {
+  for (auto& h : hubs_) {
+    LoopHub* hub = h.get();
+    loops_->Post(hub->index(),
+                 [hub, events, position, journal] { hub->Deliver(events, position, journal); });
+  }
+}
+
+void Gateway::SetSessionStore(events::SessionStore* store) {
+  session_store_ = store;
+  store->SetHandoffHandler(
+      [this](uint64_t session_id, uint64_t seq, std::function<void(bool)> answer) {
+        LoopHub* hub = hubs_[(session_id >> 56) % hubs_.size()].get();
+        loops_->Post(hub->index(), [hub, session_id, seq, answer = std::move(answer)]() mutable {
+          hub->HandOff(session_id, seq, std::move(answer));
+        });
+      });
+}
+
 void Gateway::Publish(EventBatch events) {
   if (events.empty()) return;
   auto shared = std::make_shared<const EventBatch>(std::move(events));
-  for (auto& h : hubs_) {
-    LoopHub* hub = h.get();
-    loops_->Post(hub->index(), [hub, shared] { hub->Deliver(*shared); });
+  if (session_store_ == nullptr) return PostToLoops(std::move(shared), 0, 0);
+  // Journaled first: a node never sends a session what another node could
+  // not rebuild (events/session_store.h).
+  // journal_mu_ keeps the appends in index order (the journal refuses an
+  // index below its last).
+  std::lock_guard order(journal_mu_);
+  events::JournalEntry entry;
+  {
+    std::lock_guard l(stream_mu_);
+    entry.index = ++journal_next_;
+    entry.after_position = published_position_;
+    journal_queue_.push_back({entry.index, shared, false, false});
   }
+  entry.events = *shared;
+  const uint64_t index = entry.index;
+  session_store_->Journal(std::move(entry), [this, index](bool ok) { JournalStored(index, ok); });
+}
+
+void Gateway::JournalStored(uint64_t index, bool ok) {
+  std::lock_guard l(stream_mu_);
+  for (Journaled& j : journal_queue_) {
+    if (j.index != index) continue;
+    j.stored = ok;
+    j.failed = !ok;
+    break;
+  }
+  // In journal order: a loop's journal index says everything before it was
+  // delivered (or dropped).
+  while (!journal_queue_.empty() &&
+         (journal_queue_.front().stored || journal_queue_.front().failed)) {
+    Journaled& j = journal_queue_.front();
+    if (j.stored) {
+      PostToLoops(std::move(j.events), 0, j.index);
+    } else {
+      journal_dropped_.fetch_add(1, std::memory_order_relaxed);
+      PostToLoops(std::make_shared<const EventBatch>(), 0, j.index);
+    }
+    journal_queue_.pop_front();
+  }
+}
+
+namespace {
+bool ChangesVisibility(const Event& e) {
+  if (e.action != Event::Action::kNone) return true;
+  if (!e.frame) return false;
+  std::string_view head = e.frame->head;  // {"t":"TYPE",...
+  if (!head.starts_with("{\"t\":\"")) return true;
+  head.remove_prefix(6);
+  return head.starts_with("CHANNEL_") || head.starts_with("GUILD_ROLE_") ||
+         head.starts_with("GUILD_MEMBER") || head.starts_with("GUILD_UPDATE") ||
+         head.starts_with("GUILD_DELETE") || head.starts_with("GUILD_CREATE") ||
+         head.starts_with("THREAD_");
+}
+size_t BatchBytes(const EventBatch& events) {
+  size_t n = 64;
+  for (const EventPtr& e : events)
+    n += sizeof(Event) + (e->frame ? e->frame->head.size() + e->frame->tail.size() + 64 : 0);
+  return n;
+}
+}  // namespace
+
+void Gateway::NoteVisibility(const EventBatch& events, uint64_t position) {
+  for (const EventPtr& e : events) {
+    if (!ChangesVisibility(*e)) continue;
+    if (e->target == Event::Target::kUser) {
+      user_visibility_[e->user_id] = position;
+    } else {
+      guild_visibility_[e->guild_id] = position;
+    }
+  }
+}
+
+void Gateway::PublishCommitted(EventBatch events, uint64_t position) {
+  if (session_store_ == nullptr) {
+    if (events.empty()) return;
+    return PostToLoops(std::make_shared<const EventBatch>(std::move(events)), 0, 0);
+  }
+  auto shared = std::make_shared<const EventBatch>(std::move(events));
+  std::lock_guard l(stream_mu_);
+  if (position > published_position_) published_position_ = position;
+  NoteVisibility(*shared, position);
+  if (recent_.empty() || recent_.back().position != position) {
+    if (!recent_.empty() && position != recent_.back().position + 1) {
+      // A hole (cannot happen while positions come in order): nothing
+      // before it can be rebuilt.
+      recent_floor_ = position - 1;
+      recent_bytes_ = 0;
+      recent_.clear();
+    }
+    if (recent_.empty() && recent_floor_ < position - 1) recent_floor_ = position - 1;
+    recent_.push_back({position, SteadyMs(), 0, {}});
+  }
+  const size_t bytes = BatchBytes(*shared);
+  recent_.back().bytes += bytes;
+  recent_bytes_ += bytes;
+  recent_.back().batches.push_back(shared);
+  const int64_t oldest_ms = SteadyMs() - options_.resume_window_ms - 10000;
+  while (recent_.size() > 1 &&
+         (recent_bytes_ > options_.recent_log_bytes || recent_.front().at_ms < oldest_ms)) {
+    recent_bytes_ -= recent_.front().bytes;
+    recent_floor_ = recent_.front().position;
+    recent_.pop_front();
+  }
+  if (!shared->empty()) PostToLoops(std::move(shared), position, 0);
+}
+
+bool Gateway::ForEachRecent(uint64_t after, uint64_t upto,
+                            const std::function<void(uint64_t, const EventBatch&)>& fn) const {
+  std::vector<std::pair<uint64_t, std::shared_ptr<const EventBatch>>> picked;
+  {
+    std::lock_guard l(stream_mu_);
+    if (after < recent_floor_) return false;
+    if (upto > after && (recent_.empty() || recent_.back().position < upto)) return false;
+    for (const Recent& r : recent_) {
+      if (r.position <= after) continue;
+      if (r.position > upto) break;
+      for (const auto& b : r.batches) picked.emplace_back(r.position, b);
+    }
+  }
+  for (const auto& [p, b] : picked) fn(p, *b);
+  return true;
+}
+
+uint64_t Gateway::GuildVisibilityChangedAt(Snowflake guild_id) const {
+  std::lock_guard l(stream_mu_);
+  auto it = guild_visibility_.find(guild_id);
+  return it == guild_visibility_.end() ? 0 : it->second;
+}
+
+uint64_t Gateway::UserVisibilityChangedAt(Snowflake user_id) const {
+  std::lock_guard l(stream_mu_);
+  auto it = user_visibility_.find(user_id);
+  return it == user_visibility_.end() ? 0 : it->second;
 }
 
 void Gateway::Shutdown(std::chrono::milliseconds deadline) {
   stopping_.store(true);
+  if (session_store_ != nullptr) {
+    // Drain: every attached session's final checkpoint first, so that its
+    // client, told to reconnect, resumes exactly on another node.
+    auto left = std::make_shared<std::atomic<int>>(static_cast<int>(hubs_.size()));
+    for (auto& h : hubs_) {
+      LoopHub* hub = h.get();
+      loops_->Post(hub->index(), [hub, left] { hub->SaveFinalCheckpoints([left] { --*left; }); });
+    }
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (std::chrono::steady_clock::now() < until && left->load() > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   for (auto& h : hubs_) {
     LoopHub* hub = h.get();
     loops_->Post(hub->index(), [hub] { hub->Shutdown(); });
@@ -199,7 +361,41 @@ namespace {
 constexpr int64_t kDayMs = 24 * 3600 * 1000;
 }
 
-SessionStartLimit Gateway::StartLimit(Snowflake user_id, bool bot) {
+namespace {
+std::string IdentifyKey(Snowflake user_id) {
+  return "identify:" + std::to_string(user_id);
+}
+}  // namespace
+
+void Gateway::StartLimit(Snowflake user_id, bool bot, std::function<void(SessionStartLimit)> done) {
+  const int limit = bot ? options_.identify_limit : options_.user_identify_limit;
+  if (shared_limits_ == nullptr || limit <= 0) return done(LocalStartLimit(user_id, bot));
+  shared_limits_->Peek(
+      {IdentifyKey(user_id), limit, kDayMs},
+      [this, user_id, bot, done = std::move(done)](std::optional<limits::Count> c) {
+        if (!c) {
+          metrics::M().cluster_limit_fallbacks->Inc();
+          return done(LocalStartLimit(user_id, bot));
+        }
+        done({c->limit, c->remaining, c->reset_after_ms});
+      });
+}
+
+void Gateway::TakeIdentify(Snowflake user_id, bool bot, std::function<void(bool)> done) {
+  const int limit = bot ? options_.identify_limit : options_.user_identify_limit;
+  if (shared_limits_ == nullptr || limit <= 0) return done(TakeLocalIdentify(user_id, bot));
+  shared_limits_->Take(
+      {{IdentifyKey(user_id), limit, kDayMs}},
+      [this, user_id, bot, done = std::move(done)](std::optional<std::vector<limits::Count>> c) {
+        if (!c || c->empty()) {
+          metrics::M().cluster_limit_fallbacks->Inc();
+          return done(TakeLocalIdentify(user_id, bot));
+        }
+        done(c->back().allowed);
+      });
+}
+
+SessionStartLimit Gateway::LocalStartLimit(Snowflake user_id, bool bot) {
   SessionStartLimit out;
   const int limit = bot ? options_.identify_limit : options_.user_identify_limit;
   out.total = limit > 0 ? limit : 1000000;
@@ -216,7 +412,7 @@ SessionStartLimit Gateway::StartLimit(Snowflake user_id, bool bot) {
   return out;
 }
 
-bool Gateway::TakeIdentify(Snowflake user_id, bool bot) {
+bool Gateway::TakeLocalIdentify(Snowflake user_id, bool bot) {
   int64_t now = NowMs();
   const int limit = bot ? options_.identify_limit : options_.user_identify_limit;
   std::lock_guard lock(identify_mu_);

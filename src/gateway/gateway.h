@@ -8,6 +8,7 @@
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -21,7 +22,9 @@
 #include "events/event_sink.h"
 #include "events/gateway_view.h"
 #include "events/presence.h"
+#include "events/session_store.h"
 #include "gateway/transport_compression.h"
+#include "limits/shared_limits.h"
 #include "net/event_loops.h"
 #include "net/http_server.h"
 #include "state/state.h"
@@ -61,6 +64,9 @@ struct GatewayOptions {
   // 0 = flush every loop iteration (lowest latency, most syscalls).
   double flush_pacing = 1.0;
   CompressionOptions compression;
+  // Cluster resume: the recent log kept to rebuild sessions from other
+  // nodes (older positions, or more bytes: their sessions get op 9).
+  size_t recent_log_bytes = 64 * 1024 * 1024;
 };
 
 class LoopHub;
@@ -86,6 +92,14 @@ class Gateway final : public events::EventSink, public events::GatewayView {
   void SetClusterSync(ClusterSync sync) { cluster_sync_ = std::move(sync); }
   const ClusterSync& cluster_sync() const { return cluster_sync_; }
 
+  // Cluster mode with Redis: sessions resume exactly on any node
+  // (docs/cluster.md, "Sessions and resume on any node"): checkpoints and
+  // this node's journal of ephemeral events go to `store`, and a Resume of
+  // another node's session is rebuilt from them and the log.
+  // REQUIRES: called before the loops run; `store` outlives the gateway.
+  void SetSessionStore(events::SessionStore* store);
+  events::SessionStore* session_store() const { return session_store_; }
+
   // The HTTP server's upgrade hook: runs on loop `loop`'s thread with the
   // request and the socket; `leftover` are bytes read past the request.
   void OnUpgrade(int loop, net::Request&& req, boost::asio::ip::tcp::socket&& socket,
@@ -93,7 +107,23 @@ class Gateway final : public events::EventSink, public events::GatewayView {
 
   // Fans `events` out to every loop (one hop per loop, whatever the number of
   // sessions). Thread-safe; events published from one thread keep their order.
+  // With a session store, an ephemeral batch is delivered only once it is
+  // journaled (dropped, and counted, when the journal cannot be written).
   void Publish(EventBatch events) override;
+  // Also kept by position (the recent log) while a session store is set.
+  void PublishCommitted(EventBatch events, uint64_t position) override;
+
+  // The recent log (with a session store): calls fn(position, events) for
+  // every position in (after, upto] in order and returns true, or returns
+  // false (calling nothing) when some of them are no longer held.
+  bool ForEachRecent(uint64_t after, uint64_t upto,
+                     const std::function<void(uint64_t, const EventBatch&)>& fn) const;
+  // The last log position at which something that decides who sees what in
+  // guild `guild_id` changed (a channel, role, member or the guild), or at
+  // which user `user_id` joined, left or lost a token; 0: none since the
+  // recent log began (then ForEachRecent fails for older positions anyway).
+  uint64_t GuildVisibilityChangedAt(Snowflake guild_id) const;
+  uint64_t UserVisibilityChangedAt(Snowflake user_id) const;
 
   // Sends op 7 Reconnect and close 4000 to every connection, and waits (up
   // to `deadline`) until they are written.
@@ -102,10 +132,18 @@ class Gateway final : public events::EventSink, public events::GatewayView {
   // ws://HOST:PORT for /gateway and READY's resume_gateway_url.
   std::string Url(std::string_view host_header) const override;
   // /gateway/bot's session_start_limit for `user_id`.
-  SessionStartLimit StartLimit(Snowflake user_id, bool bot) override;
+  void StartLimit(Snowflake user_id, bool bot,
+                  std::function<void(SessionStartLimit)> done) override;
   // Takes one identify from the user's daily budget (--identify-limit for
-  // bots, --user-identify-limit for users); false when exhausted.
-  bool TakeIdentify(Snowflake user_id, bool bot);
+  // bots, --user-identify-limit for users): done(false) when exhausted.
+  // With shared limits (a cluster), counted across the nodes; `done` then
+  // runs on the shared counters' thread.
+  void TakeIdentify(Snowflake user_id, bool bot, std::function<void(bool)> done);
+
+  // A cluster's shared counters (session_start_limit across nodes); null:
+  // this node counts alone. REQUIRES: before the loops run.
+  void SetSharedLimits(limits::SharedLimits* shared) { shared_limits_ = shared; }
+  bool has_shared_limits() const { return shared_limits_ != nullptr; }
 
   GatewayStats stats() const override;
   // Identified sessions by shard ([id, count] -> sessions), for metrics.
@@ -128,6 +166,7 @@ class Gateway final : public events::EventSink, public events::GatewayView {
   std::atomic<uint64_t> resumes_{0};
   std::atomic<uint64_t> resumes_failed_{0};
   std::atomic<uint64_t> dispatches_{0};
+  std::atomic<uint64_t> journal_dropped_{0};  // ephemeral batches not journaled
 
  private:
   net::EventLoops* loops_;
@@ -137,6 +176,38 @@ class Gateway final : public events::EventSink, public events::GatewayView {
   PresenceRegistry presence_;
   std::vector<std::unique_ptr<LoopHub>> hubs_;
   std::atomic<bool> stopping_{false};
+  events::SessionStore* session_store_ = nullptr;  // set before the loops run
+  limits::SharedLimits* shared_limits_ = nullptr;  // set before the loops run
+  SessionStartLimit LocalStartLimit(Snowflake user_id, bool bot);
+  bool TakeLocalIdentify(Snowflake user_id, bool bot);
+
+  // What the loops are handed, in one order for all of them (with a
+  // session store: a checkpoint's position and journal index mean the
+  // same on every loop).
+  struct Journaled {
+    uint64_t index = 0;
+    std::shared_ptr<const EventBatch> events;
+    bool stored = false, failed = false;
+  };
+  struct Recent {
+    uint64_t position = 0;
+    int64_t at_ms = 0;
+    size_t bytes = 0;
+    std::vector<std::shared_ptr<const EventBatch>> batches;
+  };
+  void PostToLoops(std::shared_ptr<const EventBatch> events, uint64_t position, uint64_t journal);
+  void JournalStored(uint64_t index, bool ok);
+  void NoteVisibility(const EventBatch& events, uint64_t position);
+  std::mutex journal_mu_;  // held while appending to the journal, around stream_mu_
+  mutable std::mutex stream_mu_;
+  uint64_t published_position_ = 0;      // guarded by stream_mu_
+  uint64_t journal_next_ = 0;            // guarded by stream_mu_
+  std::deque<Journaled> journal_queue_;  // not yet handed to the loops; guarded by stream_mu_
+  std::deque<Recent> recent_;            // the recent log; guarded by stream_mu_
+  size_t recent_bytes_ = 0;              // guarded by stream_mu_
+  uint64_t recent_floor_ = 0;            // positions <= this are not held; guarded by stream_mu_
+  std::unordered_map<Snowflake, uint64_t> guild_visibility_;  // guarded by stream_mu_
+  std::unordered_map<Snowflake, uint64_t> user_visibility_;   // guarded by stream_mu_
 
   struct IdentifyBudget {
     int64_t window_start_ms = 0;

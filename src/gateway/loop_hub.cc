@@ -13,6 +13,7 @@
 #include "metrics/server_metrics.h"
 #include "model/permissions.h"
 #include "util/clock.h"
+#include "util/time_format.h"
 
 namespace parley::gateway {
 
@@ -172,8 +173,12 @@ void LoopHub::Shutdown() {
 
 void LoopHub::Dispatch(Session* s, const FramePtr& f) {
   ++s->seq;
-  s->ring.Push(f, gw_->options().replay_buffer);
-  if (s->conn) s->conn->SendDispatch(*f, s->seq);
+  // While held, everything must stay until it is written.
+  s->ring.Push(f, s->holds ? ReplayRing::kMaxBound : gw_->options().replay_buffer);
+  if (s->conn && s->holds == 0) {
+    s->conn->SendDispatch(*f, s->seq);
+    s->sent = s->seq;
+  }
 }
 
 void LoopHub::Detach(Session* s) {
@@ -237,8 +242,37 @@ void LoopHub::SendGuildCreate(Session* s, Snowflake guild_id) {
   Dispatch(s, MakeDispatch("GUILD_CREATE", d));
 }
 
+const FramePtr& LoopHub::ContentFrame(const Session& s, const Event& ev) {
+  if (ev.has_content && s.bot && !(s.intents & intent::kMessageContent) &&
+      ev.author_id != s.user_id &&
+      std::find(ev.mentions.begin(), ev.mentions.end(), s.user_id) == ev.mentions.end()) {
+    stripped_ = ev.StrippedFrame();
+    return stripped_;
+  }
+  return ev.frame;
+}
+
+void LoopHub::Deliver(const std::shared_ptr<const EventBatch>& events, uint64_t position,
+                      uint64_t journal) {
+  if (journal != 0 && !events->empty()) {
+    // Kept for Rebuild (session_handoff.cc): the resume window's worth, at
+    // most 4096 batches.
+    const int64_t now = NowMs();
+    recent_ephemeral_.emplace_back(now, events);
+    while (!recent_ephemeral_.empty() &&
+           (recent_ephemeral_.size() > 4096 ||
+            recent_ephemeral_.front().first < now - gw_->options().resume_window_ms)) {
+      recent_ephemeral_floor_ms_ = recent_ephemeral_.front().first;
+      recent_ephemeral_.pop_front();
+    }
+  }
+  Deliver(*events, position, journal);
+}
+
 // Fan-out of one batch of events to this loop's sessions, in order.
-void LoopHub::Deliver(const EventBatch& events) {
+void LoopHub::Deliver(const EventBatch& events, uint64_t position, uint64_t journal) {
+  if (position > delivered_position_) delivered_position_ = position;
+  if (journal > delivered_journal_) delivered_journal_ = journal;
   for (const EventPtr& ev : events) {
     if (ev->target == Event::Target::kUser) {
       auto us = user_sessions_.find(ev->user_id);
@@ -300,17 +334,7 @@ void LoopHub::Deliver(const EventBatch& events) {
         scratch_.push_back(s);
       }
     }
-    for (Session* s : scratch_) {
-      const FramePtr* f = &ev->frame;
-      FramePtr stripped;
-      if (ev->has_content && s->bot && !(s->intents & intent::kMessageContent) &&
-          ev->author_id != s->user_id &&
-          std::find(ev->mentions.begin(), ev->mentions.end(), s->user_id) == ev->mentions.end()) {
-        stripped = ev->StrippedFrame();
-        f = &stripped;
-      }
-      Dispatch(s, *f);
-    }
+    for (Session* s : scratch_) Dispatch(s, ContentFrame(*s, *ev));
     if (ev->action == Event::Action::kGuildDeleted) {
       auto it = guild_subs_.find(ev->guild_id);
       if (it != guild_subs_.end()) {

@@ -14,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/smart_ptr/intrusive_ptr.hpp>
 #include <boost/smart_ptr/intrusive_ref_counter.hpp>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,6 +57,15 @@ struct Session {
   uint16_t shard_id = 0, shard_count = 1;
   uint8_t large_threshold = 50;
   bool bot = false;
+  // Cluster resume (session_handoff.cc). Dispatches are not written to the
+  // connection while `holds` > 0 (a checkpoint counting a dispatch only
+  // this node could send is being stored); `sent` is the last one written.
+  uint8_t holds = 0;
+  uint64_t sent = 0;
+  // Where the session stood at its previous heartbeat (a checkpoint for a
+  // client whose acknowledged seq lags the last one sent).
+  uint64_t mark_seq = 0, mark_position = 0, mark_journal = 0;
+  int64_t mark_ms = 0;  // wall clock
 
   bool InShard(Snowflake guild_id) const {
     return shard_count <= 1 || (guild_id >> 22) % shard_count == shard_id;
@@ -152,6 +162,7 @@ class Conn : public net::WsFrameParser::Handler,
   bool dirty_ : 1 = false;
   bool shut_down_ : 1 = false;
   bool auth_synced_ : 1 = false;  // cluster mode: a refused identify waited once
+  bool identifying_ : 1 = false;  // cluster mode: its identify asks the shared counters
 
   friend class LoopHub;
 };
@@ -181,8 +192,11 @@ class LoopHub {
   // Returns false to stop parsing the connection's input.
   bool HandlePayload(Conn* c, const ClientPayload& p);
 
-  // Fan-out (fanout.cc).
-  void Deliver(const EventBatch& events);
+  // Fan-out of the gateway's stream: `events` of log position `position`
+  // or of journal index `journal` (0: neither).
+  void Deliver(const EventBatch& events, uint64_t position = 0, uint64_t journal = 0);
+  void Deliver(const std::shared_ptr<const EventBatch>& events, uint64_t position,
+               uint64_t journal);
   // Sends a dispatch to a session: next sequence number, replay ring,
   // connection (if attached).
   void Dispatch(Session* s, const FramePtr& f);
@@ -205,6 +219,14 @@ class LoopHub {
   std::unique_ptr<std::string> TakeBuffer();
   void GiveBuffer(std::unique_ptr<std::string> b);
 
+  // Cluster resume (session_handoff.cc): another node asks for session
+  // `session_id` (its client's seq is `seq`): a final checkpoint is stored,
+  // the session ends here, then answer(ok).
+  void HandOff(uint64_t session_id, uint64_t seq, std::function<void(bool)> answer);
+  // Drain: stores a final checkpoint of every attached session; `done`
+  // runs on this loop when all are answered.
+  void SaveFinalCheckpoints(std::function<void()> done);
+
   void StartSweep();
   void Shutdown();  // op 7 + close 4000 to every connection
   // Readable from any thread (metrics).
@@ -212,14 +234,43 @@ class LoopHub {
   int64_t session_count() const { return session_count_.load(std::memory_order_relaxed); }
 
  private:
-  bool Identify(Conn* c, const Identify& id);
+  // `budget_taken`: the identify was counted already (a second run after
+  // asking the cluster's shared counters).
+  bool Identify(Conn* c, const Identify& id, bool budget_taken = false);
   // Cluster mode, for a token unknown here: runs `again` on this loop once
   // the node caught up with the cluster (if the connection is still open,
   // unidentified and on this loop), and returns true; false (refuse now)
   // outside cluster mode or when the connection waited once already.
   bool RetryAfterClusterSync(Conn* c, std::function<void(Conn*)> again);
   bool Resume(Conn* c, const Resume& r);
-  void FinishResume(Conn* c, Snowflake user_id, uint64_t session_id, uint64_t seq);
+  void FinishResume(Conn* c, Snowflake user_id, uint64_t token_tag, uint64_t session_id,
+                    uint64_t seq);
+  // Cluster resume (session_handoff.cc).
+  events::SessionCheckpoint CheckpointOf(const Session& s, bool at_mark, bool handed_off) const;
+  void BeginPrivate(Session* s);  // before a dispatch only this node can send
+  void EndPrivate(Session* s);    // after it: stores a checkpoint, then writes
+  void ReleaseHeld(uint64_t session_id, events::SessionStore::Saved result);
+  void SendHeld(Session* s);
+  void CheckpointAtHeartbeat(Session* s, uint64_t acked);
+  // A Resume of a session this node does not hold: rebuilt from its
+  // checkpoint, the journal and the recent log, or op 9.
+  void TakeOver(Conn* c, Snowflake user_id, uint64_t token_tag, uint64_t session_id, uint64_t seq);
+  void TakeOverStep(boost::intrusive_ptr<Conn> c, uint64_t seq, events::SessionCheckpoint cp,
+                    int attempt);
+  void Rebuild(boost::intrusive_ptr<Conn> c, uint64_t seq, const events::SessionCheckpoint& cp,
+               std::vector<events::JournalEntry> journal, int attempt);
+  // The frame session `s` gets for `ev` (null: none); *unsure when `ev`
+  // changes the session's subscriptions (a rebuild cannot follow that).
+  FramePtr FrameFor(const Session& s, const Event& ev, bool* unsure);
+  // `ev`'s frame as session `s` gets it (MESSAGE_CONTENT rule: a bot
+  // without the intent gets it without content unless it wrote or is
+  // mentioned in the message). Valid until the next call.
+  const FramePtr& ContentFrame(const Session& s, const Event& ev);
+  // Runs fn on this loop with the connection if it is still open, not
+  // identified and here.
+  void OnLoop(boost::intrusive_ptr<Conn> c, std::function<void(boost::intrusive_ptr<Conn>)> fn);
+  Session* NewSession(uint64_t sid);
+  void AttachSession(Session* s, Conn* c, const std::vector<Snowflake>& guilds);
   void InvalidSession(Conn* c);
   void RequestMembers(Conn* c, const RequestGuildMembers& r);
   void UpdatePresence(Conn* c, const PresenceUpdate& p);
@@ -247,7 +298,15 @@ class LoopHub {
   boost::asio::steady_timer sweep_;
   boost::asio::steady_timer flush_timer_;
   std::vector<Session*> scratch_;
+  FramePtr stripped_;  // ContentFrame's
   uint64_t session_counter_ = 0;
+  // The stream's last log position and journal index this loop delivered.
+  uint64_t delivered_position_ = 0, delivered_journal_ = 0;
+  // With a session store: the ephemeral batches this loop delivered lately
+  // (wall-clock ms), for Rebuild; older ones are dropped, and
+  // recent_ephemeral_floor_ms_ says up to when.
+  std::deque<std::pair<int64_t, std::shared_ptr<const EventBatch>>> recent_ephemeral_;
+  int64_t recent_ephemeral_floor_ms_ = 0;
 };
 
 }  // namespace parley::gateway

@@ -47,8 +47,10 @@ bool LoopHub::HandlePayload(Conn* c, const ClientPayload& p) {
   switch (p.op) {
     case op::kHeartbeat: {
       c->Beat(now_ms());
-      if (Session* s = c->session(); s && p.heartbeat_seq && *p.heartbeat_seq <= s->seq)
+      if (Session* s = c->session(); s && p.heartbeat_seq && *p.heartbeat_seq <= s->seq) {
         s->ring.TrimThrough(*p.heartbeat_seq, s->seq);
+        CheckpointAtHeartbeat(s, *p.heartbeat_seq);
+      }
       c->SendPayload(kAck);
       return true;
     }
@@ -82,7 +84,7 @@ bool LoopHub::HandlePayload(Conn* c, const ClientPayload& p) {
   }
 }
 
-bool LoopHub::Identify(Conn* c, const struct Identify& id) {
+bool LoopHub::Identify(Conn* c, const struct Identify& id, bool budget_taken) {
   if (c->session()) {
     c->Close(close_code::kAlreadyAuthenticated, "already authenticated");
     return false;
@@ -128,17 +130,36 @@ bool LoopHub::Identify(Conn* c, const struct Identify& id) {
     c->Close(close_code::kShardingRequired, "sharding required");
     return false;
   }
-  if (!gw_->TakeIdentify(user->id, user->bot)) {
-    c->Close(close_code::kRateLimited, "session start limit reached");
-    return false;
+  if (!budget_taken) {
+    if (gw_->has_shared_limits()) {
+      // A cluster counts identifies across its nodes: ask, then identify.
+      if (c->identifying_) return true;  // one at a time
+      c->identifying_ = true;
+      auto holder = std::make_shared<boost::intrusive_ptr<Conn>>(c);
+      gw_->TakeIdentify(user->id, user->bot, [this, holder, id](bool ok) {
+        boost::asio::post(ctx_, [this, holder, id, ok] {
+          boost::intrusive_ptr<Conn> conn = std::move(*holder);
+          conn->identifying_ = false;
+          if (conn->phase() != Conn::Phase::kOpen || conn->session() || conn->hub_ != this) return;
+          if (!ok) return conn->Close(close_code::kRateLimited, "session start limit reached");
+          Identify(conn.get(), id, true);
+        });
+      });
+      return true;
+    }
+    bool ok = false;
+    gw_->TakeIdentify(user->id, user->bot, [&ok](bool r) { ok = r; });  // runs at once
+    if (!ok) {
+      c->Close(close_code::kRateLimited, "session start limit reached");
+      return false;
+    }
   }
 
   uint64_t rnd = 0;
   randombytes_buf(&rnd, sizeof rnd);
   uint64_t sid = (static_cast<uint64_t>(index_) << 56) | (rnd & ((1ull << 56) - 1));
   while (sessions_.count(sid)) sid ^= ++session_counter_;
-  Session* s = &sessions_.try_emplace(sid).first->second;
-  s->id = sid;
+  Session* s = NewSession(sid);
   s->user_id = user->id;
   s->token_tag = events::TokenTag(token_hash);
   s->bot = user->bot;
@@ -146,13 +167,8 @@ bool LoopHub::Identify(Conn* c, const struct Identify& id) {
   s->shard_id = static_cast<uint16_t>(id.shard_id);
   s->shard_count = static_cast<uint16_t>(id.shard_count);
   s->large_threshold = static_cast<uint8_t>(std::clamp(id.large_threshold, 50, 250));
-  s->conn = c;
-  c->set_session(s);
-  session_count_.fetch_add(1, std::memory_order_relaxed);
-  gw_->CountShardSession(s->shard_id, s->shard_count, +1);
-  gw_->sessions_.fetch_add(1, std::memory_order_relaxed);
-  user_sessions_[s->user_id].push_back(s);
-  for (Snowflake g : guilds) Subscribe(s, g);
+  AttachSession(s, c, guilds);
+  BeginPrivate(s);  // READY and the GUILD_CREATEs: only this node can send them
 
   // READY.
   std::string d = "{\"v\":10,\"user\":";
@@ -186,6 +202,7 @@ bool LoopHub::Identify(Conn* c, const struct Identify& id) {
   metrics::M().gateway_identifies->Inc();
   Dispatch(s, MakeDispatch("READY", d));
   for (Snowflake g : guilds) SendGuildCreate(s, g);
+  EndPrivate(s);
 
   std::optional<Presence> want;
   if (id.presence) {
@@ -241,26 +258,32 @@ bool LoopHub::Resume(Conn* c, const struct Resume& r) {
     }
     sid = sid << 4 | static_cast<uint64_t>(v);
   }
-  int home = ok ? static_cast<int>(sid >> 56) : -1;
-  if (home < 0 || home >= gw_->hub_count()) {
+  if (!ok) {
     InvalidSession(c);
     return true;
   }
+  // A session lives on the loop its id names (modulo this node's loops: a
+  // session taken over from another node keeps its id).
+  const int home = static_cast<int>((sid >> 56) % static_cast<uint64_t>(gw_->hub_count()));
+  const uint64_t tag = events::TokenTag(HashToken(r.token));
   if (home == index_) {
-    FinishResume(c, user->id, sid, r.seq);
+    FinishResume(c, user->id, tag, sid, r.seq);
     return c->phase() == Conn::Phase::kOpen;
   }
   // The session lives on another loop: move the connection there.
   Snowflake uid = user->id;
   uint64_t seq = r.seq;
-  c->MigrateTo(home, [gw = gw_, home, uid, sid, seq](Conn* moved) {
-    gw->hub(home).FinishResume(moved, uid, sid, seq);
+  c->MigrateTo(home, [gw = gw_, home, uid, tag, sid, seq](Conn* moved) {
+    gw->hub(home).FinishResume(moved, uid, tag, sid, seq);
   });
   return false;  // stop parsing here: the connection is no longer ours
 }
 
-void LoopHub::FinishResume(Conn* c, Snowflake user_id, uint64_t session_id, uint64_t seq) {
+void LoopHub::FinishResume(Conn* c, Snowflake user_id, uint64_t token_tag, uint64_t session_id,
+                           uint64_t seq) {
   auto it = sessions_.find(session_id);
+  if (it == sessions_.end() && gw_->session_store() != nullptr)
+    return TakeOver(c, user_id, token_tag, session_id, seq);
   if (it == sessions_.end() || it->second.user_id != user_id) return InvalidSession(c);
   Session* s = &it->second;
   if (seq > s->seq) {
@@ -280,10 +303,20 @@ void LoopHub::FinishResume(Conn* c, Snowflake user_id, uint64_t session_id, uint
   }
   s->conn = c;
   s->expires_ms = 0;
+  s->sent = seq;
   c->set_session(s);
-  s->ring.ForEachAfter(seq, s->seq, [&](uint64_t n, const Frame& f) { c->SendDispatch(f, n); });
   static const FramePtr kResumed = MakeDispatch("RESUMED", "null");
-  Dispatch(s, kResumed);
+  if (gw_->session_store() == nullptr) {
+    s->ring.ForEachAfter(seq, s->seq, [&](uint64_t n, const Frame& f) { c->SendDispatch(f, n); });
+    s->sent = s->seq;
+    Dispatch(s, kResumed);
+  } else {
+    // The replay waits with RESUMED until the store says the session is
+    // still this node's (another may have taken it over meanwhile).
+    BeginPrivate(s);
+    Dispatch(s, kResumed);
+    EndPrivate(s);
+  }
   gw_->resumes_.fetch_add(1, std::memory_order_relaxed);
   metrics::M().gateway_resumes_ok->Inc();
 }
@@ -377,7 +410,9 @@ void LoopHub::RequestMembers(Conn* c, const RequestGuildMembers& r) {
       chunks.push_back(std::move(d));
     }
   }
+  BeginPrivate(s);
   for (const std::string& d : chunks) Dispatch(s, MakeDispatch("GUILD_MEMBERS_CHUNK", d));
+  EndPrivate(s);
 }
 
 }  // namespace parley::gateway

@@ -67,6 +67,21 @@ ServerMetrics::ServerMetrics() {
   cluster_refusal_syncs = &r.NewCounter(
       "parley_cluster_refusal_syncs_total",
       "Cluster mode: requests refused (401/403/404) that ran again after catching up with the log");
+  cluster_takeovers =
+      &r.NewCounter("parley_cluster_takeovers_total",
+                    "Resumes of sessions another node served, rebuilt here exactly");
+  cluster_takeovers_refused = &r.NewCounter(
+      "parley_cluster_takeovers_refused_total",
+      "Resumes of other nodes' sessions answered with op 9 (not rebuildable exactly)");
+  cluster_handoffs_given = &r.NewCounter("parley_cluster_handoffs_given_total",
+                                         "Sessions this node let go to another node");
+  cluster_checkpoints_failed =
+      &r.NewCounter("parley_cluster_checkpoints_failed_total",
+                    "Session checkpoints that could not be stored in Redis");
+  cluster_limit_fallbacks = &r.NewCounter(
+      "parley_cluster_limit_fallbacks_total",
+      "Rate limit and identify checks counted by this node alone (the shared counters in Redis "
+      "did not answer)");
   const char* reasons[] = {"invalid", "forbidden", "rate_limited", "overloaded", "error"};
   for (int i = 0; i < 5; ++i)
     messages_failed[i] =

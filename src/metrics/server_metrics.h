@@ -71,6 +71,11 @@ struct ServerMetrics {
   Counter* messages_posted;                   // acknowledged (2xx) POST /channels/{id}/messages
   Counter* messages_persisted;                // inserted by committed transactions
   Counter* cluster_refusal_syncs;             // refusals that waited for the log first
+  Counter* cluster_takeovers;                 // sessions of other nodes resumed here
+  Counter* cluster_takeovers_refused;         // ... answered op 9 instead
+  Counter* cluster_handoffs_given;            // sessions let go to another node
+  Counter* cluster_checkpoints_failed;        // session checkpoints not stored
+  Counter* cluster_limit_fallbacks;           // limits counted per node (Redis unreachable)
   std::array<Counter*, 5> messages_failed{};  // invalid, forbidden, rate_limited, overloaded, error
   Histogram* commit_batches;                  // batches per transaction
   Histogram* commit_seconds;                  // transaction latency

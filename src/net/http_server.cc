@@ -296,6 +296,10 @@ void Responder::operator()(Response&& res) const {
                             [s, r = std::move(res)]() mutable { s->Reply(std::move(r)); });
 }
 
+void Responder::Run(std::function<void()> fn) const {
+  session_->server()->loops_->Post(session_->loop_index(), std::move(fn));
+}
+
 const std::string& Responder::remote_ip() const {
   return session_->remote_ip();
 }

@@ -34,6 +34,8 @@ class Responder {
  public:
   explicit Responder(std::shared_ptr<HttpSession> session) : session_(std::move(session)) {}
   void operator()(Response&& res) const;
+  // Runs `fn` on the connection's event loop (from any thread).
+  void Run(std::function<void()> fn) const;
   // The peer's IP address, as text.
   const std::string& remote_ip() const;
 

@@ -6,44 +6,34 @@
 // that stayed connected), nothing delivered twice, one order on every node,
 // every acknowledged message in history.
 //
-// Sessions of a node that is killed lose their connection; they cannot
-// resume elsewhere yet (they get op 9): that is counted, not hidden.
-import { test, after } from 'node:test';
+// Sessions of a node that is killed or drained resume on the other nodes
+// (docs/cluster.md, "Sessions and resume on any node"); the share that
+// resumed exactly is reported, and those then count as steady: their
+// dispatches before and after the move must hold every acknowledged
+// message once, in the one order.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  Server, FAST_FLAGS, TEST_STORE, register, createGuild, expectStatus, tmpDataDir, request, sleep,
+  Server, FAST_FLAGS, register, createGuild, expectStatus, tmpDataDir, request, sleep,
   newTestDatabase, fetchAllHistory,
 } from './lib/server.mjs';
-import { GatewayClient, INTENTS, destroyAll } from './lib/gateway.mjs';
-import { startRedis, stopAllRedis } from './lib/redis.mjs';
+import { GatewayClient, INTENTS } from './lib/gateway.mjs';
+import { startRedis } from './lib/redis.mjs';
+import { clusterSkip, harness } from './lib/cluster.mjs';
 
-const PG = process.env.PARLEY_TEST_PG || '';
-const skip = PG
-  ? TEST_STORE !== 'postgres'
-    ? 'runs once, in the PostgreSQL pass of the suite'
-    : false
-  : process.env.PARLEY_REQUIRE_PG === '1'
-    ? false
-    : 'PARLEY_TEST_PG is not set';
-
-const servers = [];
-const clients = [];
+const skip = clusterSkip('postgres');
 let pgDir = null;
-after(async () => {
-  destroyAll(clients);
-  for (const s of servers) if (s.proc && !s.exitInfo) await s.stop();
-  stopAllRedis();
-  if (pgDir) {
-    try {
-      execFileSync('scripts/pg-cluster.sh', ['stop', pgDir], { stdio: 'ignore' });
-      fs.rmSync(path.dirname(pgDir), { recursive: true, force: true });
-    } catch {
-      // best effort
-    }
+const { servers, clients } = harness(async () => {
+  if (!pgDir) return;
+  try {
+    execFileSync('scripts/pg-cluster.sh', ['stop', pgDir], { stdio: 'ignore' });
+    fs.rmSync(path.dirname(pgDir), { recursive: true, force: true });
+  } catch {
+    // best effort
   }
 });
 
@@ -53,7 +43,7 @@ const INTENTS_ALL = INTENTS.GUILDS | INTENTS.GUILD_MESSAGES | INTENTS.MESSAGE_CO
  * Three nodes (ids 1..3) on `store` with Redis at `redisPort`, a guild with
  * `perNode` receivers per node and one poster per node.
  */
-async function community(store, redisPort, perNode = 2) {
+async function community(store, redisPort, perNode = 2, onLast = 0) {
   const nodes = [];
   for (let n = 1; n <= 3; n++) {
     const srv = new Server({
@@ -68,7 +58,7 @@ async function community(store, redisPort, perNode = 2) {
   const { guild, general } = await createGuild(owner.client);
   const inv = expectStatus(await owner.client.post(`/channels/${general.id}/invites`, {}), [200, 201], 'invite');
   const users = [];
-  for (let i = 0; i < 3 * perNode + 3; i++) {
+  for (let i = 0; i < 3 * perNode + 3 + onLast; i++) {
     const u = await register(nodes[i % 3]);
     expectStatus(await nodes[i % 3].client(u.token).post(`/invites/${inv.code}`, {}), [200, 201, 204], 'join');
     users.push(u);
@@ -78,10 +68,20 @@ async function community(store, redisPort, perNode = 2) {
     const node = i % 3;
     const gw = await GatewayClient.open(nodes[node].port, users[i].token, { intents: INTENTS_ALL }, { label: `r${i}@n${node + 1}` });
     gw.node = node;
+    gw.token = users[i].token;
     clients.push(gw);
     receivers.push(gw);
   }
-  const posters = users.slice(3 * perNode).map((u, k) => ({ user: u, node: k }));
+  // More sessions on the last node (the one the kill and drain tests stop).
+  for (let i = 0; i < onLast; i++) {
+    const u = users[3 * perNode + 3 + i];
+    const gw = await GatewayClient.open(nodes[2].port, u.token, { intents: INTENTS_ALL }, { label: `x${i}@n3` });
+    gw.node = 2;
+    gw.token = u.token;
+    clients.push(gw);
+    receivers.push(gw);
+  }
+  const posters = users.slice(3 * perNode, 3 * perNode + 3).map((u, k) => ({ user: u, node: k }));
   return { nodes, owner, guild, general, receivers, posters };
 }
 
@@ -151,20 +151,73 @@ async function verify(c, acked, steady, what) {
   return report;
 }
 
-test('fault: kill -9 of a node under load', { skip, timeout: 240_000 }, async () => {
+/**
+ * Resumes every session of node `gone` on the other nodes (alternately), as
+ * a client would after losing its connection; each resumed one replaces its
+ * receiver by one whose dispatches are the old connection's then the new
+ * one's. Returns how many resumed exactly.
+ */
+async function resumeElsewhere(c, gone) {
+  const others = c.nodes.filter((_, i) => i !== gone);
+  const moved = c.receivers.filter((gw) => gw.node === gone);
+  let exact = 0;
+  await Promise.all(moved.map(async (gw, k) => {
+    const to = others[k % others.length];
+    const next = await GatewayClient.connect(to.port, { label: `${gw.label}->${to.port}` });
+    clients.push(next);
+    const seq = gw.seq;
+    const r = await next.resume(gw.token, gw.sessionId, seq);
+    if (!r.ok) return;
+    r.replayed.forEach((p, i) => assert.equal(p.s, seq + 1 + i, `${gw.label}: replay numbering`));
+    exact++;
+    const merged = {
+      label: `${gw.label} (resumed)`,
+      node: -1,
+      get dispatches() { return [...gw.dispatches, ...next.dispatches]; },
+      assertClean: () => next.assertClean(),
+    };
+    c.receivers[c.receivers.indexOf(gw)] = merged;
+  }));
+  return { exact, of: moved.length };
+}
+
+test('fault: kill -9 of a node under load, its sessions resume on the others', { skip, timeout: 240_000 }, async () => {
   const { url: store } = newTestDatabase('fault_kill');
   const redis = await startRedis();
-  const c = await community(store, redis.port);
+  const c = await community(store, redis.port, 2, 20);
   const l = load(c);
   await sleep(1500);
   await c.nodes[2].kill9();
+  const moved = await resumeElsewhere(c, 2);
   await sleep(1500);
   await l.stop();
-  console.log(`# kill -9: acknowledged ${l.acked.length}, failed ${JSON.stringify(l.failed)}`);
+  console.log(`# kill -9: acknowledged ${l.acked.length}, failed ${JSON.stringify(l.failed)}; ` +
+    `sessions of the killed node resumed exactly elsewhere: ${moved.exact}/${moved.of}`);
   assert.ok(l.acked.length > 50, `load ran: ${l.acked.length}`);
+  assert.ok(moved.exact >= Math.ceil(0.99 * moved.of), `at least 99% resume exactly: ${moved.exact}/${moved.of}`);
   const steady = c.receivers.filter((gw) => gw.node !== 2);
   const report = await verify(c, l.acked, steady, 'kill -9 of node 3');
   for (const r of report.filter((x) => !x.steady)) assert.equal(r.duplicated, 0, `${r.session}: duplicates`);
+});
+
+test('fault: a node drained (SIGTERM, op 7) under load, its sessions resume on the others', { skip, timeout: 240_000 }, async () => {
+  const { url: store } = newTestDatabase('fault_drain');
+  const redis = await startRedis();
+  const c = await community(store, redis.port, 2, 20);
+  const l = load(c);
+  await sleep(1500);
+  // Posters of the drained node move to the others, as behind nginx.
+  const stopping = c.nodes[2].stop();
+  c.posters[2].node = 0;
+  await stopping;
+  const moved = await resumeElsewhere(c, 2);
+  await sleep(1500);
+  await l.stop();
+  console.log(`# drain: acknowledged ${l.acked.length}, failed ${JSON.stringify(l.failed)}; ` +
+    `sessions of the drained node resumed exactly elsewhere: ${moved.exact}/${moved.of}`);
+  assert.equal(moved.exact, moved.of, 'every session of a drained node resumes exactly');
+  const steady = c.receivers.filter((gw) => gw.node !== 2);
+  await verify(c, l.acked, steady, 'node 3 drained');
 });
 
 test('fault: a node frozen with SIGSTOP for 10 s under load', { skip, timeout: 240_000 }, async () => {

@@ -5,54 +5,20 @@
 // made on two nodes at once (two roles added to one member, an invite's
 // max_uses, a username) are decided against the cluster's latest state; a
 // node killed with -9 and started again catches up from the log.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
-  Server, FAST_FLAGS, TEST_STORE, register, createGuild, postMessage, expectStatus, tmpDataDir,
+  register, createGuild, postMessage, expectStatus,
   request, PASSWORD, uniqueName, sleep, newTestDatabase,
 } from './lib/server.mjs';
-import { GatewayClient, INTENTS, destroyAll } from './lib/gateway.mjs';
-import { startRedis, killRedis, stopAllRedis } from './lib/redis.mjs';
+import { GatewayClient, INTENTS } from './lib/gateway.mjs';
+import { startRedis, killRedis } from './lib/redis.mjs';
+import { PG, clusterSkip, harness, startClusterNode, eventually } from './lib/cluster.mjs';
 
-const PG = process.env.PARLEY_TEST_PG || '';
-const skip = PG
-  ? TEST_STORE !== 'sqlite'
-    ? 'runs once, in the SQLite pass of the suite (it makes its own database)'
-    : false
-  : process.env.PARLEY_REQUIRE_PG === '1'
-    ? false
-    : 'PARLEY_TEST_PG is not set (scripts/pg-cluster.sh start DIR sets it)';
-
-const servers = [];
-const clients = [];
-after(async () => {
-  destroyAll(clients);
-  for (const s of servers) if (s.proc && !s.exitInfo) await s.stop();
-  stopAllRedis();
-});
-
-async function startNode(store, nodeId, extra = []) {
-  const srv = new Server({
-    extraArgs: [...FAST_FLAGS, '--store', store, '--cluster', '--node-id', String(nodeId), ...extra],
-    dataDir: tmpDataDir(`cluster${nodeId}`),
-  });
-  servers.push(srv);
-  await srv.start();
-  return srv;
-}
-
-// Waits until `check` (async, returns a truthy value) holds, or fails.
-async function eventually(what, check, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last) return last;
-    await sleep(20);
-  }
-  assert.fail(`${what}: not within ${timeoutMs} ms`);
-}
+const skip = clusterSkip('sqlite');
+const { servers, clients } = harness();
+const startNode = (store, nodeId, extra = []) => startClusterNode(servers, store, nodeId, extra);
 
 const GW_INTENTS = INTENTS.GUILDS | INTENTS.GUILD_MESSAGES | INTENTS.MESSAGE_CONTENT | INTENTS.GUILD_MEMBERS;
 

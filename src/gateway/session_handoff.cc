@@ -1,0 +1,433 @@
+// Sessions that move between nodes (docs/cluster.md, "Sessions and resume
+// on any node"): checkpoints, holds on dispatches only this node could
+// send, handing a session to another node, and taking one over from the
+// checkpoint, the owner's journal and the recent log. Without a session
+// store (one node, or a cluster without Redis) all of this is a no-op.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <shared_mutex>
+
+#include "events/event_builder.h"
+#include "gateway/loop_hub.h"
+#include "metrics/server_metrics.h"
+#include "util/clock.h"
+#include "util/time_format.h"
+
+namespace parley::gateway {
+
+using events::SessionCheckpoint;
+using events::SessionStore;
+using Saved = events::SessionStore::Saved;
+
+namespace {
+// Who the session is and what it asked for (not where it stands).
+void TakeIdentity(Session* s, const SessionCheckpoint& cp) {
+  s->user_id = cp.user_id;
+  s->token_tag = cp.token_tag;
+  s->intents = cp.intents;
+  s->shard_id = cp.shard_id;
+  s->shard_count = cp.shard_count;
+  s->large_threshold = cp.large_threshold;
+  s->bot = cp.bot;
+}
+}  // namespace
+
+Session* LoopHub::NewSession(uint64_t sid) {
+  Session* s = &sessions_.try_emplace(sid).first->second;
+  s->id = sid;
+  return s;
+}
+
+void LoopHub::AttachSession(Session* s, Conn* c, const std::vector<Snowflake>& guilds) {
+  s->conn = c;
+  c->set_session(s);
+  session_count_.fetch_add(1, std::memory_order_relaxed);
+  gw_->CountShardSession(s->shard_id, s->shard_count, +1);
+  gw_->sessions_.fetch_add(1, std::memory_order_relaxed);
+  user_sessions_[s->user_id].push_back(s);
+  for (Snowflake g : guilds) Subscribe(s, g);
+}
+
+SessionCheckpoint LoopHub::CheckpointOf(const Session& s, bool at_mark, bool handed_off) const {
+  SessionStore* store = gw_->session_store();
+  SessionCheckpoint c;
+  c.session_id = s.id;
+  c.node = store->node_id();
+  c.incarnation = store->incarnation();
+  c.user_id = s.user_id;
+  c.token_tag = s.token_tag;
+  c.intents = s.intents;
+  c.shard_id = s.shard_id;
+  c.shard_count = s.shard_count;
+  c.large_threshold = s.large_threshold;
+  c.bot = s.bot;
+  if (at_mark) {
+    c.seq = s.mark_seq;
+    c.position = s.mark_position;
+    c.journal = s.mark_journal;
+  } else {
+    c.seq = s.seq;
+    c.position = delivered_position_;
+    c.journal = delivered_journal_;
+  }
+  c.handed_off = handed_off;
+  c.guilds = s.guilds;
+  c.saved_ms = at_mark ? s.mark_ms : NowMs();
+  return c;
+}
+
+void LoopHub::BeginPrivate(Session* s) {
+  if (gw_->session_store() == nullptr) return;
+  ++s->holds;
+}
+
+void LoopHub::EndPrivate(Session* s) {
+  SessionStore* store = gw_->session_store();
+  if (store == nullptr) return;
+  const uint64_t sid = s->id;
+  store->Save(
+      CheckpointOf(*s, false, false), gw_->options().resume_window_ms, false,
+      [this, sid](Saved r) { boost::asio::post(ctx_, [this, sid, r] { ReleaseHeld(sid, r); }); });
+  // A known point for a handoff or the next heartbeat (the client has it
+  // once the hold is released).
+  s->mark_seq = s->seq;
+  s->mark_position = delivered_position_;
+  s->mark_journal = delivered_journal_;
+  s->mark_ms = NowMs();
+}
+
+void LoopHub::ReleaseHeld(uint64_t session_id, Saved result) {
+  auto it = sessions_.find(session_id);
+  if (it == sessions_.end()) return;
+  Session* s = &it->second;
+  if (s->holds > 0) --s->holds;
+  if (result == Saved::kNotOurs) {
+    // Another node resumed this session (it had been given up here): this
+    // copy must not send anything more.
+    Conn* c = s->conn;
+    EndSession(s);
+    if (c != nullptr) {
+      InvalidSession(c);
+      c->MarkDirty();
+    }
+    return;
+  }
+  if (result == Saved::kFailed) metrics::M().cluster_checkpoints_failed->Inc();
+  SendHeld(s);
+}
+
+void LoopHub::SendHeld(Session* s) {
+  if (s->holds > 0 || s->conn == nullptr || s->sent >= s->seq) return;
+  if (!s->ring.CanReplayAfter(s->sent, s->seq)) {
+    s->conn->Close(close_code::kUnknownError, "too much to send");
+    return;
+  }
+  Conn* c = s->conn;
+  s->ring.ForEachAfter(s->sent, s->seq, [&](uint64_t n, const Frame& f) { c->SendDispatch(f, n); });
+  s->sent = s->seq;
+}
+
+void LoopHub::CheckpointAtHeartbeat(Session* s, uint64_t acked) {
+  SessionStore* store = gw_->session_store();
+  if (store == nullptr || s->holds > 0) return;
+  // The newest point the client has (acked) whose position and journal
+  // index are known: now, if it has everything; else the previous mark.
+  std::optional<SessionCheckpoint> c;
+  if (acked >= s->seq) {
+    c = CheckpointOf(*s, false, false);
+  } else if (s->mark_seq != 0 && acked >= s->mark_seq) {
+    c = CheckpointOf(*s, true, false);
+  }
+  s->mark_seq = s->seq;
+  s->mark_position = delivered_position_;
+  s->mark_journal = delivered_journal_;
+  s->mark_ms = NowMs();
+  if (!c) return;
+  const uint64_t sid = s->id;
+  store->Save(*c, gw_->options().resume_window_ms, false, [this, sid](Saved r) {
+    if (r == Saved::kNotOurs) {
+      boost::asio::post(ctx_, [this, sid] {
+        auto it = sessions_.find(sid);
+        if (it == sessions_.end()) return;
+        ++it->second.holds;  // ReleaseHeld's to take back
+        ReleaseHeld(sid, Saved::kNotOurs);
+      });
+    } else if (r == Saved::kFailed) {
+      metrics::M().cluster_checkpoints_failed->Inc();
+    }
+  });
+}
+
+void LoopHub::HandOff(uint64_t session_id, uint64_t seq, std::function<void(bool)> answer) {
+  SessionStore* store = gw_->session_store();
+  auto it = sessions_.find(session_id);
+  if (store == nullptr || it == sessions_.end()) return answer(false);
+  Session* s = &it->second;
+  // The newest point the client has: now, or the previous mark.
+  const bool at_mark = seq < s->seq && s->mark_seq != 0 && seq >= s->mark_seq;
+  SessionCheckpoint c = CheckpointOf(*s, at_mark, true);
+  if (Conn* old = s->conn) {
+    old->set_session(nullptr);
+    s->conn = nullptr;
+    old->Close(close_code::kUnknownError, "session resumed elsewhere");
+  }
+  EndSession(s);
+  metrics::M().cluster_handoffs_given->Inc();
+  store->Save(c, gw_->options().resume_window_ms, false,
+              [answer = std::move(answer)](Saved r) { answer(r == Saved::kStored); });
+}
+
+void LoopHub::SaveFinalCheckpoints(std::function<void()> done) {
+  SessionStore* store = gw_->session_store();
+  auto left = std::make_shared<size_t>(1);
+  auto finish = [this, left, done](bool) {
+    boost::asio::post(ctx_, [left, done] {
+      if (--*left == 0) done();
+    });
+  };
+  if (store != nullptr) {
+    for (auto& [_, s] : sessions_) {
+      if (s.conn == nullptr || s.holds > 0) continue;
+      ++*left;
+      store->Save(CheckpointOf(s, false, true), gw_->options().resume_window_ms, false,
+                  [finish](Saved r) { finish(r == Saved::kStored); });
+    }
+  }
+  finish(true);
+}
+
+void LoopHub::OnLoop(boost::intrusive_ptr<Conn> c,
+                     std::function<void(boost::intrusive_ptr<Conn>)> fn) {
+  // Conn's reference count is not thread-safe: the reference is taken and
+  // dropped on this loop only; other threads pass the holder along.
+  auto holder = std::make_shared<boost::intrusive_ptr<Conn>>(std::move(c));
+  boost::asio::post(ctx_, [this, holder, fn = std::move(fn)] {
+    boost::intrusive_ptr<Conn> conn = std::move(*holder);
+    if (conn->phase() == Conn::Phase::kOpen && !conn->session() && conn->hub_ == this)
+      fn(std::move(conn));
+  });
+}
+
+namespace {
+// A handoff answer, or the owner's death, is waited for this long.
+constexpr int kHandoffTimeoutMs = 1000;
+constexpr int kOwnerDeathWaitMs = 7000;
+constexpr int kPollMs = 250;
+// How far nodes' clocks may differ (NTP keeps them within milliseconds):
+// a checkpoint's time is compared with this loop's delivery times.
+constexpr int64_t kClockMarginMs = 100;
+}  // namespace
+
+void LoopHub::TakeOver(Conn* conn, Snowflake user_id, uint64_t token_tag, uint64_t session_id,
+                       uint64_t seq) {
+  SessionStore* store = gw_->session_store();
+  boost::intrusive_ptr<Conn> c(conn);
+  auto holder = std::make_shared<boost::intrusive_ptr<Conn>>(std::move(c));
+  store->Load(session_id, [this, holder, user_id, token_tag, seq](
+                              bool ok, std::optional<SessionCheckpoint> cp) {
+    OnLoop(std::move(*holder), [this, ok, cp = std::move(cp), user_id, token_tag,
+                                seq](boost::intrusive_ptr<Conn> c) {
+      SessionStore* store = gw_->session_store();
+      if (!ok || !cp || cp->user_id != user_id || cp->token_tag != token_tag || cp->seq > seq ||
+          (cp->node == store->node_id() && cp->incarnation == store->incarnation())) {
+        metrics::M().cluster_takeovers_refused->Inc();
+        return InvalidSession(c.get());
+      }
+      TakeOverStep(std::move(c), seq, *cp, 0);
+    });
+  });
+}
+
+// attempt 0: just loaded. Ask the owner to hand the session over unless it
+// did or is this node's earlier process; if it does not answer, wait for it
+// to be declared dead (or op 9 if it stays alive).
+void LoopHub::TakeOverStep(boost::intrusive_ptr<Conn> c, uint64_t seq, SessionCheckpoint cp,
+                           int attempt) {
+  SessionStore* store = gw_->session_store();
+  const bool owner_gone =
+      cp.handed_off || cp.node == store->node_id() || (attempt > 0 && !store->NodeAlive(cp.node));
+  auto holder = std::make_shared<boost::intrusive_ptr<Conn>>(std::move(c));
+  if (owner_gone) {
+    // Reload (the owner may have stored a newer checkpoint), catch up with
+    // the cluster, read the owner's journal, rebuild.
+    store->Load(cp.session_id, [this, holder, seq, old = cp](bool ok,
+                                                             std::optional<SessionCheckpoint> now) {
+      SessionCheckpoint cp = ok && now ? *now : old;
+      if (cp.seq > seq || cp.user_id != old.user_id || cp.token_tag != old.token_tag) {
+        // The owner's final checkpoint is past what the client has.
+        boost::asio::post(ctx_, [this, holder] {
+          boost::intrusive_ptr<Conn> c = std::move(*holder);
+          metrics::M().cluster_takeovers_refused->Inc();
+          if (c->phase() == Conn::Phase::kOpen && !c->session() && c->hub_ == this)
+            InvalidSession(c.get());
+        });
+        return;
+      }
+      const Gateway::ClusterSync& sync = gw_->cluster_sync();
+      auto read = [this, holder, seq, cp] {
+        gw_->session_store()->ReadJournal(
+            cp.node, cp.incarnation, cp.journal,
+            [this, holder, seq, cp](bool ok, std::vector<events::JournalEntry> entries) {
+              OnLoop(std::move(*holder), [this, ok, seq, cp, entries = std::move(entries)](
+                                             boost::intrusive_ptr<Conn> c) mutable {
+                if (!ok) {
+                  metrics::M().cluster_takeovers_refused->Inc();
+                  return InvalidSession(c.get());
+                }
+                Rebuild(std::move(c), seq, cp, std::move(entries), 0);
+              });
+            });
+      };
+      if (sync) {
+        sync(read);
+      } else {
+        read();
+      }
+    });
+    return;
+  }
+  if (attempt == 0) {
+    store->RequestHandoff(
+        cp.node, cp.session_id, seq, kHandoffTimeoutMs,
+        [this, holder, seq, cp](bool answered, bool ok) {
+          OnLoop(std::move(*holder), [this, answered, ok, seq, cp](boost::intrusive_ptr<Conn> c) {
+            if (answered && !ok) {
+              metrics::M().cluster_takeovers_refused->Inc();
+              return InvalidSession(c.get());  // the owner does not have it
+            }
+            SessionCheckpoint next = cp;
+            if (answered) next.handed_off = true;  // reloaded before use
+            TakeOverStep(std::move(c), seq, next, 1);
+          });
+        });
+    return;
+  }
+  if (attempt * kPollMs > kOwnerDeathWaitMs) {
+    metrics::M().cluster_takeovers_refused->Inc();
+    return InvalidSession(holder->get());  // the owner is alive and silent
+  }
+  auto timer = std::make_shared<boost::asio::steady_timer>(ctx_);
+  timer->expires_after(std::chrono::milliseconds(kPollMs));
+  timer->async_wait([this, timer, holder, seq, cp, attempt](boost::system::error_code) {
+    boost::intrusive_ptr<Conn> conn = std::move(*holder);
+    if (conn->phase() != Conn::Phase::kOpen || conn->session() || conn->hub_ != this) return;
+    TakeOverStep(std::move(conn), seq, cp, attempt + 1);
+  });
+}
+
+FramePtr LoopHub::FrameFor(const Session& s, const Event& ev, bool* unsure) {
+  if (ev.target == Event::Target::kUser) {
+    if (ev.user_id != s.user_id) return nullptr;
+    if (ev.action != Event::Action::kNone) {
+      *unsure = true;
+      return nullptr;
+    }
+    if (!s.InShard(ev.guild_id) || !ev.frame) return nullptr;
+    if (ev.intent && !(s.intents & ev.intent)) return nullptr;
+    return ev.frame;
+  }
+  if (!std::binary_search(s.guilds.begin(), s.guilds.end(), ev.guild_id)) return nullptr;
+  if (ev.action != Event::Action::kNone) {
+    *unsure = true;
+    return nullptr;
+  }
+  if (ev.intent && !(s.intents & ev.intent)) return nullptr;
+  if (ev.channel_id != 0 && ev.permission != 0) {
+    auto g = state().GetGuild(ev.guild_id);
+    if (g) {
+      std::shared_lock lock(g->mu);
+      auto ch = g->channels.find(ev.channel_id);
+      if (ch != g->channels.end() &&
+          !(g->ChannelPermissions(ch->second, s.user_id) & ev.permission))
+        return nullptr;
+    }
+  }
+  return ContentFrame(s, ev);
+}
+
+void LoopHub::Rebuild(boost::intrusive_ptr<Conn> c, uint64_t seq, const SessionCheckpoint& cp,
+                      std::vector<events::JournalEntry> journal, int attempt) {
+  auto refuse = [&] {
+    metrics::M().cluster_takeovers_refused->Inc();
+    InvalidSession(c.get());
+  };
+  // Who sees what must not have changed since the checkpoint: the filter
+  // applied now is the one the owner applied then.
+  if (gw_->UserVisibilityChangedAt(cp.user_id) > cp.position) return refuse();
+  for (Snowflake g : cp.guilds)
+    if (gw_->GuildVisibilityChangedAt(g) > cp.position) return refuse();
+  Session vs;  // the session as the checkpoint has it, to filter for
+  vs.id = cp.session_id;
+  TakeIdentity(&vs, cp);
+  vs.guilds = cp.guilds;
+  bool unsure = false;
+  uint64_t journal_upto = cp.position;
+  for (const events::JournalEntry& e : journal) {
+    journal_upto = std::max(journal_upto, e.after_position);
+    for (const EventPtr& ev : e.events) {
+      // An ephemeral event the owner may have sent: where it fell among the
+      // log's is not rebuilt yet, so the session cannot resume exactly.
+      if (FrameFor(vs, *ev, &unsure) || unsure) return refuse();
+    }
+  }
+  // Ephemeral events this loop delivered since the checkpoint: the owner
+  // may not have had them (it died, or let the session go), and which of
+  // them it had is not known: the session cannot resume exactly.
+  if (cp.saved_ms - kClockMarginMs < recent_ephemeral_floor_ms_) return refuse();
+  for (const auto& [at_ms, batch] : recent_ephemeral_) {
+    if (at_ms < cp.saved_ms - kClockMarginMs) continue;
+    for (const EventPtr& ev : *batch)
+      if (FrameFor(vs, *ev, &unsure) || unsure) return refuse();
+  }
+  // The owner may have sent positions this loop has not delivered yet.
+  auto retry = [&] {
+    if (attempt >= 40) return refuse();
+    auto timer = std::make_shared<boost::asio::steady_timer>(ctx_);
+    timer->expires_after(std::chrono::milliseconds(25));
+    auto holder = std::make_shared<boost::intrusive_ptr<Conn>>(std::move(c));
+    timer->async_wait([this, timer, holder, seq, cp, journal = std::move(journal),
+                       attempt](boost::system::error_code) mutable {
+      boost::intrusive_ptr<Conn> conn = std::move(*holder);
+      if (conn->phase() != Conn::Phase::kOpen || conn->session() || conn->hub_ != this) return;
+      Rebuild(std::move(conn), seq, cp, std::move(journal), attempt + 1);
+    });
+  };
+  if (journal_upto > delivered_position_) return retry();
+  std::vector<FramePtr> frames;
+  const bool held =
+      gw_->ForEachRecent(cp.position, delivered_position_, [&](uint64_t, const EventBatch& batch) {
+        for (const EventPtr& ev : batch)
+          if (FramePtr f = FrameFor(vs, *ev, &unsure)) frames.push_back(std::move(f));
+      });
+  if (!held || unsure) return refuse();
+  if (cp.seq + frames.size() < seq) return retry();
+  if (frames.size() > ReplayRing::kMaxBound) return refuse();
+
+  // The session is this loop's now: the rebuilt dispatches, then RESUMED
+  // once this node's checkpoint (taking it over) is stored.
+  Session* s = NewSession(cp.session_id);
+  TakeIdentity(s, cp);
+  s->seq = cp.seq;
+  ++s->holds;
+  for (FramePtr& f : frames) Dispatch(s, f);
+  AttachSession(s, c.get(), cp.guilds);
+  s->sent = seq;
+  static const FramePtr kResumed = MakeDispatch("RESUMED", "null");
+  Dispatch(s, kResumed);
+  const uint64_t sid = s->id;
+  gw_->session_store()->Save(
+      CheckpointOf(*s, false, false), gw_->options().resume_window_ms, true,
+      [this, sid](Saved r) { boost::asio::post(ctx_, [this, sid, r] { ReleaseHeld(sid, r); }); });
+  if (auto changed = gw_->presence().SessionStarted(s->user_id, std::nullopt))
+    gw_->Publish(events::BuildPresenceEvents(state(), s->user_id, *changed));
+  gw_->resumes_.fetch_add(1, std::memory_order_relaxed);
+  metrics::M().gateway_resumes_ok->Inc();
+  metrics::M().cluster_takeovers->Inc();
+  spdlog::debug("session {:016x} of node {} resumed here ({} dispatches rebuilt)", sid, cp.node,
+                frames.size());
+}
+
+}  // namespace parley::gateway
