@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/json/serialize.hpp>
+#include <deque>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -48,8 +49,9 @@ struct ServeConfig {
   int store_readers = 4;
   int threads = 0;
   int node_id = 0;
-  bool cluster = false;  // follow the store's log of commits (docs/cluster.md)
-  std::string redis;     // cluster mode: the bus (redis://HOST:PORT); "" = none
+  bool cluster = false;        // follow the store's log of commits (docs/cluster.md)
+  std::string redis;           // cluster mode: the bus (redis://HOST:PORT); "" = none
+  int log_retention_min = 60;  // cluster mode: log entries kept this long (0 = forever)
   std::string log_level = "info";
   std::string password_cost = "interactive";
   int ratelimit_global = 50;
@@ -491,6 +493,11 @@ int RunServe(const ServeConfig& cfg) {
   // Forget rate-limit windows that ended, once a minute.
   boost::asio::steady_timer sweep(loops.loop(0));
   CommitPosition position_a_minute_ago = writer.position();
+  // Cluster mode: the position this node had applied at each of the last
+  // minutes; the log before the one `log_retention_min` ago is deleted
+  // (every live node applies within seconds: the alert ParleyClusterLogLag
+  // fires long before an entry it lacks could go).
+  std::deque<CommitPosition> applied_by_minute;
   std::function<void()> arm_sweep = [&] {
     sweep.expires_after(std::chrono::seconds(60));
     sweep.async_wait([&](boost::system::error_code ec) {
@@ -499,6 +506,23 @@ int RunServe(const ServeConfig& cfg) {
       // Users whose last write is a minute old: replicas have it by now.
       api.read_your_writes().Forget(position_a_minute_ago);
       position_a_minute_ago = writer.position();
+      if (follower && cfg.log_retention_min > 0) {
+        applied_by_minute.push_back(follower->applied());
+        if (applied_by_minute.size() > static_cast<size_t>(cfg.log_retention_min)) {
+          const CommitPosition before = applied_by_minute.front();
+          applied_by_minute.pop_front();
+          boost::asio::post(blocking, [log = store->commit_log(), before] {
+            uint64_t deleted = 0;
+            Status s = log->TrimLog(before, &deleted);
+            if (!s.ok()) {
+              spdlog::warn("cluster: trimming the log before {}: {}", before, s.ToString());
+            } else if (deleted > 0) {
+              metrics::M().cluster_log_trimmed->Inc(deleted);
+              spdlog::debug("cluster: {} log entries before position {} deleted", deleted, before);
+            }
+          });
+        }
+      }
       arm_sweep();
     });
   };
@@ -604,6 +628,13 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       ->add_option("--redis", cfg->redis,
                    "Cluster mode: Redis (redis://HOST:PORT) as the live bus between nodes")
       ->envname("PARLEY_REDIS");
+  serve
+      ->add_option("--log-retention-minutes", cfg->log_retention_min,
+                   "Cluster mode: entries of the log of commits are deleted once every node has "
+                   "had them this long (0 = kept forever)")
+      ->envname("PARLEY_LOG_RETENTION_MINUTES")
+      ->check(CLI::Range(0, 10 * 24 * 60))
+      ->capture_default_str();
   serve->add_option("--log-level", cfg->log_level, "trace, debug, info, warn, error")
       ->envname("PARLEY_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))

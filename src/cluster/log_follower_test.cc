@@ -320,4 +320,28 @@ TEST_F(LogFollowerTest, EntriesFromTheBusApplyWithoutReadsAndAGapIsReadFromTheLo
 }
 
 }  // namespace
+TEST_F(LogFollowerTest, RetentionDeletesTheLogBeforeAPositionOnce) {
+  Node a(conninfo(), 1);
+  for (int i = 1; i <= 5; ++i) {
+    ASSERT_OK(a.Submit({mut::PutGuild{Guild{.id = Id(1), .name = std::to_string(i)}}}).get());
+  }
+  // Two nodes trimming at once: one deletes, the other finds nothing left
+  // or skips (the advisory lock).
+  uint64_t d1 = 0, d2 = 0;
+  std::thread t([&] { EXPECT_TRUE(a.store->TrimLog(4, &d2).ok()); });
+  ASSERT_OK(a.store->TrimLog(4, &d1));
+  t.join();
+  EXPECT_EQ(d1 + d2, 3u) << "positions 1..3, deleted once";
+  std::vector<LogEntry> entries;
+  ASSERT_OK(a.store->ReadLog(0, 10, &entries));
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].position, 4u);
+  // A node that follows from position 3 on still finds every entry after it.
+  ASSERT_OK(a.store->ReadLog(3, 10, &entries));
+  EXPECT_EQ(entries.size(), 2u);
+  uint64_t again = 0;
+  ASSERT_OK(a.store->TrimLog(4, &again));
+  EXPECT_EQ(again, 0u);
+}
+
 }  // namespace parley::cluster

@@ -78,6 +78,9 @@ ServerMetrics::ServerMetrics() {
   cluster_checkpoints_failed =
       &r.NewCounter("parley_cluster_checkpoints_failed_total",
                     "Session checkpoints that could not be stored in Redis");
+  cluster_log_trimmed =
+      &r.NewCounter("parley_cluster_log_trimmed_total",
+                    "Entries of the log of commits deleted by this node (--log-retention-minutes)");
   cluster_limit_fallbacks = &r.NewCounter(
       "parley_cluster_limit_fallbacks_total",
       "Rate limit and identify checks counted by this node alone (the shared counters in Redis "

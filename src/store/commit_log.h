@@ -32,6 +32,12 @@ class CommitLog {
   // Status::Unavailable. Thread-safe.
   virtual Status ReadLog(CommitPosition after, int limit, std::vector<LogEntry>* out) = 0;
 
+  // Retention: deletes the entries before position `before` (a position
+  // every node has applied long ago) and stores how many in *deleted.
+  // Where several processes trim at once, one does it (the others delete
+  // nothing). Thread-safe; blocks on the engine.
+  virtual Status TrimLog(CommitPosition before, uint64_t* deleted) = 0;
+
   // The encoded batches (store/batch_codec.h) of the last commit this
   // process made, as written to the log, and its committed_ms; taken (a
   // second call returns ""). For a node to publish its own entry without

@@ -387,6 +387,11 @@ constexpr const char* kAppendLog =
     "SELECT position, $1, $2, $3 FROM parley_commit_head WHERE id = 1";
 // CommitBuilt's first statement: the commit order lock, and the head.
 constexpr const char* kLockHead = "SELECT position FROM parley_commit_head WHERE id = 1 FOR UPDATE";
+// One trimmer at a time (a transaction-level advisory lock; the others
+// skip): a range of the primary key, so no scan of what stays.
+constexpr const char* kTrimLog =
+    "WITH l AS (SELECT pg_try_advisory_xact_lock(7248517) AS got) "
+    "DELETE FROM parley_log WHERE position < $1 AND (SELECT got FROM l)";
 constexpr const char* kReadLog =
     "SELECT position, node, committed_ms, batches FROM parley_log WHERE position > $1 "
     "ORDER BY position LIMIT $2";
@@ -1316,6 +1321,22 @@ Status PostgresStore::ReadLog(CommitPosition after, int limit, std::vector<LogEn
       });
   if (!s.ok()) out->clear();
   return s;
+}
+
+Status PostgresStore::TrimLog(CommitPosition before, uint64_t* deleted) {
+  *deleted = 0;
+  if (before > kMaxStoredId) return Status::InvalidArgument("log position out of range");
+  Params params;
+  params.Int(static_cast<int64_t>(before));
+  int idx = 0;
+  return RunRead(
+      *ReadConn(), /*snapshot=*/false, kLoadTimeoutSql,
+      [&](Pipeline& p) { idx = p.Sql(kTrimLog, params, true); },
+      [&](const Pipeline& p) {
+        const char* n = PQcmdTuples(const_cast<PGresult*>(p.result(idx)));
+        *deleted = n && *n ? std::strtoull(n, nullptr, 10) : 0;
+        return Status::OK();
+      });
 }
 
 Status PostgresStore::CountMessages(uint64_t* n) {

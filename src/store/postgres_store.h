@@ -159,6 +159,7 @@ class PostgresStore : public StoreBackend, public CommitLog {
   // connection. Only commits of stores opened with commit_log are in the
   // log (the commit head row orders them all).
   Status ReadLog(CommitPosition after, int limit, std::vector<LogEntry>* out) override;
+  Status TrimLog(CommitPosition before, uint64_t* deleted) override;
   std::string TakeLastEntry(int64_t* committed_ms) override;
   // This store, if opened with commit_log; else null.
   CommitLog* commit_log() override { return options_.commit_log ? this : nullptr; }
