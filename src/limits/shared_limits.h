@@ -17,8 +17,8 @@
 namespace parley::limits {
 
 struct Window {
-  std::string key;       // what is counted (names a bucket cluster-wide)
-  int limit = 1;         // hits per window
+  std::string key;  // what is counted (names a bucket cluster-wide)
+  int limit = 1;    // hits per window
   int64_t length_ms = 1000;
 };
 
