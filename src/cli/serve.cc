@@ -271,6 +271,7 @@ int RunServe(const ServeConfig& cfg) {
     bus_link->set_bus(bus.get());
     session_store->set_bus(bus.get());
     gateway.SetSessionStore(session_store.get());
+    gateway.SetStartPosition(loaded_at);
     shared_limits = std::make_unique<cluster::RedisLimits>(bus_opts.host, bus_opts.port);
     gateway.SetSharedLimits(shared_limits.get());
     presence_sync->Start(bus.get());

@@ -13,12 +13,12 @@ struct Schema {
   template <class A>
   static void Visit(A& a, events::SessionCheckpoint& c) {
     a(c.session_id, c.node, c.incarnation, c.user_id, c.token_tag, c.intents, c.shard_id,
-      c.shard_count, c.large_threshold, c.bot, c.seq, c.position, c.journal, c.handed_off, c.guilds,
-      c.saved_ms);
+      c.shard_count, c.large_threshold, c.bot, c.seq, c.position, c.position_batches, c.journal,
+      c.handed_off, c.guilds, c.saved_ms);
   }
 };
 
-constexpr uint8_t kCheckpointVersion = 2;
+constexpr uint8_t kCheckpointVersion = 3;
 
 std::string SessionKey(uint64_t session_id) {
   return fmt::format("parley:session:{:016x}", session_id);

@@ -19,9 +19,10 @@
 namespace parley::events {
 
 // Where a session stood, in terms every node can rebuild from: after its
-// dispatch `seq` it had been sent every event of the log up to `position`
-// and every journaled ephemeral event of node `node` up to `journal`
-// (those that passed its filter), and nothing else.
+// dispatch `seq` it had been sent every event of the log before `position`
+// and of the first `position_batches` batches of `position`, and every
+// journaled ephemeral event of node `node` up to `journal` (those that
+// passed its filter), and nothing else.
 struct SessionCheckpoint {
   uint64_t session_id = 0;
   int node = 0;              // the node serving the session
@@ -34,6 +35,9 @@ struct SessionCheckpoint {
   bool bot = false;
   uint64_t seq = 0;
   uint64_t position = 0;
+  // How many of the event batches of `position` it had been sent (a group
+  // commit's batches share its position and reach a loop one at a time).
+  uint32_t position_batches = 0;
   uint64_t journal = 0;
   // The node let the session go (drain, or a handoff asked by another
   // node): it sends the session nothing more, so the checkpoint is final.

@@ -247,13 +247,13 @@ size_t BatchBytes(const EventBatch& events) {
 }
 }  // namespace
 
-void Gateway::NoteVisibility(const EventBatch& events, uint64_t position) {
+void Gateway::NoteVisibility(const EventBatch& events, StreamPoint at) {
   for (const EventPtr& e : events) {
     if (!ChangesVisibility(*e)) continue;
     if (e->target == Event::Target::kUser) {
-      user_visibility_[e->user_id] = position;
+      user_visibility_[e->user_id] = at;
     } else {
-      guild_visibility_[e->guild_id] = position;
+      guild_visibility_[e->guild_id] = at;
     }
   }
 }
@@ -266,7 +266,6 @@ void Gateway::PublishCommitted(EventBatch events, uint64_t position) {
   auto shared = std::make_shared<const EventBatch>(std::move(events));
   std::lock_guard l(stream_mu_);
   if (position > published_position_) published_position_ = position;
-  NoteVisibility(*shared, position);
   if (recent_.empty() || recent_.back().position != position) {
     if (!recent_.empty() && position != recent_.back().position + 1) {
       // A hole (cannot happen while positions come in order): nothing
@@ -278,10 +277,13 @@ void Gateway::PublishCommitted(EventBatch events, uint64_t position) {
     if (recent_.empty() && recent_floor_ < position - 1) recent_floor_ = position - 1;
     recent_.push_back({position, SteadyMs(), 0, {}});
   }
-  const size_t bytes = BatchBytes(*shared);
-  recent_.back().bytes += bytes;
-  recent_bytes_ += bytes;
-  recent_.back().batches.push_back(shared);
+  if (!shared->empty()) {  // (the loops are not handed empty ones either)
+    NoteVisibility(*shared, {position, static_cast<uint32_t>(recent_.back().batches.size() + 1)});
+    const size_t bytes = BatchBytes(*shared);
+    recent_.back().bytes += bytes;
+    recent_bytes_ += bytes;
+    recent_.back().batches.push_back(shared);
+  }
   const int64_t oldest_ms = SteadyMs() - options_.resume_window_ms - 10000;
   while (recent_.size() > 1 &&
          (recent_bytes_ > options_.recent_log_bytes || recent_.front().at_ms < oldest_ms)) {
@@ -292,33 +294,48 @@ void Gateway::PublishCommitted(EventBatch events, uint64_t position) {
   if (!shared->empty()) PostToLoops(std::move(shared), position, 0);
 }
 
-bool Gateway::ForEachRecent(uint64_t after, uint64_t upto,
+bool Gateway::ForEachRecent(uint64_t after, uint32_t after_batches, uint64_t upto,
+                            uint32_t upto_batches,
                             const std::function<void(uint64_t, const EventBatch&)>& fn) const {
   std::vector<std::pair<uint64_t, std::shared_ptr<const EventBatch>>> picked;
   {
     std::lock_guard l(stream_mu_);
-    if (after < recent_floor_) return false;
+    // `after`'s batches must be held unless none of it was sent (the
+    // position the node started at, say).
+    if (after < recent_floor_ || (after == recent_floor_ && after_batches > 0)) return false;
     if (upto > after && (recent_.empty() || recent_.back().position < upto)) return false;
     for (const Recent& r : recent_) {
-      if (r.position <= after) continue;
+      if (r.position < after) continue;
       if (r.position > upto) break;
-      for (const auto& b : r.batches) picked.emplace_back(r.position, b);
+      const size_t from = r.position == after ? after_batches : 0;
+      const size_t to =
+          r.position == upto ? std::min<size_t>(upto_batches, r.batches.size()) : r.batches.size();
+      for (size_t i = from; i < to; ++i) picked.emplace_back(r.position, r.batches[i]);
     }
   }
   for (const auto& [p, b] : picked) fn(p, *b);
   return true;
 }
 
-uint64_t Gateway::GuildVisibilityChangedAt(Snowflake guild_id) const {
+void Gateway::SetStartPosition(uint64_t position) {
   std::lock_guard l(stream_mu_);
-  auto it = guild_visibility_.find(guild_id);
-  return it == guild_visibility_.end() ? 0 : it->second;
+  published_position_ = position;
+  recent_floor_ = position;
+  for (auto& h : hubs_) h->set_start_position(position);
 }
 
-uint64_t Gateway::UserVisibilityChangedAt(Snowflake user_id) const {
+bool Gateway::VisibilityChangedAfter(const std::vector<Snowflake>& guilds, Snowflake user_id,
+                                     uint64_t position, uint32_t batches) const {
+  auto after = [&](const StreamPoint& p) {
+    return p.position > position || (p.position == position && p.batch > batches);
+  };
   std::lock_guard l(stream_mu_);
-  auto it = user_visibility_.find(user_id);
-  return it == user_visibility_.end() ? 0 : it->second;
+  if (auto it = user_visibility_.find(user_id); it != user_visibility_.end() && after(it->second))
+    return true;
+  for (Snowflake g : guilds)
+    if (auto it = guild_visibility_.find(g); it != guild_visibility_.end() && after(it->second))
+      return true;
+  return false;
 }
 
 void Gateway::Shutdown(std::chrono::milliseconds deadline) {

@@ -114,16 +114,23 @@ class Gateway final : public events::EventSink, public events::GatewayView {
   void PublishCommitted(EventBatch events, uint64_t position) override;
 
   // The recent log (with a session store): calls fn(position, events) for
-  // every position in (after, upto] in order and returns true, or returns
-  // false (calling nothing) when some of them are no longer held.
-  bool ForEachRecent(uint64_t after, uint64_t upto,
+  // every batch after the first `after_batches` of position `after`, up to
+  // the first `upto_batches` of position `upto`, in order (the order the
+  // loops get them), and returns true; or returns false (calling nothing)
+  // when some of them are no longer held.
+  bool ForEachRecent(uint64_t after, uint32_t after_batches, uint64_t upto, uint32_t upto_batches,
                      const std::function<void(uint64_t, const EventBatch&)>& fn) const;
-  // The last log position at which something that decides who sees what in
-  // guild `guild_id` changed (a channel, role, member or the guild), or at
-  // which user `user_id` joined, left or lost a token; 0: none since the
-  // recent log began (then ForEachRecent fails for older positions anyway).
-  uint64_t GuildVisibilityChangedAt(Snowflake guild_id) const;
-  uint64_t UserVisibilityChangedAt(Snowflake user_id) const;
+  // The position this node's State was loaded at: the stream starts after
+  // it. REQUIRES: before the loops run.
+  void SetStartPosition(uint64_t position);
+  // Something that decides who sees what (a channel, role, member or the
+  // guild; a user's joins, leaves and tokens) changed at a point of the
+  // recent log. Changes before it began are not known: ForEachRecent
+  // fails for those positions anyway.
+  // True if that happened in one of `guilds` or to `user_id` after the
+  // first `batches` batches of log position `position`.
+  bool VisibilityChangedAfter(const std::vector<Snowflake>& guilds, Snowflake user_id,
+                              uint64_t position, uint32_t batches) const;
 
   // Sends op 7 Reconnect and close 4000 to every connection, and waits (up
   // to `deadline`) until they are written.
@@ -197,7 +204,12 @@ class Gateway final : public events::EventSink, public events::GatewayView {
   };
   void PostToLoops(std::shared_ptr<const EventBatch> events, uint64_t position, uint64_t journal);
   void JournalStored(uint64_t index, bool ok);
-  void NoteVisibility(const EventBatch& events, uint64_t position);
+  // A point in the stream: the `batch`-th (1-based) batch of `position`.
+  struct StreamPoint {
+    uint64_t position = 0;
+    uint32_t batch = 0;
+  };
+  void NoteVisibility(const EventBatch& events, StreamPoint at);
   std::mutex journal_mu_;  // held while appending to the journal, around stream_mu_
   mutable std::mutex stream_mu_;
   uint64_t published_position_ = 0;      // guarded by stream_mu_
@@ -206,8 +218,8 @@ class Gateway final : public events::EventSink, public events::GatewayView {
   std::deque<Recent> recent_;            // the recent log; guarded by stream_mu_
   size_t recent_bytes_ = 0;              // guarded by stream_mu_
   uint64_t recent_floor_ = 0;            // positions <= this are not held; guarded by stream_mu_
-  std::unordered_map<Snowflake, uint64_t> guild_visibility_;  // guarded by stream_mu_
-  std::unordered_map<Snowflake, uint64_t> user_visibility_;   // guarded by stream_mu_
+  std::unordered_map<Snowflake, StreamPoint> guild_visibility_;  // guarded by stream_mu_
+  std::unordered_map<Snowflake, StreamPoint> user_visibility_;   // guarded by stream_mu_
 
   struct IdentifyBudget {
     int64_t window_start_ms = 0;

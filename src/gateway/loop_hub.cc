@@ -271,7 +271,14 @@ void LoopHub::Deliver(const std::shared_ptr<const EventBatch>& events, uint64_t 
 
 // Fan-out of one batch of events to this loop's sessions, in order.
 void LoopHub::Deliver(const EventBatch& events, uint64_t position, uint64_t journal) {
-  if (position > delivered_position_) delivered_position_ = position;
+  if (position != 0) {
+    if (position == delivered_position_) {
+      ++delivered_batches_;
+    } else if (position > delivered_position_) {
+      delivered_position_ = position;
+      delivered_batches_ = 1;
+    }
+  }
   if (journal > delivered_journal_) delivered_journal_ = journal;
   for (const EventPtr& ev : events) {
     if (ev->target == Event::Target::kUser) {

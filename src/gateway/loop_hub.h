@@ -65,6 +65,7 @@ struct Session {
   // Where the session stood at its previous heartbeat (a checkpoint for a
   // client whose acknowledged seq lags the last one sent).
   uint64_t mark_seq = 0, mark_position = 0, mark_journal = 0;
+  uint32_t mark_batches = 0;
   int64_t mark_ms = 0;  // wall clock
 
   bool InShard(Snowflake guild_id) const {
@@ -227,6 +228,9 @@ class LoopHub {
   // runs on this loop when all are answered.
   void SaveFinalCheckpoints(std::function<void()> done);
 
+  // The log position this loop's stream starts after (before it runs).
+  void set_start_position(uint64_t position) { delivered_position_ = position; }
+
   void StartSweep();
   void Shutdown();  // op 7 + close 4000 to every connection
   // Readable from any thread (metrics).
@@ -300,8 +304,11 @@ class LoopHub {
   std::vector<Session*> scratch_;
   FramePtr stripped_;  // ContentFrame's
   uint64_t session_counter_ = 0;
-  // The stream's last log position and journal index this loop delivered.
+  // The stream's last log position (and how many of its batches) and
+  // journal index this loop delivered; the position starts at the
+  // gateway's (Gateway::SetStartPosition).
   uint64_t delivered_position_ = 0, delivered_journal_ = 0;
+  uint32_t delivered_batches_ = 0;
   // With a session store: the ephemeral batches this loop delivered lately
   // (wall-clock ms), for Rebuild; older ones are dropped, and
   // recent_ephemeral_floor_ms_ says up to when.

@@ -67,10 +67,12 @@ SessionCheckpoint LoopHub::CheckpointOf(const Session& s, bool at_mark, bool han
   if (at_mark) {
     c.seq = s.mark_seq;
     c.position = s.mark_position;
+    c.position_batches = s.mark_batches;
     c.journal = s.mark_journal;
   } else {
     c.seq = s.seq;
     c.position = delivered_position_;
+    c.position_batches = delivered_batches_;
     c.journal = delivered_journal_;
   }
   c.handed_off = handed_off;
@@ -95,6 +97,7 @@ void LoopHub::EndPrivate(Session* s) {
   // once the hold is released).
   s->mark_seq = s->seq;
   s->mark_position = delivered_position_;
+  s->mark_batches = delivered_batches_;
   s->mark_journal = delivered_journal_;
   s->mark_ms = NowMs();
 }
@@ -143,6 +146,7 @@ void LoopHub::CheckpointAtHeartbeat(Session* s, uint64_t acked) {
   }
   s->mark_seq = s->seq;
   s->mark_position = delivered_position_;
+  s->mark_batches = delivered_batches_;
   s->mark_journal = delivered_journal_;
   s->mark_ms = NowMs();
   if (!c) return;
@@ -356,9 +360,8 @@ void LoopHub::Rebuild(boost::intrusive_ptr<Conn> c, uint64_t seq, const SessionC
   };
   // Who sees what must not have changed since the checkpoint: the filter
   // applied now is the one the owner applied then.
-  if (gw_->UserVisibilityChangedAt(cp.user_id) > cp.position) return refuse();
-  for (Snowflake g : cp.guilds)
-    if (gw_->GuildVisibilityChangedAt(g) > cp.position) return refuse();
+  if (gw_->VisibilityChangedAfter(cp.guilds, cp.user_id, cp.position, cp.position_batches))
+    return refuse();
   Session vs;  // the session as the checkpoint has it, to filter for
   vs.id = cp.session_id;
   TakeIdentity(&vs, cp);
@@ -397,11 +400,12 @@ void LoopHub::Rebuild(boost::intrusive_ptr<Conn> c, uint64_t seq, const SessionC
   };
   if (journal_upto > delivered_position_) return retry();
   std::vector<FramePtr> frames;
-  const bool held =
-      gw_->ForEachRecent(cp.position, delivered_position_, [&](uint64_t, const EventBatch& batch) {
-        for (const EventPtr& ev : batch)
-          if (FramePtr f = FrameFor(vs, *ev, &unsure)) frames.push_back(std::move(f));
-      });
+  const bool held = gw_->ForEachRecent(cp.position, cp.position_batches, delivered_position_,
+                                       delivered_batches_, [&](uint64_t, const EventBatch& batch) {
+                                         for (const EventPtr& ev : batch)
+                                           if (FramePtr f = FrameFor(vs, *ev, &unsure))
+                                             frames.push_back(std::move(f));
+                                       });
   if (!held || unsure) return refuse();
   if (cp.seq + frames.size() < seq) return retry();
   if (frames.size() > ReplayRing::kMaxBound) return refuse();
