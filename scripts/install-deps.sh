@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache clang-format
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libsqlite3-dev libssl-dev libsodium-dev zlib1g-dev libzstd-dev
+  libsqlite3-dev libssl-dev libsodium-dev zlib1g-dev libzstd-dev liblz4-dev
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev
   sqlite3 curl
   # promtool (/usr/bin/promtool), for deploy/check.sh: the Prometheus rules

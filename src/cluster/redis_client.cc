@@ -106,16 +106,21 @@ void RedisClient::Loop() {
       }
       const bool failed = i < batch.size();
       if (failed) {
-        // Unanswered: once more on a new connection (ahead of the rest).
-        std::lock_guard l(mu_);
-        for (size_t k = batch.size(); k-- > i;) {
-          if (batch[k].retried) {
-            if (batch[k].done) batch[k].done(nullptr);
-            continue;
+        // Unanswered: once more on a new connection (ahead of the rest);
+        // those that had their second chance fail (outside the lock).
+        std::vector<Callback> give_up;
+        {
+          std::lock_guard l(mu_);
+          for (size_t k = batch.size(); k-- > i;) {
+            if (batch[k].retried) {
+              if (batch[k].done) give_up.push_back(std::move(batch[k].done));
+              continue;
+            }
+            batch[k].retried = true;
+            queue_.push_front(std::move(batch[k]));
           }
-          batch[k].retried = true;
-          queue_.push_front(std::move(batch[k]));
         }
+        for (Callback& d : give_up) d(nullptr);
       }
       batch.clear();
       if (failed) {

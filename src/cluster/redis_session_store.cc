@@ -65,11 +65,15 @@ RedisSessionStore::~RedisSessionStore() {
 
 namespace {
 // Replaces the checkpoint only if it is absent or the caller's own (its
-// value starts with the caller's "<node>:<incarnation>|"), or when taking
-// over. 1: stored, 0: another's.
+// value starts with the caller's "<node>:<incarnation>|"), or, taking over,
+// still the previous owner's (ARGV[3], "" when not taking over).
+// 1: stored, 0: another's.
 constexpr std::string_view kSaveScript = R"(
 local v = redis.call('GET', KEYS[1])
-if ARGV[3] == '1' or not v or string.sub(v, 1, string.len(ARGV[2])) == ARGV[2] then
+local function owned(prefix)
+  return prefix ~= '' and string.sub(v, 1, string.len(prefix)) == prefix
+end
+if not v or owned(ARGV[2]) or owned(ARGV[3]) then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])
   return 1
 end
@@ -80,12 +84,14 @@ std::string Owner(int node, uint64_t incarnation) {
 }
 }  // namespace
 
-void RedisSessionStore::Save(const events::SessionCheckpoint& c, int ttl_ms, bool take_over,
+void RedisSessionStore::Save(const events::SessionCheckpoint& c, int ttl_ms,
+                             const events::SessionCheckpoint* replacing,
                              std::function<void(Saved)> done) {
   std::string owner = Owner(c.node, c.incarnation);
   std::string value = owner + EncodeCheckpoint(c);
+  std::string previous = replacing ? Owner(replacing->node, replacing->incarnation) : "";
   redis_.Run({"EVAL", std::string(kSaveScript), "1", SessionKey(c.session_id), std::move(value),
-              std::move(owner), take_over ? "1" : "0", std::to_string(std::max(1, ttl_ms))},
+              std::move(owner), std::move(previous), std::to_string(std::max(1, ttl_ms))},
              [done = std::move(done)](const redisReply* r) {
                if (r == nullptr || r->type != REDIS_REPLY_INTEGER) return done(Saved::kFailed);
                done(r->integer == 1 ? Saved::kStored : Saved::kNotOurs);
@@ -149,6 +155,8 @@ void RedisSessionStore::ReadJournal(
                  events::JournalEntry je;
                  je.index = index;
                  const redisReply* f = e->element[1];
+                 if (f->type != REDIS_REPLY_ARRAY) return done(false, {});
+                 bool has_events = false;
                  for (size_t k = 0; k + 1 < f->elements; k += 2) {
                    std::string_view name(f->element[k]->str, f->element[k]->len);
                    std::string_view value(f->element[k + 1]->str, f->element[k + 1]->len);
@@ -159,8 +167,10 @@ void RedisSessionStore::ReadJournal(
                      if (!DecodeBusMessage(value, &m).ok() || m.kind != BusMessage::Kind::kEvents)
                        return done(false, {});
                      je.events = std::move(m.events);
+                     has_events = true;
                    }
                  }
+                 if (!has_events) return done(false, {});
                  out.push_back(std::move(je));
                }
                done(true, std::move(out));

@@ -42,8 +42,8 @@ class RedisSessionStore : public events::SessionStore {
 
   int node_id() const override { return options_.node_id; }
   uint64_t incarnation() const override { return options_.incarnation; }
-  void Save(const events::SessionCheckpoint& c, int ttl_ms, bool take_over,
-            std::function<void(Saved)> done) override;
+  void Save(const events::SessionCheckpoint& c, int ttl_ms,
+            const events::SessionCheckpoint* replacing, std::function<void(Saved)> done) override;
   void Load(uint64_t session_id,
             std::function<void(bool ok, std::optional<events::SessionCheckpoint>)> done) override;
   void Journal(events::JournalEntry entry, std::function<void(bool ok)> done) override;

@@ -35,16 +35,17 @@ void WaitUp(RedisSessionStore& s) {
     c.session_id = 1;
     c.node = s.node_id();
     c.incarnation = s.incarnation();
-    s.Save(c, 1000, false, [&](Saved r) { p.set_value(r); });
+    s.Save(c, 1000, nullptr, [&](Saved r) { p.set_value(r); });
     if (p.get_future().get() != Saved::kFailed) return;
     std::this_thread::sleep_for(10ms);
   }
   FAIL() << "the store never came up";
 }
 
-Saved SaveSync(RedisSessionStore& s, const SessionCheckpoint& c, bool take_over = false) {
+Saved SaveSync(RedisSessionStore& s, const SessionCheckpoint& c,
+               const SessionCheckpoint* replacing = nullptr) {
   std::promise<Saved> p;
-  s.Save(c, 60000, take_over, [&](Saved r) { p.set_value(r); });
+  s.Save(c, 60000, replacing, [&](Saved r) { p.set_value(r); });
   return p.get_future().get();
 }
 
@@ -104,9 +105,15 @@ TEST(RedisSessionStore, CheckpointsRoundTripAndBelongToTheirNode) {
   EXPECT_EQ(SaveSync(a, Checkpoint(a, 99, 6)), Saved::kStored);
   EXPECT_EQ(SaveSync(b, Checkpoint(b, 99, 7)), Saved::kNotOurs);
   EXPECT_EQ(LoadSync(b, 99)->seq, 6u);
-  EXPECT_EQ(SaveSync(b, Checkpoint(b, 99, 7), true), Saved::kStored);
+  const SessionCheckpoint of_a = Checkpoint(a, 99, 6);
+  EXPECT_EQ(SaveSync(b, Checkpoint(b, 99, 7), &of_a), Saved::kStored);
   EXPECT_EQ(SaveSync(a, Checkpoint(a, 99, 8)), Saved::kNotOurs);
   EXPECT_EQ(LoadSync(a, 99)->node, 2);
+  // A third node taking over from A too late (B has it): refused.
+  RedisSessionStore c3(Opts(redis, 3, 44), [](int) { return true; });
+  WaitUp(c3);
+  EXPECT_EQ(SaveSync(c3, Checkpoint(c3, 99, 7), &of_a), Saved::kNotOurs);
+  EXPECT_EQ(LoadSync(c3, 99)->node, 2);
   // Another process of node 1 (a restart) is not node 1's old process.
   RedisSessionStore a2(Opts(redis, 1, 33), [](int) { return true; });
   WaitUp(a2);

@@ -69,11 +69,13 @@ class SessionStore {
     kFailed,   // the store cannot be reached
   };
   // Stores `c` for `ttl_ms`, replacing the session's earlier checkpoint if
-  // that one is this process's own (or, with `take_over`, whoever's);
-  // `done` runs on any thread. A node sends a session a dispatch that the
-  // log and the journal do not hold (READY, RESUMED, GUILD_MEMBERS_CHUNK)
-  // only after a checkpoint counting it is stored.
-  virtual void Save(const SessionCheckpoint& c, int ttl_ms, bool take_over,
+  // that one is this process's own, or (a takeover) if it is still the one
+  // of the process that stored `*replacing` (so that of two nodes taking a
+  // session over at once, one wins); `done` runs on any thread. A node
+  // sends a session a dispatch that the log and the journal do not hold
+  // (READY, RESUMED, GUILD_MEMBERS_CHUNK) only after a checkpoint counting
+  // it is stored.
+  virtual void Save(const SessionCheckpoint& c, int ttl_ms, const SessionCheckpoint* replacing,
                     std::function<void(Saved)> done) = 0;
   // The session's checkpoint: ok false when the store cannot be read,
   // nullopt when it has none.

@@ -265,7 +265,9 @@ void Gateway::PublishCommitted(EventBatch events, uint64_t position) {
   }
   auto shared = std::make_shared<const EventBatch>(std::move(events));
   std::lock_guard l(stream_mu_);
-  if (position > published_position_) published_position_ = position;
+  // (Empty batches are never handed to the loops: a journal entry's
+  // position is the last one they were handed.)
+  if (position > published_position_ && !shared->empty()) published_position_ = position;
   if (recent_.empty() || recent_.back().position != position) {
     if (!recent_.empty() && position != recent_.back().position + 1) {
       // A hole (cannot happen while positions come in order): nothing

@@ -186,7 +186,7 @@ void LoopHub::Detach(Session* s) {
   s->expires_ms = now_ms() + gw_->options().resume_window_ms;
 }
 
-void LoopHub::EndSession(Session* s) {
+void LoopHub::EndSession(Session* s, bool quiet) {
   if (s->conn) {
     s->conn->set_session(nullptr);
     s->conn = nullptr;
@@ -208,7 +208,7 @@ void LoopHub::EndSession(Session* s) {
   session_count_.fetch_sub(1, std::memory_order_relaxed);
   gw_->CountShardSession(shard_id, shard_count, -1);
   gw_->sessions_.fetch_sub(1, std::memory_order_relaxed);
-  if (auto off = gw_->presence().SessionEnded(user))
+  if (auto off = gw_->presence().SessionEnded(user); off && !quiet)
     gw_->Publish(events::BuildPresenceEvents(state(), user, *off));
 }
 

@@ -203,8 +203,10 @@ class LoopHub {
   void Dispatch(Session* s, const FramePtr& f);
   // A session's connection went away: keep it for the resume window.
   void Detach(Session* s);
-  // Ends a session now (presence, subscriptions).
-  void EndSession(Session* s);
+  // Ends a session now (presence, subscriptions). `quiet`: the user's
+  // presence here is dropped without PRESENCE_UPDATEs (the session moves
+  // to another node, the user stays online).
+  void EndSession(Session* s, bool quiet = false);
   void Subscribe(Session* s, Snowflake guild_id);
   void Unsubscribe(Session* s, Snowflake guild_id);
 

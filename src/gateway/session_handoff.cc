@@ -91,7 +91,7 @@ void LoopHub::EndPrivate(Session* s) {
   if (store == nullptr) return;
   const uint64_t sid = s->id;
   store->Save(
-      CheckpointOf(*s, false, false), gw_->options().resume_window_ms, false,
+      CheckpointOf(*s, false, false), gw_->options().resume_window_ms, nullptr,
       [this, sid](Saved r) { boost::asio::post(ctx_, [this, sid, r] { ReleaseHeld(sid, r); }); });
   // A known point for a handoff or the next heartbeat (the client has it
   // once the hold is released).
@@ -151,7 +151,7 @@ void LoopHub::CheckpointAtHeartbeat(Session* s, uint64_t acked) {
   s->mark_ms = NowMs();
   if (!c) return;
   const uint64_t sid = s->id;
-  store->Save(*c, gw_->options().resume_window_ms, false, [this, sid](Saved r) {
+  store->Save(*c, gw_->options().resume_window_ms, nullptr, [this, sid](Saved r) {
     if (r == Saved::kNotOurs) {
       boost::asio::post(ctx_, [this, sid] {
         auto it = sessions_.find(sid);
@@ -178,9 +178,11 @@ void LoopHub::HandOff(uint64_t session_id, uint64_t seq, std::function<void(bool
     s->conn = nullptr;
     old->Close(close_code::kUnknownError, "session resumed elsewhere");
   }
-  EndSession(s);
+  // Quietly: the user is not going offline, the session moves (an offline
+  // PRESENCE_UPDATE here would be journaled inside its window).
+  EndSession(s, /*quiet=*/true);
   metrics::M().cluster_handoffs_given->Inc();
-  store->Save(c, gw_->options().resume_window_ms, false,
+  store->Save(c, gw_->options().resume_window_ms, nullptr,
               [answer = std::move(answer)](Saved r) { answer(r == Saved::kStored); });
 }
 
@@ -196,7 +198,7 @@ void LoopHub::SaveFinalCheckpoints(std::function<void()> done) {
     for (auto& [_, s] : sessions_) {
       if (s.conn == nullptr || s.holds > 0) continue;
       ++*left;
-      store->Save(CheckpointOf(s, false, true), gw_->options().resume_window_ms, false,
+      store->Save(CheckpointOf(s, false, true), gw_->options().resume_window_ms, nullptr,
                   [finish](Saved r) { finish(r == Saved::kStored); });
     }
   }
@@ -260,8 +262,9 @@ void LoopHub::TakeOverStep(boost::intrusive_ptr<Conn> c, uint64_t seq, SessionCh
     store->Load(cp.session_id, [this, holder, seq, old = cp](bool ok,
                                                              std::optional<SessionCheckpoint> now) {
       SessionCheckpoint cp = ok && now ? *now : old;
-      if (cp.seq > seq || cp.user_id != old.user_id || cp.token_tag != old.token_tag) {
-        // The owner's final checkpoint is past what the client has.
+      if (cp.seq > seq || cp.user_id != old.user_id || cp.token_tag != old.token_tag ||
+          cp.node != old.node || cp.incarnation != old.incarnation) {
+        // Past what the client has, or another node took it meanwhile.
         boost::asio::post(ctx_, [this, holder] {
           boost::intrusive_ptr<Conn> c = std::move(*holder);
           metrics::M().cluster_takeovers_refused->Inc();
@@ -313,12 +316,19 @@ void LoopHub::TakeOverStep(boost::intrusive_ptr<Conn> c, uint64_t seq, SessionCh
     metrics::M().cluster_takeovers_refused->Inc();
     return InvalidSession(holder->get());  // the owner is alive and silent
   }
+  // Poll: the owner may yet store its final checkpoint (a late answer), or
+  // be declared dead.
   auto timer = std::make_shared<boost::asio::steady_timer>(ctx_);
   timer->expires_after(std::chrono::milliseconds(kPollMs));
   timer->async_wait([this, timer, holder, seq, cp, attempt](boost::system::error_code) {
-    boost::intrusive_ptr<Conn> conn = std::move(*holder);
-    if (conn->phase() != Conn::Phase::kOpen || conn->session() || conn->hub_ != this) return;
-    TakeOverStep(std::move(conn), seq, cp, attempt + 1);
+    gw_->session_store()->Load(cp.session_id, [this, holder, seq, cp, attempt](
+                                                  bool ok, std::optional<SessionCheckpoint> now) {
+      SessionCheckpoint next = cp;
+      if (ok && now && now->node == cp.node && now->incarnation == cp.incarnation) next = *now;
+      OnLoop(std::move(*holder), [this, seq, next, attempt](boost::intrusive_ptr<Conn> c) {
+        TakeOverStep(std::move(c), seq, next, attempt + 1);
+      });
+    });
   });
 }
 
@@ -360,6 +370,8 @@ void LoopHub::Rebuild(boost::intrusive_ptr<Conn> c, uint64_t seq, const SessionC
   };
   // Who sees what must not have changed since the checkpoint: the filter
   // applied now is the one the owner applied then.
+  // Two resumes of one session at once: the first one here wins.
+  if (sessions_.count(cp.session_id)) return refuse();
   if (gw_->VisibilityChangedAfter(cp.guilds, cp.user_id, cp.position, cp.position_batches))
     return refuse();
   Session vs;  // the session as the checkpoint has it, to filter for
@@ -398,7 +410,10 @@ void LoopHub::Rebuild(boost::intrusive_ptr<Conn> c, uint64_t seq, const SessionC
       Rebuild(std::move(conn), seq, cp, std::move(journal), attempt + 1);
     });
   };
-  if (journal_upto > delivered_position_) return retry();
+  if (delivered_position_ < cp.position ||
+      (delivered_position_ == cp.position && delivered_batches_ < cp.position_batches) ||
+      journal_upto > delivered_position_)
+    return retry();
   std::vector<FramePtr> frames;
   const bool held = gw_->ForEachRecent(cp.position, cp.position_batches, delivered_position_,
                                        delivered_batches_, [&](uint64_t, const EventBatch& batch) {
@@ -422,9 +437,15 @@ void LoopHub::Rebuild(boost::intrusive_ptr<Conn> c, uint64_t seq, const SessionC
   static const FramePtr kResumed = MakeDispatch("RESUMED", "null");
   Dispatch(s, kResumed);
   const uint64_t sid = s->id;
-  gw_->session_store()->Save(
-      CheckpointOf(*s, false, false), gw_->options().resume_window_ms, true,
-      [this, sid](Saved r) { boost::asio::post(ctx_, [this, sid, r] { ReleaseHeld(sid, r); }); });
+  // Taken over only if the checkpoint is still the one rebuilt from (two
+  // nodes taking it at once: one wins, the other's client gets op 9); and
+  // not sent at all if it cannot be stored (the old checkpoint would then
+  // describe a session that goes on here).
+  gw_->session_store()->Save(CheckpointOf(*s, false, false), gw_->options().resume_window_ms, &cp,
+                             [this, sid](Saved r) {
+                               if (r == Saved::kFailed) r = Saved::kNotOurs;
+                               boost::asio::post(ctx_, [this, sid, r] { ReleaseHeld(sid, r); });
+                             });
   if (auto changed = gw_->presence().SessionStarted(s->user_id, std::nullopt))
     gw_->Publish(events::BuildPresenceEvents(state(), s->user_id, *changed));
   gw_->resumes_.fetch_add(1, std::memory_order_relaxed);

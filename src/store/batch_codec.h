@@ -9,6 +9,9 @@
 // fields in declaration order: unsigned integers as varints, signed ones as
 // zigzag varints, bools as one byte, strings and lists as a varint length
 // and their bytes or items, token hashes as 32 raw bytes.
+// Version 2 (what EncodeBatches writes for entries of 256 bytes or more
+// that shrink): byte 2, a varint of the size of the version-1 encoding,
+// then that encoding as one LZ4 block. Both decode.
 #pragma once
 
 #include <span>

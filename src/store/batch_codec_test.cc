@@ -136,5 +136,43 @@ TEST(BatchCodec, MalformedInputIsCorruption) {
   EXPECT_TRUE(back.empty());
 }
 
+TEST(BatchCodec, LargeEntriesAreCompressedAndStillDecodeExactly) {
+  // A group commit's entry: 40 messages of chat-like text.
+  std::vector<WriteBatch> in;
+  for (int i = 0; i < 40; ++i) {
+    Message m;
+    m.id = 1000 + i;
+    m.channel_id = 7;
+    m.author_id = 100 + i % 5;
+    m.content = "anyone know why the build fails " + std::to_string(i);
+    in.push_back({mut::InsertMessage{m}});
+  }
+  std::vector<const WriteBatch*> ptrs;
+  for (const WriteBatch& b : in) ptrs.push_back(&b);
+  std::string bytes;
+  EncodeBatches(ptrs, &bytes);
+  ASSERT_EQ(static_cast<uint8_t>(bytes[0]), 2) << "version 2: LZ4";
+  std::vector<WriteBatch> back;
+  ASSERT_TRUE(DecodeBatches(bytes, &back).ok());
+  EXPECT_EQ(back, in);
+  // Every truncation, a flipped byte in the block, a size claim that is
+  // too large or too small: Corruption, never a crash or a huge buffer.
+  for (size_t n = 0; n < bytes.size(); ++n)
+    EXPECT_FALSE(DecodeBatches(bytes.substr(0, n), &back).ok()) << "truncated at " << n;
+  std::string flipped = bytes;
+  flipped[flipped.size() / 2] ^= 0x5a;
+  EXPECT_FALSE(DecodeBatches(flipped, &back).ok() && back == in);
+  EXPECT_TRUE(DecodeBatches(std::string("\x02\xff\xff\xff\xff\x0f\x00", 7), &back).IsCorruption());
+  std::string small = bytes;
+  small[1] = 0x10;  // claims 16 bytes: the block decodes to more
+  EXPECT_TRUE(DecodeBatches(small, &back).IsCorruption());
+  // Small entries stay version 1.
+  const WriteBatch one = {mut::DeleteGuild{42}};
+  const WriteBatch* single[] = {&one};
+  std::string tiny;
+  EncodeBatches(single, &tiny);
+  EXPECT_EQ(static_cast<uint8_t>(tiny[0]), 1);
+}
+
 }  // namespace
 }  // namespace parley
