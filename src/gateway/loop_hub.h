@@ -265,6 +265,8 @@ class LoopHub {
                     int attempt);
   void Rebuild(boost::intrusive_ptr<Conn> c, uint64_t seq, const events::SessionCheckpoint& cp,
                std::vector<events::JournalEntry> journal, int attempt);
+  // Answers a takeover with op 9, and says why (log, metric).
+  void RefuseTakeOver(Conn* c, uint64_t session_id, std::string_view why);
   // The frame session `s` gets for `ev` (null: none); *unsure when `ev`
   // changes the session's subscriptions (a rebuild cannot follow that).
   FramePtr FrameFor(const Session& s, const Event& ev, bool* unsure);

@@ -3,6 +3,7 @@
 // send, handing a session to another node, and taking one over from the
 // checkpoint, the owner's journal and the recent log. Without a session
 // store (one node, or a cluster without Redis) all of this is a no-op.
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -205,6 +206,12 @@ void LoopHub::SaveFinalCheckpoints(std::function<void()> done) {
   finish(true);
 }
 
+void LoopHub::RefuseTakeOver(Conn* c, uint64_t session_id, std::string_view why) {
+  metrics::M().cluster_takeovers_refused->Inc();
+  spdlog::info("session {:016x} of another node: op 9 ({})", session_id, why);
+  InvalidSession(c);
+}
+
 void LoopHub::OnLoop(boost::intrusive_ptr<Conn> c,
                      std::function<void(boost::intrusive_ptr<Conn>)> fn) {
   // Conn's reference count is not thread-safe: the reference is taken and
@@ -232,16 +239,19 @@ void LoopHub::TakeOver(Conn* conn, Snowflake user_id, uint64_t token_tag, uint64
   SessionStore* store = gw_->session_store();
   boost::intrusive_ptr<Conn> c(conn);
   auto holder = std::make_shared<boost::intrusive_ptr<Conn>>(std::move(c));
-  store->Load(session_id, [this, holder, user_id, token_tag, seq](
+  store->Load(session_id, [this, holder, user_id, token_tag, seq, sid = session_id](
                               bool ok, std::optional<SessionCheckpoint> cp) {
-    OnLoop(std::move(*holder), [this, ok, cp = std::move(cp), user_id, token_tag,
-                                seq](boost::intrusive_ptr<Conn> c) {
+    OnLoop(std::move(*holder), [this, ok, cp = std::move(cp), user_id, token_tag, seq,
+                                sid](boost::intrusive_ptr<Conn> c) {
       SessionStore* store = gw_->session_store();
-      if (!ok || !cp || cp->user_id != user_id || cp->token_tag != token_tag || cp->seq > seq ||
-          (cp->node == store->node_id() && cp->incarnation == store->incarnation())) {
-        metrics::M().cluster_takeovers_refused->Inc();
-        return InvalidSession(c.get());
-      }
+      if (!ok) return RefuseTakeOver(c.get(), sid, "the session store cannot be read");
+      if (!cp) return RefuseTakeOver(c.get(), sid, "no checkpoint");
+      if (cp->user_id != user_id || cp->token_tag != token_tag)
+        return RefuseTakeOver(c.get(), sid, "another user's or another token's");
+      if (cp->seq > seq)
+        return RefuseTakeOver(c.get(), sid, "the checkpoint is past the client's seq");
+      if (cp->node == store->node_id() && cp->incarnation == store->incarnation())
+        return RefuseTakeOver(c.get(), sid, "it ended here");
       TakeOverStep(std::move(c), seq, *cp, 0);
     });
   });
@@ -265,11 +275,8 @@ void LoopHub::TakeOverStep(boost::intrusive_ptr<Conn> c, uint64_t seq, SessionCh
       if (cp.seq > seq || cp.user_id != old.user_id || cp.token_tag != old.token_tag ||
           cp.node != old.node || cp.incarnation != old.incarnation) {
         // Past what the client has, or another node took it meanwhile.
-        boost::asio::post(ctx_, [this, holder] {
-          boost::intrusive_ptr<Conn> c = std::move(*holder);
-          metrics::M().cluster_takeovers_refused->Inc();
-          if (c->phase() == Conn::Phase::kOpen && !c->session() && c->hub_ == this)
-            InvalidSession(c.get());
+        OnLoop(std::move(*holder), [this, sid = old.session_id](boost::intrusive_ptr<Conn> c) {
+          RefuseTakeOver(c.get(), sid, "the owner's final checkpoint is past the client's seq");
         });
         return;
       }
@@ -280,10 +287,9 @@ void LoopHub::TakeOverStep(boost::intrusive_ptr<Conn> c, uint64_t seq, SessionCh
             [this, holder, seq, cp](bool ok, std::vector<events::JournalEntry> entries) {
               OnLoop(std::move(*holder), [this, ok, seq, cp, entries = std::move(entries)](
                                              boost::intrusive_ptr<Conn> c) mutable {
-                if (!ok) {
-                  metrics::M().cluster_takeovers_refused->Inc();
-                  return InvalidSession(c.get());
-                }
+                if (!ok)
+                  return RefuseTakeOver(c.get(), cp.session_id,
+                                        "the owner's journal is incomplete or unreadable");
                 Rebuild(std::move(c), seq, cp, std::move(entries), 0);
               });
             });
@@ -301,10 +307,8 @@ void LoopHub::TakeOverStep(boost::intrusive_ptr<Conn> c, uint64_t seq, SessionCh
         cp.node, cp.session_id, seq, kHandoffTimeoutMs,
         [this, holder, seq, cp](bool answered, bool ok) {
           OnLoop(std::move(*holder), [this, answered, ok, seq, cp](boost::intrusive_ptr<Conn> c) {
-            if (answered && !ok) {
-              metrics::M().cluster_takeovers_refused->Inc();
-              return InvalidSession(c.get());  // the owner does not have it
-            }
+            if (answered && !ok)
+              return RefuseTakeOver(c.get(), cp.session_id, "the owner does not have it");
             SessionCheckpoint next = cp;
             if (answered) next.handed_off = true;  // reloaded before use
             TakeOverStep(std::move(c), seq, next, 1);
@@ -312,10 +316,8 @@ void LoopHub::TakeOverStep(boost::intrusive_ptr<Conn> c, uint64_t seq, SessionCh
         });
     return;
   }
-  if (attempt * kPollMs > kOwnerDeathWaitMs) {
-    metrics::M().cluster_takeovers_refused->Inc();
-    return InvalidSession(holder->get());  // the owner is alive and silent
-  }
+  if (attempt * kPollMs > kOwnerDeathWaitMs)
+    return RefuseTakeOver(holder->get(), cp.session_id, "the owner is alive and does not answer");
   // Poll: the owner may yet store its final checkpoint (a late answer), or
   // be declared dead.
   auto timer = std::make_shared<boost::asio::steady_timer>(ctx_);
@@ -364,16 +366,16 @@ FramePtr LoopHub::FrameFor(const Session& s, const Event& ev, bool* unsure) {
 
 void LoopHub::Rebuild(boost::intrusive_ptr<Conn> c, uint64_t seq, const SessionCheckpoint& cp,
                       std::vector<events::JournalEntry> journal, int attempt) {
-  auto refuse = [&] {
-    metrics::M().cluster_takeovers_refused->Inc();
-    InvalidSession(c.get());
-  };
+  auto refuse = [&](const char* why) { RefuseTakeOver(c.get(), cp.session_id, why); };
   // Who sees what must not have changed since the checkpoint: the filter
   // applied now is the one the owner applied then.
   // Two resumes of one session at once: the first one here wins.
-  if (sessions_.count(cp.session_id)) return refuse();
+  if (sessions_.count(cp.session_id)) return refuse("being resumed here already");
   if (gw_->VisibilityChangedAfter(cp.guilds, cp.user_id, cp.position, cp.position_batches))
-    return refuse();
+    return refuse(fmt::format("who sees what changed in the window: checkpoint s={} at {}.{}, "
+                              "client s={}",
+                              cp.seq, cp.position, cp.position_batches, seq)
+                      .c_str());
   Session vs;  // the session as the checkpoint has it, to filter for
   vs.id = cp.session_id;
   TakeIdentity(&vs, cp);
@@ -385,21 +387,24 @@ void LoopHub::Rebuild(boost::intrusive_ptr<Conn> c, uint64_t seq, const SessionC
     for (const EventPtr& ev : e.events) {
       // An ephemeral event the owner may have sent: where it fell among the
       // log's is not rebuilt yet, so the session cannot resume exactly.
-      if (FrameFor(vs, *ev, &unsure) || unsure) return refuse();
+      if (FrameFor(vs, *ev, &unsure) || unsure)
+        return refuse("an ephemeral event of the owner's in the window");
     }
   }
   // Ephemeral events this loop delivered since the checkpoint: the owner
   // may not have had them (it died, or let the session go), and which of
   // them it had is not known: the session cannot resume exactly.
-  if (cp.saved_ms - kClockMarginMs < recent_ephemeral_floor_ms_) return refuse();
+  if (cp.saved_ms - kClockMarginMs < recent_ephemeral_floor_ms_)
+    return refuse("ephemeral events of the window no longer held");
   for (const auto& [at_ms, batch] : recent_ephemeral_) {
     if (at_ms < cp.saved_ms - kClockMarginMs) continue;
     for (const EventPtr& ev : *batch)
-      if (FrameFor(vs, *ev, &unsure) || unsure) return refuse();
+      if (FrameFor(vs, *ev, &unsure) || unsure)
+        return refuse("an ephemeral event delivered here in the window");
   }
   // The owner may have sent positions this loop has not delivered yet.
   auto retry = [&] {
-    if (attempt >= 40) return refuse();
+    if (attempt >= 200) return refuse("this node has not delivered what the owner had");
     auto timer = std::make_shared<boost::asio::steady_timer>(ctx_);
     timer->expires_after(std::chrono::milliseconds(25));
     auto holder = std::make_shared<boost::intrusive_ptr<Conn>>(std::move(c));
@@ -421,9 +426,10 @@ void LoopHub::Rebuild(boost::intrusive_ptr<Conn> c, uint64_t seq, const SessionC
                                            if (FramePtr f = FrameFor(vs, *ev, &unsure))
                                              frames.push_back(std::move(f));
                                        });
-  if (!held || unsure) return refuse();
+  if (!held) return refuse("the recent log no longer holds the window");
+  if (unsure) return refuse("its subscriptions changed in the window");
   if (cp.seq + frames.size() < seq) return retry();
-  if (frames.size() > ReplayRing::kMaxBound) return refuse();
+  if (frames.size() > ReplayRing::kMaxBound) return refuse("too much to replay");
 
   // The session is this loop's now: the rebuilt dispatches, then RESUMED
   // once this node's checkpoint (taking it over) is stored.
