@@ -170,6 +170,7 @@ class Conn : public net::WsFrameParser::Handler,
 
 class LoopHub {
  public:
+  static constexpr std::string_view kHeartbeatAck = R"({"op":11,"d":null,"s":null,"t":null})";
   LoopHub(Gateway* gw, int index, boost::asio::io_context& ctx);
   ~LoopHub();
 
@@ -257,7 +258,9 @@ class LoopHub {
   void EndPrivate(Session* s);    // after it: stores a checkpoint, then writes
   void ReleaseHeld(uint64_t session_id, events::SessionStore::Saved result);
   void SendHeld(Session* s);
-  void CheckpointAtHeartbeat(Session* s, uint64_t acked);
+  // Stores a checkpoint at the point the client acknowledged; true if it
+  // then sends the heartbeat's ACK itself (once stored, or failed).
+  bool CheckpointAtHeartbeat(Conn* c, Session* s, uint64_t acked);
   // A Resume of a session this node does not hold: rebuilt from its
   // checkpoint, the journal and the recent log, or op 9.
   void TakeOver(Conn* c, Snowflake user_id, uint64_t token_tag, uint64_t session_id, uint64_t seq);

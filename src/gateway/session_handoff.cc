@@ -134,9 +134,9 @@ void LoopHub::SendHeld(Session* s) {
   s->sent = s->seq;
 }
 
-void LoopHub::CheckpointAtHeartbeat(Session* s, uint64_t acked) {
+bool LoopHub::CheckpointAtHeartbeat(Conn* conn, Session* s, uint64_t acked) {
   SessionStore* store = gw_->session_store();
-  if (store == nullptr || s->holds > 0) return;
+  if (store == nullptr || s->holds > 0) return false;
   // The newest point the client has (acked) whose position and journal
   // index are known: now, if it has everything; else the previous mark.
   std::optional<SessionCheckpoint> c;
@@ -150,20 +150,25 @@ void LoopHub::CheckpointAtHeartbeat(Session* s, uint64_t acked) {
   s->mark_batches = delivered_batches_;
   s->mark_journal = delivered_journal_;
   s->mark_ms = NowMs();
-  if (!c) return;
+  if (!c) return false;
   const uint64_t sid = s->id;
-  store->Save(*c, gw_->options().resume_window_ms, nullptr, [this, sid](Saved r) {
-    if (r == Saved::kNotOurs) {
-      boost::asio::post(ctx_, [this, sid] {
-        auto it = sessions_.find(sid);
+  auto holder = std::make_shared<boost::intrusive_ptr<Conn>>(conn);
+  store->Save(*c, gw_->options().resume_window_ms, nullptr, [this, sid, holder](Saved r) {
+    if (r == Saved::kFailed) metrics::M().cluster_checkpoints_failed->Inc();
+    boost::asio::post(ctx_, [this, sid, holder, r] {
+      boost::intrusive_ptr<Conn> c = std::move(*holder);
+      auto it = sessions_.find(sid);
+      if (r == Saved::kNotOurs) {
         if (it == sessions_.end()) return;
         ++it->second.holds;  // ReleaseHeld's to take back
-        ReleaseHeld(sid, Saved::kNotOurs);
-      });
-    } else if (r == Saved::kFailed) {
-      metrics::M().cluster_checkpoints_failed->Inc();
-    }
+        return ReleaseHeld(sid, Saved::kNotOurs);
+      }
+      if (c->phase() == Conn::Phase::kOpen && c->hub_ == this && it != sessions_.end() &&
+          c->session() == &it->second)
+        c->SendPayload(kHeartbeatAck);
+    });
   });
+  return true;
 }
 
 void LoopHub::HandOff(uint64_t session_id, uint64_t seq, std::function<void(bool)> answer) {

@@ -19,7 +19,6 @@
 namespace parley::gateway {
 
 namespace {
-constexpr std::string_view kAck = R"({"op":11,"d":null,"s":null,"t":null})";
 
 std::optional<Snowflake> Authenticate(const State& state, const TokenHash& token_hash,
                                       std::shared_ptr<const User>* user) {
@@ -49,9 +48,11 @@ bool LoopHub::HandlePayload(Conn* c, const ClientPayload& p) {
       c->Beat(now_ms());
       if (Session* s = c->session(); s && p.heartbeat_seq && *p.heartbeat_seq <= s->seq) {
         s->ring.TrimThrough(*p.heartbeat_seq, s->seq);
-        CheckpointAtHeartbeat(s, *p.heartbeat_seq);
+        // In a cluster the ACK waits for the checkpoint to be stored: an
+        // acknowledged heartbeat is a point the session resumes from.
+        if (CheckpointAtHeartbeat(c, s, *p.heartbeat_seq)) return true;
       }
-      c->SendPayload(kAck);
+      c->SendPayload(kHeartbeatAck);
       return true;
     }
     case op::kIdentify:
