@@ -11,15 +11,13 @@
 #include <vector>
 
 #include "cluster/bus_codec.h"
+#include "cluster/redis_connect.h"
 #include "util/clock.h"
 
 namespace parley::cluster {
 namespace {
 
-struct ContextFree {
-  void operator()(redisContext* c) const { redisFree(c); }
-};
-using Context = std::unique_ptr<redisContext, ContextFree>;
+using Context = RedisContext;
 struct ReplyFree {
   void operator()(void* r) const { freeReplyObject(r); }
 };
@@ -28,17 +26,7 @@ using Reply = std::unique_ptr<redisReply, ReplyFree>;
 // A connected context, or null (logged at most once per outage by the
 // caller through `why`).
 Context Connect(const RedisBus::Options& o, std::string* why) {
-  timeval tv{1, 0};
-  Context c(redisConnectWithTimeout(o.host.c_str(), o.port, tv));
-  if (!c) {
-    *why = "out of memory";
-    return nullptr;
-  }
-  if (c->err) {
-    *why = c->errstr;
-    return nullptr;
-  }
-  return c;
+  return ConnectRedis(o.host, o.port, why);
 }
 
 // Sleeps `backoff` (interruptible by `stop`), then doubles it up to 2 s.

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <memory>
 
+#include "cluster/redis_connect.h"
+
 namespace parley::cluster {
 
 RedisClient::RedisClient(std::string host, int port) : host_(std::move(host)), port_(port) {
@@ -56,15 +58,12 @@ void RedisClient::Loop() {
       std::lock_guard l(mu_);
       if (stopping_) return;
     }
-    timeval tv{1, 0};
-    std::unique_ptr<redisContext, void (*)(redisContext*)> c(
-        redisConnectWithTimeout(host_.c_str(), port_, tv), redisFree);
-    if (!c || c->err) {
+    std::string why;
+    RedisContext c = ConnectRedis(host_, port_, &why);
+    if (!c) {
       up_.store(false);
       FailQueued();
-      if (!warned)
-        spdlog::warn("cluster: cannot reach Redis at {}:{}: {}", host_, port_,
-                     c ? c->errstr : "out of memory");
+      if (!warned) spdlog::warn("cluster: cannot reach Redis at {}:{}: {}", host_, port_, why);
       warned = true;
       std::unique_lock l(mu_);
       cv_.wait_for(l, backoff, [this] { return stopping_; });

@@ -220,7 +220,7 @@ void Gateway::JournalStored(uint64_t index, bool ok) {
     if (j.stored) {
       PostToLoops(std::move(j.events), 0, j.index);
     } else {
-      journal_dropped_.fetch_add(1, std::memory_order_relaxed);
+      metrics::M().cluster_ephemeral_dropped->Inc();
       PostToLoops(std::make_shared<const EventBatch>(), 0, j.index);
     }
     journal_queue_.pop_front();

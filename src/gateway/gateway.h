@@ -173,7 +173,6 @@ class Gateway final : public events::EventSink, public events::GatewayView {
   std::atomic<uint64_t> resumes_{0};
   std::atomic<uint64_t> resumes_failed_{0};
   std::atomic<uint64_t> dispatches_{0};
-  std::atomic<uint64_t> journal_dropped_{0};  // ephemeral batches not journaled
 
  private:
   net::EventLoops* loops_;

@@ -181,6 +181,14 @@ void LoopHub::Dispatch(Session* s, const FramePtr& f) {
   }
 }
 
+void LoopHub::CloseZombie(Session* s) {
+  Conn* old = s->conn;
+  if (old == nullptr) return;
+  old->set_session(nullptr);
+  s->conn = nullptr;
+  old->Close(close_code::kUnknownError, "session resumed elsewhere");
+}
+
 void LoopHub::Detach(Session* s) {
   s->conn = nullptr;
   s->expires_ms = now_ms() + gw_->options().resume_window_ms;

@@ -204,6 +204,9 @@ class LoopHub {
   void Dispatch(Session* s, const FramePtr& f);
   // A session's connection went away: keep it for the resume window.
   void Detach(Session* s);
+  // The session is resumed on another connection (or node): its old one,
+  // if any, is a zombie the client gave up on; it is closed.
+  void CloseZombie(Session* s);
   // Ends a session now (presence, subscriptions). `quiet`: the user's
   // presence here is dropped without PRESENCE_UPDATEs (the session moves
   // to another node, the user stays online).
@@ -280,6 +283,9 @@ class LoopHub {
   // Runs fn on this loop with the connection if it is still open, not
   // identified and here.
   void OnLoop(boost::intrusive_ptr<Conn> c, std::function<void(boost::intrusive_ptr<Conn>)> fn);
+  // The same, `delay_ms` from now. REQUIRES: on this loop.
+  void OnLoopAfter(boost::intrusive_ptr<Conn> c, int delay_ms,
+                   std::function<void(boost::intrusive_ptr<Conn>)> fn);
   Session* NewSession(uint64_t sid);
   void AttachSession(Session* s, Conn* c, const std::vector<Snowflake>& guilds);
   void InvalidSession(Conn* c);

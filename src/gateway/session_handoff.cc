@@ -179,11 +179,7 @@ void LoopHub::HandOff(uint64_t session_id, uint64_t seq, std::function<void(bool
   // The newest point the client has: now, or the previous mark.
   const bool at_mark = seq < s->seq && s->mark_seq != 0 && seq >= s->mark_seq;
   SessionCheckpoint c = CheckpointOf(*s, at_mark, true);
-  if (Conn* old = s->conn) {
-    old->set_session(nullptr);
-    s->conn = nullptr;
-    old->Close(close_code::kUnknownError, "session resumed elsewhere");
-  }
+  CloseZombie(s);
   // Quietly: the user is not going offline, the session moves (an offline
   // PRESENCE_UPDATE here would be journaled inside its window).
   EndSession(s, /*quiet=*/true);
@@ -226,6 +222,15 @@ void LoopHub::OnLoop(boost::intrusive_ptr<Conn> c,
     boost::intrusive_ptr<Conn> conn = std::move(*holder);
     if (conn->phase() == Conn::Phase::kOpen && !conn->session() && conn->hub_ == this)
       fn(std::move(conn));
+  });
+}
+
+void LoopHub::OnLoopAfter(boost::intrusive_ptr<Conn> c, int delay_ms,
+                          std::function<void(boost::intrusive_ptr<Conn>)> fn) {
+  auto timer = std::make_shared<boost::asio::steady_timer>(ctx_);
+  timer->expires_after(std::chrono::milliseconds(delay_ms));
+  timer->async_wait([this, timer, c = std::move(c), fn = std::move(fn)](boost::system::error_code) {
+    if (c->phase() == Conn::Phase::kOpen && !c->session() && c->hub_ == this) fn(c);
   });
 }
 
@@ -325,14 +330,13 @@ void LoopHub::TakeOverStep(boost::intrusive_ptr<Conn> c, uint64_t seq, SessionCh
     return RefuseTakeOver(holder->get(), cp.session_id, "the owner is alive and does not answer");
   // Poll: the owner may yet store its final checkpoint (a late answer), or
   // be declared dead.
-  auto timer = std::make_shared<boost::asio::steady_timer>(ctx_);
-  timer->expires_after(std::chrono::milliseconds(kPollMs));
-  timer->async_wait([this, timer, holder, seq, cp, attempt](boost::system::error_code) {
-    gw_->session_store()->Load(cp.session_id, [this, holder, seq, cp, attempt](
+  OnLoopAfter(std::move(*holder), kPollMs, [this, seq, cp, attempt](boost::intrusive_ptr<Conn> c) {
+    auto again = std::make_shared<boost::intrusive_ptr<Conn>>(std::move(c));
+    gw_->session_store()->Load(cp.session_id, [this, again, seq, cp, attempt](
                                                   bool ok, std::optional<SessionCheckpoint> now) {
       SessionCheckpoint next = cp;
       if (ok && now && now->node == cp.node && now->incarnation == cp.incarnation) next = *now;
-      OnLoop(std::move(*holder), [this, seq, next, attempt](boost::intrusive_ptr<Conn> c) {
+      OnLoop(std::move(*again), [this, seq, next, attempt](boost::intrusive_ptr<Conn> c) {
         TakeOverStep(std::move(c), seq, next, attempt + 1);
       });
     });
@@ -410,14 +414,9 @@ void LoopHub::Rebuild(boost::intrusive_ptr<Conn> c, uint64_t seq, const SessionC
   // The owner may have sent positions this loop has not delivered yet.
   auto retry = [&] {
     if (attempt >= 200) return refuse("this node has not delivered what the owner had");
-    auto timer = std::make_shared<boost::asio::steady_timer>(ctx_);
-    timer->expires_after(std::chrono::milliseconds(25));
-    auto holder = std::make_shared<boost::intrusive_ptr<Conn>>(std::move(c));
-    timer->async_wait([this, timer, holder, seq, cp, journal = std::move(journal),
-                       attempt](boost::system::error_code) mutable {
-      boost::intrusive_ptr<Conn> conn = std::move(*holder);
-      if (conn->phase() != Conn::Phase::kOpen || conn->session() || conn->hub_ != this) return;
-      Rebuild(std::move(conn), seq, cp, std::move(journal), attempt + 1);
+    auto entries = std::make_shared<std::vector<events::JournalEntry>>(std::move(journal));
+    OnLoopAfter(std::move(c), 25, [this, seq, cp, entries, attempt](boost::intrusive_ptr<Conn> c) {
+      Rebuild(std::move(c), seq, cp, std::move(*entries), attempt + 1);
     });
   };
   if (delivered_position_ < cp.position ||

@@ -295,13 +295,7 @@ void LoopHub::FinishResume(Conn* c, Snowflake user_id, uint64_t token_tag, uint6
     EndSession(s);
     return InvalidSession(c);
   }
-  if (s->conn) {
-    // The old connection is a zombie (the client gave up on it).
-    Conn* old = s->conn;
-    old->set_session(nullptr);
-    s->conn = nullptr;
-    old->Close(close_code::kUnknownError, "session resumed elsewhere");
-  }
+  CloseZombie(s);
   s->conn = c;
   s->expires_ms = 0;
   s->sent = seq;

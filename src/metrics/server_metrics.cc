@@ -81,6 +81,10 @@ ServerMetrics::ServerMetrics() {
   cluster_log_trimmed =
       &r.NewCounter("parley_cluster_log_trimmed_total",
                     "Entries of the log of commits deleted by this node (--log-retention-minutes)");
+  cluster_ephemeral_dropped = &r.NewCounter(
+      "parley_cluster_ephemeral_dropped_total",
+      "Ephemeral event batches (typing, presence) not delivered: the journal in Redis could not "
+      "be written");
   cluster_limit_fallbacks = &r.NewCounter(
       "parley_cluster_limit_fallbacks_total",
       "Rate limit and identify checks counted by this node alone (the shared counters in Redis "

@@ -75,6 +75,7 @@ struct ServerMetrics {
   Counter* cluster_takeovers_refused;         // ... answered op 9 instead
   Counter* cluster_handoffs_given;            // sessions let go to another node
   Counter* cluster_checkpoints_failed;        // session checkpoints not stored
+  Counter* cluster_ephemeral_dropped;         // ephemeral batches not journaled, not delivered
   Counter* cluster_log_trimmed;               // log entries deleted (retention)
   Counter* cluster_limit_fallbacks;           // limits counted per node (Redis unreachable)
   std::array<Counter*, 5> messages_failed{};  // invalid, forbidden, rate_limited, overloaded, error
