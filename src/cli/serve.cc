@@ -228,7 +228,11 @@ int RunServe(const ServeConfig& cfg) {
     spdlog::info("cluster mode: node {}, following the log of commits after position {}",
                  cfg.node_id, loaded_at);
   }
+  // Declared before the writer, which raises it (CommitQueue::Options::ids).
+  SnowflakeGenerator ids(static_cast<unsigned>(cfg.node_id >> 5) & 31,
+                         static_cast<unsigned>(cfg.node_id) & 31);
   CommitQueue::Options writer_opts;
+  writer_opts.ids = &ids;
   writer_opts.on_commit = [](size_t batches, double seconds, CommitPosition) {
     metrics::M().commit_batches->Observe(static_cast<double>(batches));
     metrics::M().commit_seconds->Observe(seconds);
@@ -281,8 +285,6 @@ int RunServe(const ServeConfig& cfg) {
                  bus_opts.channel);
   }
   ReadPool reads(store.get(), {.threads = cfg.store_readers});
-  SnowflakeGenerator ids(static_cast<unsigned>(cfg.node_id >> 5) & 31,
-                         static_cast<unsigned>(cfg.node_id) & 31);
   boost::asio::thread_pool blocking(2);
 
   ApiOptions api_opts;

@@ -60,7 +60,8 @@ struct Record {
 };
 
 struct Node {
-  Node(const std::string& conninfo, int id, CommitPosition start = 0) {
+  Node(const std::string& conninfo, int id, CommitPosition start = 0)
+      : ids(0, static_cast<unsigned>(id) & 31) {
     PostgresStore::Options o;
     o.commit_log = true;
     o.node_id = id;
@@ -76,6 +77,7 @@ struct Node {
         start, fo);
     CommitQueue::Options qo;
     qo.follower = follower.get();
+    qo.ids = &ids;
     qo.idle_interval = 5ms;
     queue = std::make_unique<CommitQueue>(store.get(), qo);
   }
@@ -89,6 +91,19 @@ struct Node {
       if (s.ok()) record.Apply(batch);
       done->set_value(s);
     });
+    return f;
+  }
+  // Like Api's CreateMessage: the message's id minted just before its commit.
+  std::future<Status> SubmitMinted(Message m) {
+    auto done = std::make_shared<std::promise<Status>>();
+    auto f = done->get_future();
+    queue->Submit(
+        {mut::InsertMessage{std::move(m)}},
+        [this, done](Status s, const WriteBatch& batch) {
+          if (s.ok()) record.Apply(batch);
+          done->set_value(s);
+        },
+        [this](WriteBatch* b) { std::get<mut::InsertMessage>((*b)[0]).message.id = ids.Next(); });
     return f;
   }
   // Like Api::CommitBuilt: reads the node's state, writes counter + 1.
@@ -116,6 +131,7 @@ struct Node {
     return follower->applied() >= position;
   }
 
+  SnowflakeGenerator ids;
   std::unique_ptr<PostgresStore> store;
   Record record;
   std::mutex broken_mu;
@@ -186,6 +202,43 @@ TEST_F(LogFollowerTest, TwoNodesApplyEveryCommitInTheLogsOrder) {
   EXPECT_EQ(b.record.Batches(), log);
   EXPECT_GT(a.follower->stats().log_entries, 0u);
   EXPECT_GT(b.follower->stats().own_commits, 0u);
+}
+
+TEST_F(LogFollowerTest, IdsMintedOnTwoNodesIncreaseInTheLogsOrder) {
+  // Node 2's ids compare above node 1's within a millisecond: without the
+  // floor, a node-1 commit right after a node-2 one in the same
+  // millisecond would carry lower ids (history order against delivery
+  // order).
+  Node a(conninfo(), 1), b(conninfo(), 2);
+  constexpr int kEach = 300;
+  auto post = [](Node& n) {
+    std::vector<std::future<Status>> acks;
+    for (int i = 0; i < kEach; ++i) {
+      Message m;
+      m.channel_id = Id(7);
+      m.guild_id = Id(1);
+      m.author_id = Id(2);
+      m.content = "m" + std::to_string(i);
+      acks.push_back(n.SubmitMinted(std::move(m)));
+      if (i % 4 == 0) std::this_thread::sleep_for(200us);  // many small group commits
+    }
+    for (auto& f : acks) EXPECT_TRUE(f.get().ok());
+  };
+  std::thread ta(post, std::ref(a)), tb(post, std::ref(b));
+  ta.join();
+  tb.join();
+  Snowflake last = 0;
+  size_t n = 0;
+  for (const WriteBatch& batch : LogBatches()) {
+    for (const Mutation& m : batch) {
+      const auto* ins = std::get_if<mut::InsertMessage>(&m);
+      if (ins == nullptr) continue;
+      ASSERT_GT(ins->message.id, last) << "message " << n << " of the log";
+      last = ins->message.id;
+      ++n;
+    }
+  }
+  EXPECT_EQ(n, 2u * kEach);
 }
 
 TEST_F(LogFollowerTest, BuildersOnTwoNodesDecideOnTheLatestState) {

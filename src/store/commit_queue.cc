@@ -37,6 +37,7 @@ struct CommitQueue::Impl {
         max_batches(std::max<size_t>(1, o.max_batches_per_commit)),
         on_commit(std::move(o.on_commit)),
         follower(o.follower),
+        ids(o.ids),
         idle_interval(o.idle_interval) {}
 
   // The writer thread's loop; returns once stopping and the queue is empty.
@@ -46,8 +47,10 @@ struct CommitQueue::Impl {
   void CommitGroup(std::vector<Item>& work, std::vector<const WriteBatch*>& ptrs);
   // Builds and commits one builder item alone.
   void CommitBuilt(Item& item);
-  // backend->CommitBatches, timed for on_commit.
-  Status TimedCommit(std::span<const WriteBatch* const> batches_in);
+  // backend->CommitBatches (CommitMinted if an item of `items` has a
+  // prepare: they run once the commit's place in the store's order is
+  // settled), timed for on_commit. `batches_in` are the items' batches.
+  Status TimedCommit(std::span<Item> items, std::span<const WriteBatch* const> batches_in);
   // After a transaction at `pos` (of `batches_in`, begun at t0) committed,
   // before its callbacks: the follower, the position, on_commit.
   void Committed(std::span<const WriteBatch* const> batches_in,
@@ -61,6 +64,7 @@ struct CommitQueue::Impl {
   const size_t max_batches;
   const std::function<void(size_t, double, CommitPosition)> on_commit;
   CommitFollower* const follower;
+  SnowflakeGenerator* const ids;
   const std::chrono::milliseconds idle_interval;
 
   std::mutex mu;
@@ -126,10 +130,22 @@ void CommitQueue::Impl::Run() {
   }
 }
 
-Status CommitQueue::Impl::TimedCommit(std::span<const WriteBatch* const> batches_in) {
+Status CommitQueue::Impl::TimedCommit(std::span<Item> items,
+                                      std::span<const WriteBatch* const> batches_in) {
   auto t0 = std::chrono::steady_clock::now();
   CommitPosition pos = 0;
-  Status s = backend->CommitBatches(batches_in, &pos);
+  const bool mints =
+      std::any_of(items.begin(), items.end(), [](const Item& i) { return i.prepare; });
+  Status s = mints ? backend->CommitMinted(
+                         batches_in,
+                         [&](Snowflake floor) -> Snowflake {
+                           if (ids != nullptr) ids->Raise(floor);
+                           for (Item& item : items)
+                             if (item.prepare) item.prepare(&item.batch);
+                           return ids != nullptr ? ids->Last() : 0;
+                         },
+                         &pos)
+                   : backend->CommitBatches(batches_in, &pos);
   if (!s.ok()) return s;
   Committed(batches_in, t0, pos);
   return s;
@@ -176,11 +192,8 @@ void CommitQueue::Impl::CommitBuilt(Item& item) {
 }
 
 void CommitQueue::Impl::CommitGroup(std::vector<Item>& work, std::vector<const WriteBatch*>& ptrs) {
-  for (Item& item : work) {
-    if (item.prepare) item.prepare(&item.batch);
-    ptrs.push_back(&item.batch);
-  }
-  Status s = TimedCommit(std::span<const WriteBatch* const>(ptrs));
+  for (Item& item : work) ptrs.push_back(&item.batch);
+  Status s = TimedCommit(std::span<Item>(work), std::span<const WriteBatch* const>(ptrs));
   if (s.ok()) {
     commits.fetch_add(1, std::memory_order_relaxed);
     batches.fetch_add(work.size(), std::memory_order_relaxed);
@@ -193,7 +206,8 @@ void CommitQueue::Impl::CommitGroup(std::vector<Item>& work, std::vector<const W
     // The group's transaction rolled back as a whole: retry each batch
     // alone so that each gets its own verdict.
     for (size_t i = 0; i < work.size(); ++i) {
-      Status si = TimedCommit(std::span<const WriteBatch* const>(&ptrs[i], 1));
+      Status si = TimedCommit(std::span<Item>(&work[i], 1),
+                              std::span<const WriteBatch* const>(&ptrs[i], 1));
       batches.fetch_add(1, std::memory_order_relaxed);
       if (si.ok()) {
         commits.fetch_add(1, std::memory_order_relaxed);

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "store/store.h"
+#include "util/snowflake.h"
 
 namespace parley {
 
@@ -48,6 +49,11 @@ class CommitQueue {
     // Cluster mode: not owned, outlives the queue. Null: the queue is the
     // only committer to its store, and its callbacks apply every commit.
     CommitFollower* follower = nullptr;
+    // The generator Prepare functions mint ids from (not owned, outlives
+    // the queue), or null. The queue raises it past every id earlier
+    // commits minted in any process (StoreBackend::CommitMinted), so that
+    // ids follow the store's commit order, not only this queue's.
+    SnowflakeGenerator* ids = nullptr;
     std::chrono::milliseconds idle_interval{20};
   };
   struct Stats {
@@ -72,7 +78,9 @@ class CommitQueue {
   void Submit(WriteBatch batch, Callback done);
   // Like Submit, and `prepare` runs on the writer thread just before the
   // batch's group commits, in submission order: what it assigns there (e.g.
-  // message ids) follows commit order.
+  // message ids, from Options::ids) follows commit order, in a cluster too.
+  // It may run again for one batch (a retry, or the batch alone after its
+  // group failed): the last run is what commits.
   using Prepare = std::function<void(WriteBatch*)>;
   void Submit(WriteBatch batch, Callback done, Prepare prepare);
 

@@ -174,6 +174,11 @@ CREATE TABLE parley_log(
   committed_ms BIGINT NOT NULL,
   batches BYTEA NOT NULL);
 )sql",
+    // 3: the greatest id a commit minted (CommitMinted), so that ids
+    // increase in commit order across nodes (docs/cluster.md).
+    R"sql(
+ALTER TABLE parley_commit_head ADD COLUMN max_id BIGINT NOT NULL DEFAULT 0;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -385,8 +390,13 @@ constexpr const char* kCountMessages = "SELECT count(*) FROM messages";
 constexpr const char* kAppendLog =
     "INSERT INTO parley_log(position, node, committed_ms, batches) "
     "SELECT position, $1, $2, $3 FROM parley_commit_head WHERE id = 1";
-// CommitBuilt's first statement: the commit order lock, and the head.
-constexpr const char* kLockHead = "SELECT position FROM parley_commit_head WHERE id = 1 FOR UPDATE";
+// CommitBuilt's and CommitMinted's first statement: the commit order lock,
+// the head, and the greatest id minted so far.
+constexpr const char* kLockHead =
+    "SELECT position, max_id FROM parley_commit_head WHERE id = 1 FOR UPDATE";
+// CommitMinted, before parley_next_position(), under the lock.
+constexpr const char* kRaiseMaxId =
+    "UPDATE parley_commit_head SET max_id = GREATEST(max_id, $1) WHERE id = 1";
 // One trimmer at a time (a transaction-level advisory lock; the others
 // skip): a range of the primary key, so no scan of what stays.
 constexpr const char* kTrimLog =
@@ -708,9 +718,10 @@ struct LogAppend {
 };
 // With `begun`, the transaction was begun (and its durability set) by an
 // earlier exchange on `c` (CommitBuilt), and this one finishes it.
+// With max_id > 0, also raises the head's max_id to it (CommitMinted).
 Status TryCommit(PgConn& c, std::span<const WriteBatch* const> batches, bool sync_commit,
-                 bool begun, LogAppend* log, CommitPosition* position, bool* retry,
-                 uint64_t* commit_lsn) {
+                 bool begun, Snowflake max_id, LogAppend* log, CommitPosition* position,
+                 bool* retry, uint64_t* commit_lsn) {
   *retry = false;
   Pipeline p(c.pg);
   std::vector<const Mutation*> owners;
@@ -722,6 +733,11 @@ Status TryCommit(PgConn& c, std::span<const WriteBatch* const> batches, bool syn
   }
   for (const WriteBatch* batch : batches) {
     for (const Mutation& m : *batch) apply.Apply(m);
+  }
+  Params max_params;
+  if (max_id > 0) {
+    max_params.Int(ToDb(max_id));
+    apply.QueueSql(kRaiseMaxId, max_params);
   }
   const int bump = apply.Queue(kNextPosition, none, /*keep=*/true);
   Params log_params;  // points into log->encoded, which outlives the Run
@@ -1062,62 +1078,96 @@ Status PostgresStore::CommitBatches(std::span<const WriteBatch* const> batches,
     Status s = writer_->Ensure(&reused);
     if (!s.ok()) return s;
     bool retry = false;
-    s = Finish(batches, /*begun=*/false, position, &retry);
+    s = Finish(batches, /*begun=*/false, 0, position, &retry);
     // Once, and only on a connection that had been idle: one that fails at
     // once is a server that is going away, not worth hammering.
     if (!retry || !reused || attempt > 0) return s;
   }
 }
 
+Status PostgresStore::BeginLocked(CommitPosition* head, Snowflake* max_id, bool* retry) {
+  *retry = false;
+  bool reused = false;
+  Status s = writer_->Ensure(&reused);
+  if (!s.ok()) return s;
+  // Begin and take the commit head's row lock, which every committer of the
+  // database takes before its COMMIT (kNextPosition) and holds until then;
+  // from here on no other commit can happen.
+  Pipeline p(writer_->pg);
+  const Params none;
+  p.Sql(kWriterSql[kBegin], none);
+  p.Sql(options_.sync_every_commit ? kSyncCommitOn : kSyncCommitOff, none);
+  const int lock = p.Sql(kLockHead, none, /*keep=*/true);
+  p.KeepTransactionOpen();
+  p.Run();
+  if (p.lost()) writer_->Drop();
+  if (!p.ok()) {
+    // Nothing was done: worth once more, on a connection that had been idle.
+    *retry = (p.lost() || p.failure_ends_session()) && reused;
+    return p.status();
+  }
+  if (PQntuples(p.result(lock)) != 1) {
+    if (!Exec(writer_->pg, "ROLLBACK").ok()) writer_->Drop();
+    return Status::Corruption("parley_commit_head has no row");
+  }
+  Row row(p.result(lock), 0);
+  *head = row.U64(0);
+  *max_id = row.U64(1);
+  return Status::OK();
+}
+
 Status PostgresStore::CommitBuilt(const BuildFn& build, CommitPosition* position) {
   for (int attempt = 0;; ++attempt) {
-    bool reused = false;
-    Status s = writer_->Ensure(&reused);
-    if (!s.ok()) return s;
-    // First exchange: begin and take the commit head's row lock, which
-    // every committer of the database takes before its COMMIT (kNextPosition)
-    // and holds until then; from here on no other commit can happen.
+    // First exchange: begin, the lock.
     CommitPosition head = 0;
-    {
-      Pipeline p(writer_->pg);
-      const Params none;
-      p.Sql(kWriterSql[kBegin], none);
-      p.Sql(options_.sync_every_commit ? kSyncCommitOn : kSyncCommitOff, none);
-      const int lock = p.Sql(kLockHead, none, /*keep=*/true);
-      p.KeepTransactionOpen();
-      p.Run();
-      if (p.lost()) writer_->Drop();
-      if (!p.ok()) {
-        // Nothing was done. Once more, and only on a connection that had
-        // been idle (as CommitBatches).
-        if ((p.lost() || p.failure_ends_session()) && reused && attempt == 0) continue;
-        return p.status();
-      }
-      if (PQntuples(p.result(lock)) == 1) {
-        head = Row(p.result(lock), 0).U64(0);
-      } else {
-        s = Status::Corruption("parley_commit_head has no row");
-      }
+    Snowflake max_id = 0;
+    bool retry = false;
+    Status s = BeginLocked(&head, &max_id, &retry);
+    if (!s.ok()) {
+      if (retry && attempt == 0) continue;
+      return s;
     }
     WriteBatch batch;
-    if (s.ok()) s = build(head, &batch);
+    s = build(head, &batch);
     if (!s.ok() || batch.empty()) {
       if (!Exec(writer_->pg, "ROLLBACK").ok()) writer_->Drop();
       return s;
     }
-    // Second exchange: the rows, the position, the log, COMMIT.
+    // Second exchange: the rows, the position, the log, COMMIT. The
+    // transaction is gone either way: not retried (build ran against it).
     const WriteBatch* one[] = {&batch};
-    bool retry = false;  // the transaction is gone either way: not retried
-    return Finish(std::span<const WriteBatch* const>(one, 1), /*begun=*/true, position, &retry);
+    return Finish(std::span<const WriteBatch* const>(one, 1), /*begun=*/true, 0, position, &retry);
+  }
+}
+
+Status PostgresStore::CommitMinted(std::span<const WriteBatch* const> batches, const MintFn& mint,
+                                   CommitPosition* position) {
+  // One process: its own order is the order (the default).
+  if (!options_.commit_log) return StoreBackend::CommitMinted(batches, mint, position);
+  for (int attempt = 0;; ++attempt) {
+    // Under the lock, ids minted now follow every earlier commit's, whose
+    // greatest the head holds; this commit raises it before bumping it.
+    CommitPosition head = 0;
+    Snowflake floor = 0;
+    bool retry = false;
+    Status s = BeginLocked(&head, &floor, &retry);
+    if (!s.ok()) {
+      if (retry && attempt == 0) continue;
+      return s;
+    }
+    const Snowflake minted = mint(floor);
+    s = Finish(batches, /*begun=*/true, minted, position, &retry);
+    // As CommitBatches: nothing was committed, once more (mint runs again).
+    if (!retry || attempt > 0) return s;
   }
 }
 
 Status PostgresStore::Finish(std::span<const WriteBatch* const> batches, bool begun,
-                             CommitPosition* position, bool* retry) {
+                             Snowflake max_id, CommitPosition* position, bool* retry) {
   LogAppend log{options_.node_id};
   uint64_t lsn = 0;
   CommitPosition pos = 0;
-  Status s = TryCommit(*writer_, batches, options_.sync_every_commit, begun,
+  Status s = TryCommit(*writer_, batches, options_.sync_every_commit, begun, max_id,
                        options_.commit_log ? &log : nullptr, &pos, retry,
                        replica_conninfo_.empty() ? nullptr : &lsn);
   if (s.ok()) {

@@ -141,6 +141,13 @@ class PostgresStore : public StoreBackend, public CommitLog {
   // processes wait for build; a commit whose rows this one also changes
   // may deadlock with it, and PostgreSQL then fails one of the two.
   Status CommitBuilt(const BuildFn& build, CommitPosition* position) override;
+  // Opened with commit_log (a cluster's nodes): as CommitBuilt, the lock
+  // first, then mint with the head's max_id (the greatest id any commit
+  // minted), then the rows, max_id raised to what mint returned, COMMIT.
+  // The lock is then held through the rows' exchange (measured in
+  // bench/RESULTS.md "Ids in commit order"). Otherwise the default.
+  Status CommitMinted(std::span<const WriteBatch* const> batches, const MintFn& mint,
+                      CommitPosition* position) override;
   // Through the calling thread's read connection.
   Status GetMessage(Snowflake channel_id, Snowflake message_id, Message* out) override;
   Status ListMessages(const HistoryQuery& q, std::vector<Message>* out) override;
@@ -185,8 +192,13 @@ class PostgresStore : public StoreBackend, public CommitLog {
                     uint64_t* replay_lsn = nullptr);
   // On the writer: TryCommit (the rest of a transaction begun by an earlier
   // exchange, if `begun`), then the position and its WAL end noted.
-  Status Finish(std::span<const WriteBatch* const> batches, bool begun, CommitPosition* position,
-                bool* retry);
+  // With max_id > 0, also raises the head's max_id to it.
+  Status Finish(std::span<const WriteBatch* const> batches, bool begun, Snowflake max_id,
+                CommitPosition* position, bool* retry);
+  // On the writer: BEGIN and the commit head's row lock; *head and *max_id
+  // from its row. On failure nothing is left open, and *retry says whether
+  // it is worth once more (a connection that had been idle broke).
+  Status BeginLocked(CommitPosition* head, Snowflake* max_id, bool* retry);
   // The calling thread's connection to its next replica (round robin).
   Conn* NextReplicaConn();
   // The WAL position a replica must have replayed to hold every commit up

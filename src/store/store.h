@@ -130,6 +130,25 @@ class StoreBackend {
   virtual Status CommitBatches(std::span<const WriteBatch* const> batches,
                                CommitPosition* position) = 0;
 
+  // Like CommitBatches, for batches that mint ids (message ids) which must
+  // increase in commit order across every process committing to the store
+  // (history order is delivery order; docs/cluster.md "Ids in commit
+  // order"): once this commit's place in that order is settled, calls
+  // mint(floor), which assigns the ids in the batches and returns the
+  // greatest it assigned (0: none); `floor` is at least every id an earlier
+  // commit's mint returned, in any process (0 where only one process
+  // commits: then its own order is the order). `mint` may run more than once
+  // for one call (a retry on a fresh connection); its last run is what
+  // commits. The default implementation, for single-process stores, mints
+  // with floor 0 and calls CommitBatches.
+  // REQUIRES: as CommitBatches.
+  using MintFn = std::function<Snowflake(Snowflake floor)>;
+  virtual Status CommitMinted(std::span<const WriteBatch* const> batches, const MintFn& mint,
+                              CommitPosition* position) {
+    mint(0);
+    return CommitBatches(batches, position);
+  }
+
   // Read-modify-write in the store's commit order, for a decision that must
   // see every earlier commit, whichever process made it (docs/cluster.md):
   // begins a transaction, takes the lock that orders commits (every

@@ -38,4 +38,21 @@ Snowflake SnowflakeGenerator::NextAt(int64_t unix_ms) {
   return (t << 22) | node_bits_ | inc;
 }
 
+void SnowflakeGenerator::Raise(Snowflake floor) {
+  const uint64_t t = floor >> 22, floor_node_bits = floor & (uint64_t{0x3ff} << 12);
+  // With node bits at or above floor's, an increment above floor's is
+  // enough; below, only the next millisecond compares above it.
+  const uint64_t want =
+      node_bits_ >= floor_node_bits ? (t << 12) | (floor & 0xfff) : (t << 12) | 0xfff;
+  uint64_t last = last_.load(std::memory_order_relaxed);
+  while (last < want && !last_.compare_exchange_weak(last, want, std::memory_order_relaxed)) {
+  }
+}
+
+Snowflake SnowflakeGenerator::Last() const {
+  const uint64_t last = last_.load(std::memory_order_relaxed);
+  if (last == 0) return 0;
+  return ((last >> 12) << 22) | node_bits_ | (last & 0xfff);
+}
+
 }  // namespace parley

@@ -40,6 +40,14 @@ class SnowflakeGenerator {
   Snowflake Next();
   // Like Next, with the clock given (tests).
   Snowflake NextAt(int64_t unix_ms);
+  // Every id minted after Raise returns is greater than `floor` (an id of
+  // any generator): for ids in an order set elsewhere (another process's
+  // commits, docs/cluster.md "Ids in commit order"). It moves this
+  // generator into floor's millisecond, or past it when ids of that
+  // millisecond from this worker and process would compare below floor.
+  void Raise(Snowflake floor);
+  // The last id minted (by any thread), 0 before the first.
+  Snowflake Last() const;
 
  private:
   const uint64_t node_bits_;

@@ -47,6 +47,30 @@ TEST(Snowflake, IncrementRollsOverIntoNextMillisecond) {
   EXPECT_EQ(prev >> 22, 11u);
 }
 
+TEST(Snowflake, RaisedPastAnotherGeneratorsIdWhateverTheNodeBits) {
+  const int64_t ms = kDiscordEpochMs + 7000;
+  for (auto [mine, theirs] : {std::pair{1u, 9u}, std::pair{9u, 1u}, std::pair{4u, 4u}}) {
+    SnowflakeGenerator a(mine, 0), b(theirs, 0);
+    EXPECT_EQ(a.Last(), 0u);
+    Snowflake floor = 0;
+    for (int i = 0; i < 3; ++i) floor = b.NextAt(ms);  // increment 2 in `ms`
+    a.Raise(floor);
+    Snowflake next = a.NextAt(ms - 5);  // even with a clock behind
+    EXPECT_GT(next, floor) << mine << " vs " << theirs;
+    EXPECT_EQ(a.Last(), next);
+    // No step back: a raise below what was minted changes nothing.
+    a.Raise(floor - 1000);
+    EXPECT_GT(a.NextAt(ms), next);
+  }
+  // Increment 0xfff of floor's millisecond: the next id is in the next one.
+  SnowflakeGenerator a(2, 0);
+  const Snowflake floor = (SnowflakeFromTimeMs(ms) | (uint64_t{2} << 17) | 0xfff);
+  a.Raise(floor);
+  const Snowflake next = a.NextAt(ms);
+  EXPECT_GT(next, floor);
+  EXPECT_EQ(SnowflakeTimeMs(next), ms + 1);
+}
+
 TEST(Snowflake, UniqueAcrossThreads) {
   SnowflakeGenerator gen(1, 1);
   std::vector<std::vector<Snowflake>> out(4);

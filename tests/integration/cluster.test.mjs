@@ -92,6 +92,9 @@ test('two nodes on one PostgreSQL serve one community', { skip, timeout: 180_000
   const histB = expectStatus(await onB.owner.get(`/channels/${general.id}/messages?limit=100`), 200, 'history B');
   assert.deepEqual(histA.map((m) => m.id), histB.map((m) => m.id));
   assert.equal(histA.length, 2 * N);
+  // History order (by id) is delivery order (by position), across nodes too:
+  // ids are minted under the commit order lock (docs/cluster.md "Ids in commit order").
+  assert.deepEqual(histA.map((m) => m.id).reverse(), gotA.map((m) => m.id), 'history order is delivery order');
 
   // Two roles added to one member on two nodes at once: both stick.
   const r1 = expectStatus(await onA.owner.post(`/guilds/${guild.id}/roles`, { name: 'r1' }), 200, 'role r1');
