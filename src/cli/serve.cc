@@ -151,6 +151,7 @@ bool SplitHostPort(const std::string& s, std::string* host, uint16_t* port) {
 }
 
 int RunServe(const ServeConfig& cfg) {
+  const int64_t started_ms = NowMs();
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   std::string host;
@@ -253,8 +254,14 @@ int RunServe(const ServeConfig& cfg) {
   std::unique_ptr<cluster::RedisLimits> shared_limits;
   std::unique_ptr<cluster::RedisBus> bus;
   if (!cfg.redis.empty()) {
-    presence_sync = std::make_shared<cluster::PresenceSync>(&gateway.presence(), &state, &gateway,
-                                                            cluster::PresenceSync::Options{});
+    cluster::PresenceSync::Options po;
+    po.report = [&gateway, f = follower.get(), started_ms] {
+      return cluster::NodeReport{.sessions = static_cast<uint64_t>(gateway.stats().sessions),
+                                 .applied = f != nullptr ? f->applied() : 0,
+                                 .started_ms = started_ms};
+    };
+    presence_sync =
+        std::make_shared<cluster::PresenceSync>(&gateway.presence(), &state, &gateway, po);
     gateway.presence().set_node_id(cfg.node_id);
     gateway.presence().set_on_local_change(
         [p = presence_sync](Snowflake user, const std::optional<events::Presence>& pr) {
@@ -356,7 +363,8 @@ int RunServe(const ServeConfig& cfg) {
                  std::string_view leftover) {
         gateway.OnUpgrade(loop, std::move(req), std::move(socket), leftover);
       });
-  api.set_status_extras([&http, &follower, &cfg, &bus_ptr](boost::json::object* o) {
+  api.set_status_extras([&http, &follower, &cfg, &bus_ptr, &gateway, &presence_sync, started_ms,
+                         &bus_started_ms](boost::json::object* o) {
     boost::json::object& conns = (*o)["connections"].as_object();
     conns["http_open"] = http.connections_open();
     conns["accepted"] = http.connections_accepted();
@@ -370,14 +378,46 @@ int RunServe(const ServeConfig& cfg) {
                          {"log_reads", st.log_reads},
                          {"log_read_errors", st.log_read_errors},
                          {"last_apply_delay_ms", st.last_delay_ms}};
+      boost::json::object& cl = (*o)["cluster"].as_object();
+      cl["postgres"] = {{"ok", NowMs() - st.last_ok_ms <= 5000},
+                        {"last_ok_ms_ago", NowMs() - st.last_ok_ms}};
       if (cluster::Bus* b = bus_ptr.load()) {
         auto bs = b->stats();
-        (*o)["cluster"].as_object()["bus"] = {{"up", bs.up},
-                                              {"published", bs.published},
-                                              {"dropped", bs.dropped},
-                                              {"received", bs.received},
-                                              {"reconnects", bs.reconnects}};
+        cl["bus"] = {{"up", bs.up},
+                     {"silent_ms", BusSilentMs(*b, bus_started_ms)},
+                     {"published", bs.published},
+                     {"dropped", bs.dropped},
+                     {"received", bs.received},
+                     {"reconnects", bs.reconnects}};
       }
+      // The cluster as this node knows it: itself, and every node whose
+      // heartbeat it heard within the TTL (with Redis; alone without).
+      struct Row {
+        int node;
+        int64_t heard_ms_ago;
+        cluster::NodeReport r;
+      };
+      std::vector<Row> rows{
+          {cfg.node_id, 0,
+           cluster::NodeReport{.sessions = static_cast<uint64_t>(gateway.stats().sessions),
+                               .applied = follower->applied(),
+                               .started_ms = started_ms}}};
+      if (presence_sync)
+        for (const auto& v : presence_sync->Nodes())
+          rows.push_back({v.node, v.heard_ms_ago, v.report});
+      CommitPosition head = 0;
+      for (const Row& r : rows) head = std::max(head, r.r.applied);
+      boost::json::array nodes;
+      for (const Row& r : rows) {
+        nodes.push_back({{"node_id", r.node},
+                         {"self", r.node == cfg.node_id},
+                         {"sessions", r.r.sessions},
+                         {"applied_position", r.r.applied},
+                         {"lag", head - r.r.applied},
+                         {"heard_ms_ago", r.heard_ms_ago},
+                         {"started_ms", r.r.started_ms}});
+      }
+      cl["nodes"] = std::move(nodes);
     }
   });
   gateway.Start();
@@ -408,6 +448,16 @@ int RunServe(const ServeConfig& cfg) {
                   "reason=\"down\"", [store_ptr] {
                     return static_cast<double>(store_ptr->stats().replica_fallbacks_down);
                   });
+  reg.NewCallback("parley_cluster_id_commits_total",
+                  "Commits minting message ids, by path: claimed (the first mint held, one "
+                  "exchange) or reminted (another node minted above: again under the lock)",
+                  "counter", "path=\"claimed\"",
+                  [store_ptr] { return static_cast<double>(store_ptr->stats().ids_claimed); });
+  reg.NewCallback("parley_cluster_id_commits_total",
+                  "Commits minting message ids, by path: claimed (the first mint held, one "
+                  "exchange) or reminted (another node minted above: again under the lock)",
+                  "counter", "path=\"reminted\"",
+                  [store_ptr] { return static_cast<double>(store_ptr->stats().ids_reminted); });
   reg.NewCallback(
       "parley_store_replica_lag_bytes",
       "WAL bytes the last replica checked was behind the commit a read needed", "gauge", "",

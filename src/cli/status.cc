@@ -122,6 +122,38 @@ int RunStatus(const StatusConfig& cfg) {
     row("open files / limit",
         Num(At(o, "process", "open_fds")) + " / " + Num(At(o, "process", "max_fds")));
     row("CPU seconds", Num(At(o, "process", "cpu_seconds")));
+    if (const bj::value* c = o.if_contains("cluster"); c && c->is_object()) {
+      const bj::object& cl = c->as_object();
+      std::printf("cluster (this node: %s)\n", Num(cl.if_contains("node_id")).c_str());
+      row("PostgreSQL (log read or commit ok)",
+          fmt::format(
+              "{} ({} ms ago)",
+              At(cl, "postgres", "ok") && At(cl, "postgres", "ok")->as_bool() ? "ok" : "FAILING",
+              Num(At(cl, "postgres", "last_ok_ms_ago"))));
+      if (At(cl, "bus", "up")) {
+        row("Redis bus", fmt::format("{} (own heartbeat back {} ms ago)",
+                                     At(cl, "bus", "up")->as_bool() ? "up" : "DOWN",
+                                     Num(At(cl, "bus", "silent_ms"))));
+      } else {
+        row("Redis bus", "none (nodes follow the log in PostgreSQL)");
+      }
+      if (const bj::value* ns = cl.if_contains("nodes"); ns && ns->is_array()) {
+        std::printf("  %-6s %10s %14s %8s %14s\n", "node", "sessions", "applied", "lag",
+                    "heard (ms ago)");
+        for (const bj::value& n : ns->as_array()) {
+          if (!n.is_object()) continue;
+          const bj::object& x = n.as_object();
+          std::printf("  %-6s %10s %14s %8s %14s\n",
+                      (Num(x.if_contains("node_id")) +
+                       (x.if_contains("self") && x.at("self").as_bool() ? "*" : ""))
+                          .c_str(),
+                      Num(x.if_contains("sessions")).c_str(),
+                      Num(x.if_contains("applied_position")).c_str(),
+                      Num(x.if_contains("lag")).c_str(),
+                      Num(x.if_contains("heard_ms_ago")).c_str());
+        }
+      }
+    }
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cannot read %s/admin/status: %s\n", cfg.url.c_str(), e.what());

@@ -26,6 +26,14 @@ namespace parley::cluster {
 // A user's presence on the node that tells it; nullopt: no session there.
 using PresenceChange = std::pair<Snowflake, std::optional<events::Presence>>;
 
+// What a node says of itself in each heartbeat: how `parley status` and
+// /admin/status show the whole cluster from any node.
+struct NodeReport {
+  uint64_t sessions = 0;       // gateway sessions (connected or awaiting resume)
+  CommitPosition applied = 0;  // the last position of the log it applied
+  int64_t started_ms = 0;      // wall clock (ms) when its process started
+};
+
 class Bus {
  public:
   // What a node hears. Called on the bus's receiving thread, one call at a
@@ -43,9 +51,9 @@ class Bus {
     // in the list are gone.
     virtual void OnPresences(int node, const std::vector<PresenceChange>& changes,
                              bool snapshot) = 0;
-    // Node `node` is alive (it says so every second) / asks every node for
-    // a snapshot of its presences (it just joined the bus).
-    virtual void OnHeartbeat(int node) = 0;
+    // Node `node` is alive (it says so every second, with `report`) / asks
+    // every node for a snapshot of its presences (it just joined the bus).
+    virtual void OnHeartbeat(int node, const NodeReport& report) = 0;
     virtual void OnSnapshotRequest(int node) = 0;
     // Node `from` asks node `to` to let session `session_id` go / node
     // `from` answers node `to` (cluster/redis_session_store.h). Every node
@@ -86,7 +94,7 @@ class Bus {
   virtual void PublishPresences(const std::vector<PresenceChange>& changes, bool snapshot) = 0;
   // Also this process's canary: it hears its own heartbeats back
   // (Stats::own_heard_ms), while other nodes' listeners get OnHeartbeat.
-  virtual void PublishHeartbeat() = 0;
+  virtual void PublishHeartbeat(const NodeReport& report) = 0;
   virtual void PublishSnapshotRequest() = 0;
   // A handoff request to node `to` (done: nullopt) or the answer to one.
   virtual void PublishHandoff(int to, uint64_t session_id, uint64_t seq,

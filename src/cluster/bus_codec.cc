@@ -115,10 +115,11 @@ void EncodePresencesMessage(int node, const std::vector<PresenceChange>& changes
   w(snapshot, wire);
 }
 
-void EncodeHeartbeatMessage(int node, uint64_t incarnation, std::string* out) {
+void EncodeHeartbeatMessage(int node, uint64_t incarnation, const NodeReport& report,
+                            std::string* out) {
   PutHeader(BusMessage::Kind::kHeartbeat, node, out);
   FieldWriter<Schema> w(out);
-  w(incarnation);
+  w(incarnation, report.sessions, report.applied, report.started_ms);
 }
 
 void EncodeSnapshotRequestMessage(int node, std::string* out) {
@@ -155,6 +156,7 @@ Status DecodeBusMessage(std::string_view bytes, BusMessage* out) {
   if (kind == static_cast<char>(BusMessage::Kind::kHeartbeat)) {
     out->kind = BusMessage::Kind::kHeartbeat;
     r(out->incarnation);
+    if (r.ok() && !r.at_end()) r(out->report.sessions, out->report.applied, out->report.started_ms);
     if (!r.ok() || !r.at_end()) return Status::Corruption("bus message: malformed heartbeat");
     return Status::OK();
   }

@@ -2,8 +2,9 @@
 //   'L' node:i32 position:u64 committed_ms:i64 batches (store/batch_codec.h)
 //   'E' node:i32 count:varint, then per event its fields and frame
 //   'P' node:i32 snapshot:bool count, then per user: id, present, presence
-//   'H' node:i32 incarnation:u64 (alive; a process hears its own back: the
-//       canary)     'S' node:i32 (asks for presence snapshots)
+//   'H' node incarnation:u64 [sessions:u64 applied:u64 started_ms:i64]
+//       (alive, and its NodeReport, absent from older nodes' heartbeats; a
+//       process hears its own back: the canary)     'S' node:i32 (asks for presence snapshots)
 //   'R' node:i32 to:i32 session:u64 seq:u64 (asks node `to` to let a session go)
 //   'D' node:i32 to:i32 session:u64 seq:u64 ok:bool (the answer)
 // integers little-endian fixed width, strings as varint length + bytes.
@@ -38,6 +39,7 @@ struct BusMessage {
   std::vector<PresenceChange> presences;  // kPresences
   bool snapshot = false;                  // kPresences
   uint64_t incarnation = 0;               // kHeartbeat: which process of `node`
+  NodeReport report;                      // kHeartbeat (zeros if absent)
   int to = 0;                             // kHandoff*: the node addressed
   uint64_t session_id = 0;                // kHandoff*
   uint64_t seq = 0;                       // kHandoff*: the client's
@@ -50,7 +52,8 @@ void EncodeLogEntryMessage(int node, CommitPosition position, int64_t committed_
 void EncodeEventsMessage(int node, const events::EventBatch& events, std::string* out);
 void EncodePresencesMessage(int node, const std::vector<PresenceChange>& changes, bool snapshot,
                             std::string* out);
-void EncodeHeartbeatMessage(int node, uint64_t incarnation, std::string* out);
+void EncodeHeartbeatMessage(int node, uint64_t incarnation, const NodeReport& report,
+                            std::string* out);
 void EncodeSnapshotRequestMessage(int node, std::string* out);
 void EncodeHandoffMessage(int node, int to, uint64_t session_id, uint64_t seq,
                           std::optional<bool> done,

@@ -94,13 +94,33 @@ TEST(BusCodec, EventsRoundTrip) {
 
 TEST(BusCodec, HeartbeatAndSnapshotRequestRoundTrip) {
   std::string hb, req;
-  EncodeHeartbeatMessage(7, 0xfeedbeef12345678ull, &hb);
+  EncodeHeartbeatMessage(7, 0xfeedbeef12345678ull,
+                         NodeReport{.sessions = 12345, .applied = 987654321, .started_ms = -3},
+                         &hb);
   EncodeSnapshotRequestMessage(8, &req);
   BusMessage m;
   ASSERT_OK(DecodeBusMessage(hb, &m));
   EXPECT_EQ(m.kind, BusMessage::Kind::kHeartbeat);
   EXPECT_EQ(m.node, 7);
   EXPECT_EQ(m.incarnation, 0xfeedbeef12345678ull);
+  EXPECT_EQ(m.report.sessions, 12345u);
+  EXPECT_EQ(m.report.applied, 987654321u);
+  EXPECT_EQ(m.report.started_ms, -3);
+  // An older node's heartbeat (kind, node, incarnation): no report.
+  // Exactly one proper prefix decodes: the heartbeat without its report.
+  BusMessage old;
+  int prefixes = 0;
+  for (size_t n = 0; n < hb.size(); ++n) {
+    BusMessage x;
+    if (DecodeBusMessage(hb.substr(0, n), &x).ok()) {
+      ++prefixes;
+      old = x;
+    }
+  }
+  EXPECT_EQ(prefixes, 1);
+  EXPECT_EQ(old.incarnation, 0xfeedbeef12345678ull);
+  EXPECT_EQ(old.report.sessions, 0u);
+  EXPECT_EQ(old.report.applied, 0u);
   ASSERT_OK(DecodeBusMessage(req, &m));
   EXPECT_EQ(m.kind, BusMessage::Kind::kSnapshotRequest);
   EXPECT_EQ(m.node, 8);

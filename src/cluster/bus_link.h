@@ -40,7 +40,9 @@ class BusLink : public Bus::Listener, public events::EventSink {
   void OnPresences(int node, const std::vector<PresenceChange>& changes, bool snapshot) override {
     presence_->OnPresences(node, changes, snapshot);
   }
-  void OnHeartbeat(int node) override { presence_->OnHeartbeat(node); }
+  void OnHeartbeat(int node, const NodeReport& report) override {
+    presence_->OnHeartbeat(node, report);
+  }
   void OnSnapshotRequest(int node) override { presence_->OnSnapshotRequest(node); }
   void OnHandoffRequest(int from, int to, uint64_t session_id, uint64_t seq) override {
     if (sessions_ != nullptr) sessions_->OnHandoffRequest(from, to, session_id, seq);

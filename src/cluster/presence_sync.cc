@@ -65,12 +65,13 @@ void PresenceSync::OnPresences(int node, const std::vector<PresenceChange>& chan
   Emit(out);
 }
 
-void PresenceSync::OnHeartbeat(int node) {
+void PresenceSync::OnHeartbeat(int node, const NodeReport& report) {
   bool known = false;
   {
     std::lock_guard l(mu_);
     known = last_heard_ms_.count(node) > 0;
     last_heard_ms_[node] = SteadyMs();
+    reports_[node] = report;
   }
   // A node back after it was taken for gone (or one that joined without our
   // hearing its request): tell it what we have.
@@ -118,6 +119,18 @@ bool PresenceSync::NodeAlive(int node) const {
   return it != last_heard_ms_.end() && now - it->second < ttl;
 }
 
+std::vector<PresenceSync::NodeView> PresenceSync::Nodes() const {
+  std::lock_guard l(mu_);
+  const int64_t now = SteadyMs();
+  std::vector<NodeView> out;
+  for (const auto& [node, at] : last_heard_ms_) {
+    if (now - at > options_.node_ttl.count()) continue;
+    auto it = reports_.find(node);
+    out.push_back({node, now - at, it != reports_.end() ? it->second : NodeReport{}});
+  }
+  return out;
+}
+
 int PresenceSync::live_nodes() const {
   std::lock_guard l(mu_);
   const int64_t now = SteadyMs();
@@ -138,6 +151,7 @@ void PresenceSync::Run() {
         const int64_t since = std::max(it->second, link_up_since_ms_);
         if (now - since > options_.node_ttl.count()) {
           gone.push_back(it->first);
+          reports_.erase(it->first);
           it = last_heard_ms_.erase(it);
         } else {
           ++it;
@@ -145,7 +159,8 @@ void PresenceSync::Run() {
       }
     }
     l.unlock();
-    WithBus([](Bus& bus) { bus.PublishHeartbeat(); });
+    const NodeReport report = options_.report ? options_.report() : NodeReport{};
+    WithBus([&](Bus& bus) { bus.PublishHeartbeat(report); });
     for (int node : gone) {
       auto changes = registry_->DropNode(node);
       spdlog::warn("cluster: node {} not heard for {} ms: its {} users' presences dropped", node,

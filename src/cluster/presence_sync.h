@@ -10,10 +10,13 @@
 // users' presences are dropped, and this node's sessions see those users go
 // offline (unless they are online elsewhere). While this node's own link
 // is down it expires nobody: it cannot tell who is alive.
+// The heartbeats also carry each node's NodeReport (cluster/bus.h), which
+// Nodes() lists: the cluster as /admin/status and `parley status` show it.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -31,6 +34,15 @@ class PresenceSync {
   struct Options {
     std::chrono::milliseconds heartbeat{1000};
     std::chrono::milliseconds node_ttl{5000};
+    // What this node's heartbeats say of it (called on the heartbeat
+    // thread; must be quick and thread-safe). Null: an empty report.
+    std::function<NodeReport()> report;
+  };
+  // Another node as last heard.
+  struct NodeView {
+    int node = 0;
+    int64_t heard_ms_ago = 0;
+    NodeReport report;
   };
 
   // PRESENCE_UPDATEs caused by other nodes go to `local` (this node's
@@ -50,7 +62,7 @@ class PresenceSync {
 
   // From the bus (its receiving thread).
   void OnPresences(int node, const std::vector<PresenceChange>& changes, bool snapshot);
-  void OnHeartbeat(int node);
+  void OnHeartbeat(int node, const NodeReport& report);
   void OnSnapshotRequest(int node);
   void OnLinkChanged(bool up);
 
@@ -59,6 +71,8 @@ class PresenceSync {
   // Whether node `node` may be alive: heard within node_ttl, or this
   // node's own link is down or young (it cannot tell). Any thread.
   bool NodeAlive(int node) const;
+  // Every other node heard within node_ttl, by node id (any thread).
+  std::vector<NodeView> Nodes() const;
 
  private:
   void Run();
@@ -84,6 +98,7 @@ class PresenceSync {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<int, int64_t> last_heard_ms_;  // steady clock, per other node; guarded by mu_
+  std::map<int, NodeReport> reports_;     // per other node, its last heartbeat's; guarded by mu_
   int64_t link_up_since_ms_ = 0;          // 0: link down; guarded by mu_
   bool stopping_ = false;                 // guarded by mu_
   std::thread thread_;

@@ -110,9 +110,9 @@ void RedisBus::PublishPresences(const std::vector<PresenceChange>& changes, bool
   Enqueue(std::move(m));
 }
 
-void RedisBus::PublishHeartbeat() {
+void RedisBus::PublishHeartbeat(const NodeReport& report) {
   std::string m;
-  EncodeHeartbeatMessage(options_.node_id, incarnation_, &m);
+  EncodeHeartbeatMessage(options_.node_id, incarnation_, report, &m);
   Enqueue(std::move(m));
 }
 
@@ -303,7 +303,7 @@ void RedisBus::Received(const char* data, size_t size) {
     case BusMessage::Kind::kPresences:
       return listener_->OnPresences(m.node, m.presences, m.snapshot);
     case BusMessage::Kind::kHeartbeat:
-      return listener_->OnHeartbeat(m.node);
+      return listener_->OnHeartbeat(m.node, m.report);
     case BusMessage::Kind::kSnapshotRequest:
       return listener_->OnSnapshotRequest(m.node);
     case BusMessage::Kind::kHandoffRequest:

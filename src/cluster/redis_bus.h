@@ -49,7 +49,7 @@ class RedisBus : public Bus {
                        std::string encoded_batches) override;
   void PublishEvents(const events::EventBatch& events) override;
   void PublishPresences(const std::vector<PresenceChange>& changes, bool snapshot) override;
-  void PublishHeartbeat() override;
+  void PublishHeartbeat(const NodeReport& report) override;
   void PublishSnapshotRequest() override;
   void PublishHandoff(int to, uint64_t session_id, uint64_t seq, std::optional<bool> done) override;
   Stats stats() const override;

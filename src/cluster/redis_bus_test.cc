@@ -37,9 +37,10 @@ class Recorder : public Bus::Listener {
     presences_.push_back({node, changes, snapshot});
     cv_.notify_all();
   }
-  void OnHeartbeat(int node) override {
+  void OnHeartbeat(int node, const NodeReport& report) override {
     std::lock_guard l(mu_);
     heartbeats_.push_back(node);
+    last_report_ = report;
     cv_.notify_all();
   }
   void OnSnapshotRequest(int node) override {
@@ -74,6 +75,7 @@ class Recorder : public Bus::Listener {
   };
   std::vector<Presences> presences_;  // guarded by mu_
   std::vector<int> heartbeats_;       // guarded by mu_
+  NodeReport last_report_;            // guarded by mu_
   std::vector<int> requests_;         // guarded by mu_
   int ups_ = 0, downs_ = 0;           // guarded by mu_
 };
@@ -147,9 +149,12 @@ TEST(RedisBus, PresencesHeartbeatsAndSnapshotRequestsArrive) {
   p.activities_json = R"([{"name":"x","type":0}])";
   p.updated_ms = 123;
   b1.PublishPresences({{kBase + 1, p}, {kBase + 2, std::nullopt}}, /*snapshot=*/true);
-  b1.PublishHeartbeat();
+  b1.PublishHeartbeat({.sessions = 3, .applied = 41, .started_ms = 1700000000000});
   b1.PublishSnapshotRequest();
   ASSERT_TRUE(r2.WaitFor([&] { return !r2.requests_.empty(); }));
+  EXPECT_EQ(r2.last_report_.sessions, 3u);
+  EXPECT_EQ(r2.last_report_.applied, 41u);
+  EXPECT_EQ(r2.last_report_.started_ms, 1700000000000);
   ASSERT_EQ(r2.presences_.size(), 1u);
   EXPECT_EQ(r2.presences_[0].node, 1);
   EXPECT_TRUE(r2.presences_[0].snapshot);
@@ -171,7 +176,7 @@ TEST(RedisBus, OwnHeartbeatsComeBackAndADuplicateNodeIdIsSeen) {
   ASSERT_TRUE(WaitUp(b1));
   ASSERT_TRUE(WaitUp(b2));
   EXPECT_EQ(b1.stats().own_heard_ms, 0);
-  b1.PublishHeartbeat();
+  b1.PublishHeartbeat({});
   for (int i = 0; i < 500 && b1.stats().own_heard_ms == 0; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_GT(b1.stats().own_heard_ms, 0) << "the canary came back";
   EXPECT_EQ(b1.stats().duplicate_ms, 0);
@@ -179,8 +184,8 @@ TEST(RedisBus, OwnHeartbeatsComeBackAndADuplicateNodeIdIsSeen) {
   // A second process as node 1.
   RedisBus dup(Opts(redis, 1), &r3);
   ASSERT_TRUE(WaitUp(dup));
-  dup.PublishHeartbeat();
-  b1.PublishHeartbeat();
+  dup.PublishHeartbeat({});
+  b1.PublishHeartbeat({});
   for (int i = 0; i < 500 && (b1.stats().duplicate_ms == 0 || dup.stats().duplicate_ms == 0); ++i)
     std::this_thread::sleep_for(10ms);
   EXPECT_GT(b1.stats().duplicate_ms, 0);

@@ -201,7 +201,7 @@ TEST(RedisSessionStore, HandoffsGoToTheOwnerAndBack) {
     void OnLogEntry(LogEntry) override {}
     void OnEvents(events::EventBatch) override {}
     void OnPresences(int, const std::vector<PresenceChange>&, bool) override {}
-    void OnHeartbeat(int) override {}
+    void OnHeartbeat(int, const NodeReport&) override {}
     void OnSnapshotRequest(int) override {}
     void OnLinkChanged(bool) override {}
     void OnHandoffRequest(int from, int to, uint64_t id, uint64_t seq) override {

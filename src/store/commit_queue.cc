@@ -138,11 +138,18 @@ Status CommitQueue::Impl::TimedCommit(std::span<Item> items,
       std::any_of(items.begin(), items.end(), [](const Item& i) { return i.prepare; });
   Status s = mints ? backend->CommitMinted(
                          batches_in,
-                         [&](Snowflake floor) -> Snowflake {
-                           if (ids != nullptr) ids->Raise(floor);
+                         [&](Snowflake floor) {
+                           StoreBackend::MintedIds minted;
+                           if (ids != nullptr) {
+                             ids->Raise(floor);
+                             // Every id minted from here on is above the last.
+                             minted.lo = ids->Last() + 1;
+                           }
                            for (Item& item : items)
                              if (item.prepare) item.prepare(&item.batch);
-                           return ids != nullptr ? ids->Last() : 0;
+                           if (ids != nullptr) minted.hi = ids->Last();
+                           if (minted.hi < minted.lo) minted = {};
+                           return minted;
                          },
                          &pos)
                    : backend->CommitBatches(batches_in, &pos);

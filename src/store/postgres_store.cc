@@ -176,8 +176,20 @@ CREATE TABLE parley_log(
 )sql",
     // 3: the greatest id a commit minted (CommitMinted), so that ids
     // increase in commit order across nodes (docs/cluster.md).
+    // parley_claim_ids(lo, hi), a commit's first statement: takes the
+    // commit order lock and, if every id minted so far is below lo, raises
+    // max_id to hi; else fails with SQLSTATE PY001 (the commit then mints
+    // again under the lock).
     R"sql(
 ALTER TABLE parley_commit_head ADD COLUMN max_id BIGINT NOT NULL DEFAULT 0;
+CREATE FUNCTION parley_claim_ids(lo BIGINT, hi BIGINT) RETURNS VOID LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE parley_commit_head SET max_id = hi WHERE id = 1 AND max_id < lo;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'ids minted below the commit head''s max_id' USING ERRCODE = 'PY001';
+  END IF;
+END
+$$;
 )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -397,6 +409,9 @@ constexpr const char* kLockHead =
 // CommitMinted, before parley_next_position(), under the lock.
 constexpr const char* kRaiseMaxId =
     "UPDATE parley_commit_head SET max_id = GREATEST(max_id, $1) WHERE id = 1";
+// CommitMinted's one-exchange path: its first statement after BEGIN.
+constexpr const char* kClaimIds = "SELECT parley_claim_ids($1, $2)";
+constexpr const char* kClaimRefused = "PY001";
 // One trimmer at a time (a transaction-level advisory lock; the others
 // skip): a range of the primary key, so no scan of what stays.
 constexpr const char* kTrimLog =
@@ -718,11 +733,15 @@ struct LogAppend {
 };
 // With `begun`, the transaction was begun (and its durability set) by an
 // earlier exchange on `c` (CommitBuilt), and this one finishes it.
-// With max_id > 0, also raises the head's max_id to it (CommitMinted).
+// CommitMinted: with claim_lo > 0 (and !begun), first claims the ids
+// [claim_lo, max_id] (kClaimIds; refused: Status::Busy and *refused); with
+// max_id > 0 and no claim, raises the head's max_id to it before the bump.
+using store_internal::IdsToCommit;
 Status TryCommit(PgConn& c, std::span<const WriteBatch* const> batches, bool sync_commit,
-                 bool begun, Snowflake max_id, LogAppend* log, CommitPosition* position,
-                 bool* retry, uint64_t* commit_lsn) {
+                 bool begun, IdsToCommit ids, LogAppend* log, CommitPosition* position, bool* retry,
+                 bool* refused, uint64_t* commit_lsn) {
   *retry = false;
+  *refused = false;
   Pipeline p(c.pg);
   std::vector<const Mutation*> owners;
   Applier apply(p, &owners);
@@ -731,12 +750,18 @@ Status TryCommit(PgConn& c, std::span<const WriteBatch* const> batches, bool syn
     apply.Queue(kBegin, none);
     apply.QueueSql(sync_commit ? kSyncCommitOn : kSyncCommitOff, none);
   }
+  Params claim_params;
+  int claim = -1;
+  if (ids.claim_lo > 0) {
+    claim_params.Int(ToDb(ids.claim_lo)).Int(ToDb(ids.max_id));
+    claim = apply.QueueSql(kClaimIds, claim_params);
+  }
   for (const WriteBatch* batch : batches) {
     for (const Mutation& m : *batch) apply.Apply(m);
   }
   Params max_params;
-  if (max_id > 0) {
-    max_params.Int(ToDb(max_id));
+  if (ids.max_id > 0 && ids.claim_lo == 0) {
+    max_params.Int(ToDb(ids.max_id));
     apply.QueueSql(kRaiseMaxId, max_params);
   }
   const int bump = apply.Queue(kNextPosition, none, /*keep=*/true);
@@ -779,6 +804,10 @@ Status TryCommit(PgConn& c, std::span<const WriteBatch* const> batches, bool syn
       return Status::Unavailable("postgres: " + p.error() + " (nothing was committed)");
     }
     if (p.sqlstate() == "23505") return ConflictOf(owners[failed], p.error());
+    if (failed == claim && p.sqlstate() == kClaimRefused) {
+      *refused = true;
+      return Status::Busy("postgres: ids minted below another commit's (nothing was committed)");
+    }
     return p.status();
   }
   // The connection failed before COMMIT was handed to libpq: the server
@@ -1078,7 +1107,7 @@ Status PostgresStore::CommitBatches(std::span<const WriteBatch* const> batches,
     Status s = writer_->Ensure(&reused);
     if (!s.ok()) return s;
     bool retry = false;
-    s = Finish(batches, /*begun=*/false, 0, position, &retry);
+    s = Finish(batches, /*begun=*/false, {}, position, &retry);
     // Once, and only on a connection that had been idle: one that fails at
     // once is a server that is going away, not worth hammering.
     if (!retry || !reused || attempt > 0) return s;
@@ -1136,7 +1165,7 @@ Status PostgresStore::CommitBuilt(const BuildFn& build, CommitPosition* position
     // Second exchange: the rows, the position, the log, COMMIT. The
     // transaction is gone either way: not retried (build ran against it).
     const WriteBatch* one[] = {&batch};
-    return Finish(std::span<const WriteBatch* const>(one, 1), /*begun=*/true, 0, position, &retry);
+    return Finish(std::span<const WriteBatch* const>(one, 1), /*begun=*/true, {}, position, &retry);
   }
 }
 
@@ -1144,9 +1173,27 @@ Status PostgresStore::CommitMinted(std::span<const WriteBatch* const> batches, c
                                    CommitPosition* position) {
   // One process: its own order is the order (the default).
   if (!options_.commit_log) return StoreBackend::CommitMinted(batches, mint, position);
+  // One exchange, as CommitBatches, when no other process minted above the
+  // greatest id this one knows of since: mint above it and claim the range
+  // first thing in the transaction (under the commit order lock).
+  const MintedIds guess = mint(known_max_id_);
+  if (guess.hi == 0) return CommitBatches(batches, position);
   for (int attempt = 0;; ++attempt) {
-    // Under the lock, ids minted now follow every earlier commit's, whose
-    // greatest the head holds; this commit raises it before bumping it.
+    bool reused = false;
+    Status s = writer_->Ensure(&reused);
+    if (!s.ok()) return s;
+    bool retry = false, refused = false;
+    s = Finish(batches, /*begun=*/false, {guess.lo, guess.hi}, position, &retry, &refused);
+    if (s.ok()) {
+      known_max_id_ = guess.hi;
+      ids_claimed_.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (refused) break;
+    if (!retry || !reused || attempt > 0) return s;
+  }
+  // Another process minted above: take the lock first, then mint above the
+  // head's max_id (the greatest of all), and raise it before the bump.
+  for (int attempt = 0;; ++attempt) {
     CommitPosition head = 0;
     Snowflake floor = 0;
     bool retry = false;
@@ -1155,21 +1202,28 @@ Status PostgresStore::CommitMinted(std::span<const WriteBatch* const> batches, c
       if (retry && attempt == 0) continue;
       return s;
     }
-    const Snowflake minted = mint(floor);
-    s = Finish(batches, /*begun=*/true, minted, position, &retry);
+    const MintedIds minted = mint(floor);
+    s = Finish(batches, /*begun=*/true, {0, minted.hi}, position, &retry);
+    if (s.ok()) {
+      known_max_id_ = std::max(floor, minted.hi);
+      ids_reminted_.fetch_add(1, std::memory_order_relaxed);
+    }
     // As CommitBatches: nothing was committed, once more (mint runs again).
     if (!retry || attempt > 0) return s;
   }
 }
 
 Status PostgresStore::Finish(std::span<const WriteBatch* const> batches, bool begun,
-                             Snowflake max_id, CommitPosition* position, bool* retry) {
+                             IdsToCommit ids, CommitPosition* position, bool* retry,
+                             bool* refused) {
   LogAppend log{options_.node_id};
   uint64_t lsn = 0;
   CommitPosition pos = 0;
-  Status s = TryCommit(*writer_, batches, options_.sync_every_commit, begun, max_id,
-                       options_.commit_log ? &log : nullptr, &pos, retry,
+  bool refused_here = false;
+  Status s = TryCommit(*writer_, batches, options_.sync_every_commit, begun, ids,
+                       options_.commit_log ? &log : nullptr, &pos, retry, &refused_here,
                        replica_conninfo_.empty() ? nullptr : &lsn);
+  if (refused != nullptr) *refused = refused_here;
   if (s.ok()) {
     if (position != nullptr) *position = pos;
     if (!replica_conninfo_.empty()) NoteCommitLsn(pos, lsn);
@@ -1446,6 +1500,8 @@ StoreStats PostgresStore::stats() const {
   st.replica_fallbacks_lag = fallbacks_lag_.load(std::memory_order_relaxed);
   st.replica_fallbacks_down = fallbacks_down_.load(std::memory_order_relaxed);
   st.replica_lag_bytes = replica_lag_bytes_.load(std::memory_order_relaxed);
+  st.ids_claimed = ids_claimed_.load(std::memory_order_relaxed);
+  st.ids_reminted = ids_reminted_.load(std::memory_order_relaxed);
   return st;
 }
 

@@ -81,6 +81,11 @@ namespace parley {
 
 namespace store_internal {
 struct PgConn;  // a PGconn* with its reconnect state
+// What a commit of CommitMinted does with its ids (Finish).
+struct IdsToCommit {
+  Snowflake claim_lo = 0;  // > 0: claim [claim_lo, max_id] first
+  Snowflake max_id = 0;    // > 0 without a claim: raise the head's max_id to it
+};
 }  // namespace store_internal
 
 class PostgresStore : public StoreBackend, public CommitLog {
@@ -141,11 +146,15 @@ class PostgresStore : public StoreBackend, public CommitLog {
   // processes wait for build; a commit whose rows this one also changes
   // may deadlock with it, and PostgreSQL then fails one of the two.
   Status CommitBuilt(const BuildFn& build, CommitPosition* position) override;
-  // Opened with commit_log (a cluster's nodes): as CommitBuilt, the lock
-  // first, then mint with the head's max_id (the greatest id any commit
-  // minted), then the rows, max_id raised to what mint returned, COMMIT.
-  // The lock is then held through the rows' exchange (measured in
-  // bench/RESULTS.md "Ids in commit order"). Otherwise the default.
+  // Opened with commit_log (a cluster's nodes): mints above the greatest id
+  // this store knows was minted, then commits in one exchange whose first
+  // statement claims the range (parley_claim_ids: under the commit order
+  // lock, every id minted so far is below it; then the head's max_id is
+  // raised to its top). If another process minted above meanwhile, the
+  // claim is refused and the slow path runs: as CommitBuilt, the lock
+  // first, mint again above the head's max_id, the rows, max_id raised,
+  // COMMIT. Measured in bench/RESULTS.md "Ids in commit order". Otherwise
+  // the default.
   Status CommitMinted(std::span<const WriteBatch* const> batches, const MintFn& mint,
                       CommitPosition* position) override;
   // Through the calling thread's read connection.
@@ -192,9 +201,11 @@ class PostgresStore : public StoreBackend, public CommitLog {
                     uint64_t* replay_lsn = nullptr);
   // On the writer: TryCommit (the rest of a transaction begun by an earlier
   // exchange, if `begun`), then the position and its WAL end noted.
-  // With max_id > 0, also raises the head's max_id to it.
-  Status Finish(std::span<const WriteBatch* const> batches, bool begun, Snowflake max_id,
-                CommitPosition* position, bool* retry);
+  // With ids (CommitMinted), also claims them or raises the head's max_id
+  // (TryCommit); *refused (if not null): the claim was refused.
+  Status Finish(std::span<const WriteBatch* const> batches, bool begun,
+                store_internal::IdsToCommit ids, CommitPosition* position, bool* retry,
+                bool* refused = nullptr);
   // On the writer: BEGIN and the commit head's row lock; *head and *max_id
   // from its row. On failure nothing is left open, and *retry says whether
   // it is worth once more (a connection that had been idle broke).
@@ -214,6 +225,9 @@ class PostgresStore : public StoreBackend, public CommitLog {
   // The log entry of the writer's last successful commit (TakeLastEntry).
   std::string last_entry_;
   int64_t last_entry_ms_ = 0;
+  // The greatest id this store knows a commit minted (CommitMinted's
+  // guess); the writer thread's only.
+  Snowflake known_max_id_ = 0;
 
   PerThread<Conn> readers_;  // read connections to the primary
 
@@ -233,6 +247,8 @@ class PostgresStore : public StoreBackend, public CommitLog {
   CommitPosition base_position_ = 0;
   uint64_t base_lsn_ = 0;
   std::atomic<uint64_t> replica_reads_{0};
+  std::atomic<uint64_t> ids_claimed_{0};
+  std::atomic<uint64_t> ids_reminted_{0};
   std::atomic<uint64_t> fallbacks_lag_{0};
   std::atomic<uint64_t> fallbacks_down_{0};
   std::atomic<int64_t> replica_lag_bytes_{0};

@@ -74,6 +74,8 @@ struct StoreStats {
   uint64_t replica_fallbacks_lag = 0;   // ... that went to the primary: replica behind
   uint64_t replica_fallbacks_down = 0;  // ... that went to the primary: replica unreachable
   int64_t replica_lag_bytes = 0;        // WAL bytes the last replica checked was behind
+  uint64_t ids_claimed = 0;             // CommitMinted commits whose first mint held (one exchange)
+  uint64_t ids_reminted = 0;            // ... that minted again under the lock (another node's ids)
 };
 
 // The engine side of a store. Every implementation keeps this contract:
@@ -133,16 +135,20 @@ class StoreBackend {
   // Like CommitBatches, for batches that mint ids (message ids) which must
   // increase in commit order across every process committing to the store
   // (history order is delivery order; docs/cluster.md "Ids in commit
-  // order"): once this commit's place in that order is settled, calls
-  // mint(floor), which assigns the ids in the batches and returns the
-  // greatest it assigned (0: none); `floor` is at least every id an earlier
-  // commit's mint returned, in any process (0 where only one process
-  // commits: then its own order is the order). `mint` may run more than once
-  // for one call (a retry on a fresh connection); its last run is what
-  // commits. The default implementation, for single-process stores, mints
-  // with floor 0 and calls CommitBatches.
+  // order"). mint(floor) assigns the ids in the batches, each above
+  // `floor`, and returns the range they lie in ({0, 0}: none). The store
+  // commits them only if every id an earlier commit minted, in any
+  // process, is below that range; otherwise it calls mint again with a
+  // floor at least that high, once the commit's place in the order is
+  // settled. `mint` may also run again for a retry on a fresh connection;
+  // its last run is what commits. The default implementation, for
+  // single-process stores (whose own order is the order), mints with floor
+  // 0 and calls CommitBatches.
   // REQUIRES: as CommitBatches.
-  using MintFn = std::function<Snowflake(Snowflake floor)>;
+  struct MintedIds {
+    Snowflake lo = 0, hi = 0;  // every id minted is in [lo, hi]
+  };
+  using MintFn = std::function<MintedIds(Snowflake floor)>;
   virtual Status CommitMinted(std::span<const WriteBatch* const> batches, const MintFn& mint,
                               CommitPosition* position) {
     mint(0);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
   register, createGuild, postMessage, expectStatus,
-  request, PASSWORD, uniqueName, sleep, newTestDatabase,
+  request, PASSWORD, uniqueName, sleep, newTestDatabase, PARLEY_BIN,
 } from './lib/server.mjs';
 import { GatewayClient, INTENTS } from './lib/gateway.mjs';
 import { startRedis, killRedis } from './lib/redis.mjs';
@@ -196,6 +196,25 @@ test('with Redis as the bus: entries and typing between nodes, and Redis down co
     assert.deepEqual(order(gwA), order(gwB), `one order (${label})`);
   };
   await check(await post('live'), 'live');
+  // Each node's status shows the whole cluster: both nodes, a session each,
+  // and how far each followed the log (from their heartbeats).
+  await eventually('each node lists both nodes with their sessions', async () => {
+    for (const [srv, self] of [[a, 1], [b, 2]]) {
+      const cl = await status(srv, owner.token);
+      const nodes = cl.nodes ?? [];
+      if (nodes.length !== 2 || nodes[0].node_id !== self || !nodes[0].self) return false;
+      if (!nodes.every((n) => n.sessions === 1 && n.applied_position > 0 && n.started_ms > 0)) return false;
+      if (!cl.postgres?.ok || !cl.bus?.up) return false;
+    }
+    return true;
+  });
+  // And `parley status` prints it.
+  const printed = execFileSync(PARLEY_BIN, ['status', '--url', `http://127.0.0.1:${b.port}`, '--token', owner.token], { encoding: 'utf8' });
+  assert.match(printed, /cluster \(this node: 2\)/);
+  assert.match(printed, /PostgreSQL \(log read or commit ok\)\s+ok/);
+  assert.match(printed, /Redis bus\s+up/);
+  assert.match(printed, /^\s+1\s+1\s+\d+\s+\d+\s+\d+$/m, `node 1's row in:\n${printed}`);
+  assert.match(printed, /^\s+2\*\s+1\s+\d+\s+\d+\s+0$/m, `node 2's own row in:\n${printed}`);
   const unread = async (srv) => {
     const res = await request(srv, 'GET', '/metrics', { prefix: '' });
     return Number(/parley_cluster_log_entries_unread_total (\d+)/.exec(res.text)?.[1] ?? 0);
