@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A Parley cluster on this machine, for trying it out (docs/cluster.md):
 #
-#   scripts/cluster.sh [--nodes N] [--port PORT] [--bin PATH] [-- SERVE FLAGS...]
+#   scripts/cluster.sh [--nodes N] [--api-nodes M] [--port PORT] [--bin PATH]
+#                      [-- SERVE FLAGS...]
 #
 # starts, on loopback: PostgreSQL 15 with a streaming replica
 # (scripts/pg-cluster.sh), Redis (the live bus between the nodes; no
@@ -13,26 +14,33 @@
 # temporary directory. Each node's log is DIR/nodeN.log (DIR is printed).
 # A node that dies is reported and the others go on (its sessions resume
 # on them); everything stops when nginx or Redis ends, or every node.
-# Flags after `--` go to every node's `parley serve`.
+# With --api-nodes M (0 < M < N) the roles split: the last M nodes serve
+# only the API (--role api, nginx's REST pool) and the others only the
+# gateway (--role gateway, nginx's WebSocket pool); by default every node
+# serves both. Flags after `--` go to every node's `parley serve`.
 # Needs: scripts/build.sh release (or --bin), and the packages of
 # scripts/install-deps.sh (postgresql-15, redis-server, nginx-light).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 nodes=3
+api_nodes=0
 port=8080
 bin=$root/build/release/parley
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) nodes=$2; shift 2 ;;
+    --api-nodes) api_nodes=$2; shift 2 ;;
     --port) port=$2; shift 2 ;;
     --bin) bin=$2; shift 2 ;;
     --) shift; break ;;
-    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "scripts/cluster.sh: unknown option $1 (--help)" >&2; exit 2 ;;
   esac
 done
 [[ $nodes =~ ^[0-9]+$ ]] && ((nodes >= 1 && nodes <= 32)) || { echo "--nodes wants 1..32" >&2; exit 2; }
+[[ $api_nodes =~ ^[0-9]+$ ]] && { ((api_nodes == 0)) || ((api_nodes < nodes)); } ||
+  { echo "--api-nodes wants 0 (every node serves both) or 1..nodes-1" >&2; exit 2; }
 [ -x "$bin" ] || { echo "no parley binary at $bin (scripts/build.sh release)" >&2; exit 1; }
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "nginx missing (scripts/install-deps.sh)" >&2; exit 1; }
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
@@ -87,11 +95,15 @@ wait_port "$redis_port" Redis "$dir/redis.log"
 public=http://127.0.0.1:$port
 node_ports=()
 node_pids=()
+node_roles=()
 for n in $(seq 1 "$nodes"); do
   p=$(free_port)
   node_ports+=("$p")
+  role=gateway,api
+  ((api_nodes > 0)) && { ((n > nodes - api_nodes)) && role=api || role=gateway; }
+  node_roles+=("$role")
   "$bin" serve --listen "127.0.0.1:$p" --data "$dir/node$n" --store "$store" \
-    --store-replica "$store_replica" --cluster --node-id "$n" --public-url "$public" \
+    --store-replica "$store_replica" --cluster --node-id "$n" --role "$role" --public-url "$public" \
     --redis "redis://127.0.0.1:$redis_port" \
     --trusted-proxy 127.0.0.1 "$@" >"$dir/node$n.log" 2>&1 &
   pids+=($!)
@@ -101,21 +113,34 @@ for n in $(seq 1 "$nodes"); do
 done
 for n in $(seq 1 "$nodes"); do wait_port "${node_ports[n - 1]}" "node $n" "$dir/node$n.log"; done
 
-lines=""
-for p in "${node_ports[@]}"; do lines+="    server 127.0.0.1:$p max_fails=1 fail_timeout=5s;"$'\n'; done
+gw_lines=""
+api_lines=""
+for i in "${!node_ports[@]}"; do
+  line="    server 127.0.0.1:${node_ports[i]} max_fails=1 fail_timeout=5s;"$'\n'
+  [[ ${node_roles[i]} == *gateway* ]] && gw_lines+=$line
+  [[ ${node_roles[i]} == *api* ]] && api_lines+=$line
+done
 mkdir -p "$dir/nginx"
-awk -v lines="$lines" -v listen="    listen 127.0.0.1:$port;" '
+awk -v gw="$gw_lines" -v api="$api_lines" -v listen="    listen 127.0.0.1:$port reuseport;" '
+  /^upstream gateway_nodes/ { lines = gw }
+  /^upstream api_nodes/ { lines = api }
   /# BEGIN NODES/ { print; printf "%s", lines; skip = 1; next }
   /# END NODES/ { skip = 0 }
   skip { next }
   /^    listen / { print listen; next }
   { print }' deploy/nginx/parley.conf >"$dir/nginx/parley.conf"
+# Each WebSocket through nginx holds two descriptors (client and node), and
+# a process may hold at most the open-file limit (20,000 here): 4 workers
+# (reuseport spreads new connections over them) hold 4 x limit/2 sessions.
+nofile=$(ulimit -Hn)
+[ "$nofile" = unlimited ] && nofile=65536
 cat >"$dir/nginx/nginx.conf" <<CONF
 daemon off;
-worker_processes 1;
+worker_processes 4;
+worker_rlimit_nofile $nofile;
 pid $dir/nginx/nginx.pid;
 error_log $dir/nginx/error.log warn;
-events { worker_connections 8192; }
+events { worker_connections $((nofile - 100)); }
 http {
     access_log off;
     client_body_temp_path $dir/nginx/body;
@@ -132,6 +157,7 @@ nginx_pid=$!
 wait_port "$port" nginx "$dir/nginx/error.log"
 
 echo "cluster: $nodes nodes (ports ${node_ports[*]}), Redis on $redis_port, logs in $dir" >&2
+echo "cluster: node roles ${node_roles[*]}" >&2
 echo "cluster: node pids ${node_pids[*]}" >&2
 echo "Parley cluster is listening on $public"
 echo "(Ctrl-C stops it)" >&2

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include "api/api.h"
+#include "api/api_error.h"
 #include "cli/commands.h"
 #include "cli/store_setup.h"
 #include "cluster/bus_link.h"
@@ -67,7 +69,30 @@ struct ServeConfig {
   std::string metrics_listen;       // "" = /metrics on the main port
   std::vector<std::string> admins;  // usernames; empty = the first registered user
   std::vector<std::string> trusted_proxies;
+  // What this node serves (--role): the gateway (WebSocket sessions), the
+  // API (REST and the web client), or both. Cluster mode only for one.
+  std::vector<std::string> roles{"gateway", "api"};
+  bool serves_gateway() const { return std::ranges::find(roles, "gateway") != roles.end(); }
+  bool serves_api() const { return std::ranges::find(roles, "api") != roles.end(); }
+  std::string roles_text() const {
+    return serves_gateway() && serves_api() ? "gateway,api" : serves_api() ? "api" : "gateway";
+  }
 };
+
+// A request for what this node does not serve (--role): 404 with a
+// Discord-shaped body that says where to go instead, never a silent
+// "Unknown ..." (an operator's load balancer sent it to the wrong pool).
+net::Response WrongRoleResponse(const net::Request& req, std::string_view missing) {
+  net::Response res(boost::beast::http::status::not_found, req.version());
+  res.keep_alive(req.keep_alive());
+  res.set(boost::beast::http::field::server, "parley");
+  res.set(boost::beast::http::field::content_type, "application/json");
+  res.set(boost::beast::http::field::cache_control, "no-store");
+  ApiError e = ApiError::NotFound();
+  e.message = fmt::format("404: Not Found (this node does not serve the {}: --role)", missing);
+  res.body() = e.Body();
+  return res;
+}
 
 net::Response MetricsResponse(const net::Request& req) {
   net::Response res(boost::beast::http::status::ok, req.version());
@@ -105,6 +130,7 @@ net::Response HealthResponse(const net::Request& req, const cluster::LogFollower
     auto st = follower->stats();
     int64_t since = NowMs() - st.last_ok_ms;
     o["node_id"] = cfg.node_id;
+    o["role"] = cfg.roles_text();
     o["applied_position"] = follower->applied();
     o["log_ok_ms_ago"] = since;
     if (since > 5000) fail("behind");
@@ -175,6 +201,10 @@ int RunServe(const ServeConfig& cfg) {
     spdlog::error("--cluster needs --node-id 1..1023, different on every node");
     return 2;
   }
+  if (!cfg.cluster && !(cfg.serves_gateway() && cfg.serves_api())) {
+    spdlog::error("--role {} needs --cluster: one node alone serves both", cfg.roles_text());
+    return 2;
+  }
   cluster::RedisBus::Options bus_opts;
   if (!cfg.redis.empty()) {
     if (!cfg.cluster) {
@@ -226,8 +256,8 @@ int RunServe(const ServeConfig& cfg) {
         store->commit_log(),
         [&log_applier](const WriteBatch& b, CommitPosition p) { log_applier->Apply(b, p); },
         loaded_at, fo);
-    spdlog::info("cluster mode: node {}, following the log of commits after position {}",
-                 cfg.node_id, loaded_at);
+    spdlog::info("cluster mode: node {} ({}), following the log of commits after position {}",
+                 cfg.node_id, cfg.roles_text(), loaded_at);
   }
   // Declared before the writer, which raises it (CommitQueue::Options::ids).
   SnowflakeGenerator ids(static_cast<unsigned>(cfg.node_id >> 5) & 31,
@@ -351,6 +381,12 @@ int RunServe(const ServeConfig& cfg) {
           req.target("/api/v10/admin/status");
           return api.Handle(std::move(req), std::move(respond));
         }
+        // An upgrade reaches this handler only when the upgrade filter
+        // refused it: this node serves no gateway.
+        if (gateway::IsWebSocketUpgrade(req)) return respond(WrongRoleResponse(req, "gateway"));
+        // Operations (/health, /metrics, /admin/status) answer on every node.
+        if (!cfg.serves_api() && !(api_path && path.ends_with("/admin/status")))
+          return respond(WrongRoleResponse(req, "API"));
         if (!api_path && read) {
           metrics::M().http_static_requests->Inc();
           return respond(web.Serve(req));
@@ -358,7 +394,9 @@ int RunServe(const ServeConfig& cfg) {
         api.Handle(std::move(req), std::move(respond));
       });
   http.SetUpgradeHandler(
-      [](const net::Request& req) { return gateway::IsWebSocketUpgrade(req); },
+      [&cfg](const net::Request& req) {
+        return cfg.serves_gateway() && gateway::IsWebSocketUpgrade(req);
+      },
       [&gateway](int loop, net::Request&& req, boost::asio::ip::tcp::socket&& socket,
                  std::string_view leftover) {
         gateway.OnUpgrade(loop, std::move(req), std::move(socket), leftover);
@@ -371,6 +409,7 @@ int RunServe(const ServeConfig& cfg) {
     if (follower) {
       auto st = follower->stats();
       (*o)["cluster"] = {{"node_id", cfg.node_id},
+                         {"role", cfg.roles_text()},
                          {"applied_position", follower->applied()},
                          {"own_commits", st.own_commits},
                          {"log_entries_applied", st.log_entries},
@@ -677,6 +716,14 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       ->add_flag("--cluster", cfg->cluster,
                  "Cluster mode: one of several nodes on one PostgreSQL store (needs --node-id)")
       ->envname("PARLEY_CLUSTER");
+  serve
+      ->add_option("--role", cfg->roles,
+                   "Cluster mode: what this node serves, gateway, api or both (gateway,api): "
+                   "API and gateway nodes scale apart behind the load balancer")
+      ->envname("PARLEY_ROLE")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"gateway", "api"}))
+      ->capture_default_str();
   serve
       ->add_option("--redis", cfg->redis,
                    "Cluster mode: Redis (redis://HOST:PORT) as the live bus between nodes")

@@ -25,7 +25,7 @@ StepResult RunFanoutStep(const Options& o, int pid, std::vector<Worker>& ws, Pub
   const int64_t warm_end = start + static_cast<int64_t>(o.warmup_s * 1e9);
   Ask(ws, "step " + std::to_string(step) + " " + std::to_string(warm_end), 20000);
   const double gen0 = SelfCpuSeconds() + Sum(Ask(ws, "stats", 20000), "cpu");
-  const ProcSample srv0 = pid ? SampleProc(pid) : ProcSample{};
+  const ProcSample srv0 = SampleServer(o, pid);
   const ServerProbe probe0 = Probe(o, pid);
   std::fprintf(stderr, "step %d: %g messages/s x %llu receivers for %g s\n", step, rate,
                static_cast<unsigned long long>(receivers_ready), o.duration_s);
@@ -33,7 +33,7 @@ StepResult RunFanoutStep(const Options& o, int pid, std::vector<Worker>& ws, Pub
   if (during) side = std::thread([&during, start] { during(start); });
   Publisher::StepStats ps = pub.RunStep(step, rate, o.duration_s, start, 10, true);
   if (side.joinable()) side.join();
-  const ProcSample srv1 = pid ? SampleProc(pid) : ProcSample{};
+  const ProcSample srv1 = SampleServer(o, pid);
   const ServerProbe probe1 = Probe(o, pid);
   // Drain: wait until every open session has every acknowledged message.
   const int64_t drain_end = NowNs() + static_cast<int64_t>(o.drain_s * 1e9);

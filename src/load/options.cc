@@ -16,7 +16,8 @@ constexpr const char* kUsage =
     "       parley-load writes --clients N --channels C --url URL [options]\n"
     "       parley-load history --messages M --url URL [options]\n"
     "common: --protocol parley|ws|socketio|nats|redis [parley] (idle, fanout)\n"
-    "        --pid PID  --threads T [1]  --procs P [1]  --source-addrs K [auto]\n"
+    "        --pid PID[,PID...] (a cluster: CPU summed over every process given)\n"
+    "        --threads T [1]  --procs P [1]  --source-addrs K [auto]\n"
     "        --users U [100]  --concurrency C [64 handshakes per thread]\n"
     "        --session-timeout-s S [60]  --intents N [513]  --timeout-s S [300]\n"
     "        --json  --results-dir DIR [<repo>/bench/results]  --no-record\n"
@@ -122,7 +123,18 @@ Options ParseOptions(int argc, char** argv) {
     } else if (a == "--token") {
       o.token = val();
     } else if (a == "--pid") {
-      o.pid = static_cast<int>(num());
+      std::string v = val();
+      for (size_t p = 0; p <= v.size();) {
+        size_t c = std::min(v.find(',', p), v.size());
+        int pid = std::atoi(v.substr(p, c - p).c_str());
+        if (pid <= 0) Usage("--pid wants PID[,PID...], not " + v);
+        if (o.pid) {
+          o.more_pids.push_back(pid);
+        } else {
+          o.pid = pid;
+        }
+        p = c + 1;
+      }
     } else if (a == "--threads") {
       o.threads = static_cast<int>(num());
     } else if (a == "--procs") {

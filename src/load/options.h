@@ -13,7 +13,8 @@ struct Options {
   Protocol protocol = Protocol::kParley;
   std::string host = "127.0.0.1";
   int port = 0;
-  int pid = 0;
+  int pid = 0;                 // the server (--pid, else the listener on --port)
+  std::vector<int> more_pids;  // the rest of it (--pid A,B,...): other nodes, nginx, databases
   int threads = 1, procs = 1, source_addrs = -1, users = 100, timeout_s = 300;
   int concurrency = 64, session_timeout_s = 60, intents = 1 | (1 << 9);
   bool json = false, record = true;

@@ -119,4 +119,15 @@ int ServerPid(const Options& o) {
   return p.value_or(0);
 }
 
+ProcSample SampleServer(const Options& o, int pid) {
+  if (!pid) return {};
+  ProcSample s = SampleProc(pid);
+  for (int more : o.more_pids) {
+    ProcSample m = SampleProc(more);
+    if (m.cpu_s >= 0) s.cpu_s = std::max(s.cpu_s, 0.0) + m.cpu_s;
+    if (m.rss_bytes >= 0) s.rss_bytes = std::max<int64_t>(s.rss_bytes, 0) + m.rss_bytes;
+  }
+  return s;
+}
+
 }  // namespace parley::load

@@ -9,6 +9,7 @@
 
 #include "load/histogram.h"
 #include "load/options.h"
+#include "load/sysinfo.h"
 
 namespace parley::load {
 
@@ -39,5 +40,10 @@ int FdLimit();
 int SourceAddrs(const Options& o, int total);
 // --pid, else the pid listening on the server's port (0 if unknown, with a warning).
 int ServerPid(const Options& o);
+
+// SampleProc(pid) plus every process of --pid's list after the first (a
+// cluster's other nodes, nginx, PostgreSQL, Redis): CPU and RSS summed. A
+// process that ended counts nothing. pid 0: an empty sample (cpu_s -1).
+ProcSample SampleServer(const Options& o, int pid);
 
 }  // namespace parley::load

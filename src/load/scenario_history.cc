@@ -154,12 +154,12 @@ ModeResult RunMode(const Options& o, int pid, const std::string& mode, const std
   int64_t gen0_ns = 0, gen1_ns = 0, next_progress = start + 1'000'000'000;
   auto tick = [&](int64_t now, uint64_t replies, uint64_t failures) {
     if (!gen0_ns && now >= warm_end) {
-      if (pid) s0 = SampleProc(pid);
+      s0 = SampleServer(o, pid);
       gen0 = SelfCpuSeconds();
       gen0_ns = NowNs();
     }
     if (gen0_ns && !gen1_ns && now >= stop) {
-      if (pid) s1 = SampleProc(pid);
+      s1 = SampleServer(o, pid);
       gen1 = SelfCpuSeconds();
       gen1_ns = NowNs();
     }
@@ -174,7 +174,7 @@ ModeResult RunMode(const Options& o, int pid, const std::string& mode, const std
   auto run = loop.Run(stop, stop + static_cast<int64_t>(kDrainS * 1e9), tick);
   std::fprintf(stderr, "\n");
   if (!gen1_ns) {
-    if (pid) s1 = SampleProc(pid);
+    s1 = SampleServer(o, pid);
     gen1 = SelfCpuSeconds();
     gen1_ns = NowNs();
   }

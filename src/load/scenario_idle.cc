@@ -37,19 +37,19 @@ int RunIdle(const Options& o) {
                    ReasonsText(w.failures).c_str());
     std::this_thread::sleep_for(std::chrono::seconds(3));
   }
-  ProcSample before = pid ? SampleProc(pid) : ProcSample{};
+  ProcSample before = SampleServer(o, pid);
   auto ws = SpawnWorkers(o, setup.user_tokens, o.sessions, o.procs, addrs);
   OpenResult r = OpenAll(ws, o.sessions, o, "open");
-  ProcSample opened = pid ? SampleProc(pid) : ProcSample{};
+  ProcSample opened = SampleServer(o, pid);
   std::fprintf(stderr, "settling %.0f s\n", o.settle_s);
   std::this_thread::sleep_for(std::chrono::duration<double>(o.settle_s));
-  ProcSample settled = pid ? SampleProc(pid) : ProcSample{};
+  ProcSample settled = SampleServer(o, pid);
   std::fprintf(stderr, "idle: measuring the server's CPU for %.0f s\n", o.idle_s);
   auto st0 = Ask(ws, "stats", 20000);
   double gen0 = SelfCpuSeconds() + Sum(st0, "cpu");
-  ProcSample cpu0 = pid ? SampleProc(pid) : ProcSample{};
+  ProcSample cpu0 = SampleServer(o, pid);
   std::this_thread::sleep_for(std::chrono::duration<double>(o.idle_s));
-  ProcSample cpu1 = pid ? SampleProc(pid) : ProcSample{};
+  ProcSample cpu1 = SampleServer(o, pid);
   auto st1 = Ask(ws, "stats", 20000);
   double gen1 = SelfCpuSeconds() + Sum(st1, "cpu");
   StopWorkers(ws);

@@ -134,12 +134,12 @@ int RunWrites(const Options& o) {
   int64_t gen0_ns = 0, gen1_ns = 0, next_progress = start + 1'000'000'000;
   auto tick = [&](int64_t now, uint64_t replies, uint64_t failures) {
     if (!gen0_ns && now >= pc.window_start_ns) {
-      if (pid) s0 = SampleProc(pid);
+      s0 = SampleServer(o, pid);
       gen0 = SelfCpuSeconds();
       gen0_ns = NowNs();
     }
     if (gen0_ns && !gen1_ns && now >= pc.stop_ns) {
-      if (pid) s1 = SampleProc(pid);
+      s1 = SampleServer(o, pid);
       gen1 = SelfCpuSeconds();
       gen1_ns = NowNs();
     }
@@ -156,7 +156,7 @@ int RunWrites(const Options& o) {
   if (!gen1_ns) {  // the run ended early (cannot happen: Run waits for stop_ns)
     gen1 = SelfCpuSeconds();
     gen1_ns = NowNs();
-    if (pid) s1 = SampleProc(pid);
+    s1 = SampleServer(o, pid);
   }
 
   std::fprintf(stderr, "durability: reading the newest page of %zu channels\n", channels.size());

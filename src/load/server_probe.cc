@@ -60,8 +60,11 @@ double Round(double v, double unit) {
 ServerProbe Probe(const Options& o, int pid) {
   ServerProbe p;
   p.at_ns = NowNs();
-  if (pid) {
-    std::string base = "/proc/" + std::to_string(pid) + "/task";
+  std::vector<int> pids;
+  if (pid) pids.push_back(pid);
+  if (pid) pids.insert(pids.end(), o.more_pids.begin(), o.more_pids.end());
+  for (int each : pids) {
+    std::string base = "/proc/" + std::to_string(each) + "/task";
     if (DIR* d = opendir(base.c_str())) {
       for (int n = 0; n < 100'000; ++n) {
         dirent* e = readdir(d);
@@ -74,7 +77,8 @@ ServerProbe Probe(const Options& o, int pid) {
       closedir(d);
     }
   }
-  if (o.protocol == Protocol::kParley) {
+  // Through a load balancer /metrics is one node's, whichever answers: none.
+  if (o.protocol == Protocol::kParley && o.more_pids.empty()) {
     SyncHttp http(o.host, o.port);
     HttpReply r = http.Request("GET", "/metrics", "", "");
     if (r.status == 200) ParseMetrics(r.body, &p.metrics);

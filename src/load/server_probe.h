@@ -19,7 +19,10 @@ struct ServerProbe {
   std::map<std::string, double> metrics;       // metric name → value, labels summed
 };
 
-// pid 0: no thread CPU; metrics only for --protocol parley (GET /metrics).
+// Thread CPU of pid and of every process in o.more_pids (threads of one name
+// summed across processes: a cluster's nodes add up per loop). pid 0: no
+// thread CPU. Metrics only for --protocol parley (GET /metrics) with one
+// process (through a load balancer they would be one node's).
 ServerProbe Probe(const Options& o, int pid);
 
 // b − a: cores busy per thread name; for Parley also dispatches per send(),

@@ -18,21 +18,24 @@ import { GatewayClient, INTENTS, destroyAll, createBot, addBot } from './lib/gat
 const skip = TEST_STORE !== 'sqlite' ? 'runs once, in the SQLite pass of the suite (it makes its own PostgreSQL)' : false;
 
 const clients = [];
+const clusters = [];  // every cluster.sh started; the test's own is `cluster`
 let cluster = null;
 after(async () => {
   destroyAll(clients);
-  if (cluster && cluster.exitCode === null) {
-    cluster.kill('SIGINT');
-    await new Promise((r) => cluster.once('exit', r));
+  for (const p of clusters) {
+    if (p.exitCode !== null || p.signalCode !== null) continue;
+    p.kill('SIGINT');
+    await new Promise((r) => p.once('exit', r));
   }
 });
 
-function startCluster(nodes) {
+function startCluster(nodes, extra = []) {
   return new Promise((resolve, reject) => {
-    const proc = spawn('scripts/cluster.sh', ['--nodes', String(nodes), '--port', '0', '--bin', PARLEY_BIN, '--', ...FAST_FLAGS, '--allow-privileged-intents'], {
+    const proc = spawn('scripts/cluster.sh', ['--nodes', String(nodes), ...extra, '--port', '0', '--bin', PARLEY_BIN, '--', ...FAST_FLAGS, '--allow-privileged-intents'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     cluster = proc;
+    clusters.push(proc);
     let out = '';
     let err = '';
     const timer = setTimeout(() => reject(new Error(`cluster.sh did not start in 90 s:\n${out}\n${err}`)), 90_000);
@@ -43,7 +46,9 @@ function startCluster(nodes) {
         clearTimeout(timer);
         const ports = /ports ([\d ]+)\), Redis on \d+, logs in (\S+)/.exec(err);
         const pids = /node pids ([\d ]+)/.exec(err);
+        const roles = /node roles ([a-z, ]+)\n/.exec(err);
         resolve({
+          roles: roles ? roles[1].trim().split(' ') : [],
           url: m[1], nodePorts: ports ? ports[1].trim().split(' ').map(Number) : [], dir: ports?.[2],
           nodePids: pids ? pids[1].trim().split(' ').map(Number) : [], stderr: () => err,
         });
@@ -59,6 +64,45 @@ function startCluster(nodes) {
   });
 }
 
+// nginx's address as the test helpers take a server.
+function frontOf(c) {
+  const front = {
+    origin: c.url,
+    port: Number(new URL(c.url).port),
+    tail: () => c.stderr(),
+    client(token, opts) {
+      return new Client(front, token, opts);
+    },
+  };
+  return front;
+}
+
+// An owner, a guild and `n` members who joined it, all through `front`.
+async function community(front, n) {
+  const owner = await register(front);
+  const { guild, general } = await createGuild(owner.client);
+  const users = [];
+  for (let i = 0; i < n; i++) {
+    const m = await register(front);
+    const inv = expectStatus(await owner.client.post(`/channels/${general.id}/invites`, {}), [200, 201], 'invite');
+    expectStatus(await m.client.post(`/invites/${inv.code}`, {}), [200, 201, 204], 'join');
+    users.push(m);
+  }
+  return { owner, guild, general, users };
+}
+
+// One raw gateway session per account, through `front`, one after another.
+async function openSessions(front, accounts) {
+  const intents = INTENTS.GUILDS | INTENTS.GUILD_MESSAGES | INTENTS.MESSAGE_CONTENT | INTENTS.GUILD_MESSAGE_TYPING;
+  const sessions = [];
+  for (const x of accounts) {
+    const s = await GatewayClient.open(front.port, x.token, { intents }, { label: x.name });
+    clients.push(s);
+    sessions.push(s);
+  }
+  return sessions;
+}
+
 function portOpen(port) {
   return new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port });
@@ -72,37 +116,15 @@ function portOpen(port) {
 
 test('scripts/cluster.sh: three nodes behind nginx serve one community', { skip, timeout: 240_000 }, async () => {
   const c = await startCluster(3);
-  const u = new URL(c.url);
-  const front = {
-    origin: c.url,
-    port: Number(u.port),
-    tail: () => c.stderr(),
-    client(token, opts) {
-      return new Client(front, token, opts);
-    },
-  };
+  const front = frontOf(c);
   assert.equal(c.nodePorts.length, 3, `node ports in: ${c.stderr()}`);
   // /gateway points at nginx, not at a node.
   const gw = expectStatus(await request(front, 'GET', '/gateway'), 200, '/gateway');
   assert.equal(gw.url, `ws://127.0.0.1:${front.port}`);
 
-  const owner = await register(front);
-  const { guild, general } = await createGuild(owner.client);
-  const users = [];
-  for (let i = 0; i < 5; i++) {
-    const m = await register(front);
-    const inv = expectStatus(await owner.client.post(`/channels/${general.id}/invites`, {}), [200, 201], 'invite');
-    expectStatus(await m.client.post(`/invites/${inv.code}`, {}), [200, 201, 204], 'join');
-    users.push(m);
-  }
+  const { owner, guild, general, users } = await community(front, 5);
   // Six raw sessions through nginx: least_conn spreads them over the nodes.
-  const intents = INTENTS.GUILDS | INTENTS.GUILD_MESSAGES | INTENTS.MESSAGE_CONTENT | INTENTS.GUILD_MESSAGE_TYPING;
-  const sessions = [];
-  for (const x of [owner, ...users]) {
-    const s = await GatewayClient.open(front.port, x.token, { intents }, { label: x.name });
-    clients.push(s);
-    sessions.push(s);
-  }
+  const sessions = await openSessions(front, [owner, ...users]);
   const perNode = [];
   for (const p of c.nodePorts) {
     const st = expectStatus(await request({ origin: `http://127.0.0.1:${p}` }, 'GET', '/admin/status', { token: owner.token }), 200, 'node status');
@@ -209,4 +231,60 @@ test('scripts/cluster.sh: three nodes behind nginx serve one community', { skip,
   assert.equal(code, 0, `cluster.sh exit: ${code}\n${c.stderr()}`);
   for (const p of [front.port, ...c.nodePorts]) assert.equal(await portOpen(p), false, `port ${p} closed after Ctrl-C`);
   if (dir) assert.equal(fs.existsSync(dir), false, `${dir} removed`);
+});
+
+test('scripts/cluster.sh --api-nodes 1: gateway nodes and an API node scale apart behind nginx', { skip, timeout: 180_000 }, async () => {
+  const c = await startCluster(3, ['--api-nodes', '1']);
+  assert.deepEqual(c.roles, ['gateway', 'gateway', 'api'], `roles in: ${c.stderr()}`);
+  const front = frontOf(c);
+  const node = (i) => ({ origin: `http://127.0.0.1:${c.nodePorts[i]}` });
+
+  // REST through nginx lands on the API node; sessions on the gateway nodes.
+  const { owner, general, users } = await community(front, 2);
+  const sessions = await openSessions(front, [owner, ...users, owner]);
+  const perNode = [];
+  for (let i = 0; i < 3; i++) {
+    // Operations (/admin/status, /health) answer on every node, whatever its role.
+    const st = expectStatus(await request(node(i), 'GET', '/admin/status', { token: owner.token }), 200, 'node status');
+    assert.equal(st.cluster.role, c.roles[i]);
+    perNode.push(st.connections.sessions);
+    const h = await request(node(i), 'GET', '/health', { prefix: '' });
+    assert.equal(h.status, 200);
+    assert.equal(h.json.role, c.roles[i]);
+  }
+  assert.equal(perNode[2], 0, `no session on the API node: ${JSON.stringify(perNode)}`);
+  assert.equal(perNode[0] + perNode[1], sessions.length, `every session on a gateway node: ${JSON.stringify(perNode)}`);
+
+  // Straight to a node, what it does not serve is a clear 404.
+  const rest = await request(node(0), 'GET', '/gateway');
+  assert.equal(rest.status, 404);
+  assert.match(rest.json.message, /does not serve the API/);
+  const page = await request(node(0), 'GET', '/', { prefix: '' });
+  assert.equal(page.status, 404, 'no web client on a gateway node');
+  await assert.rejects(GatewayClient.connect(c.nodePorts[2]), (e) => e.status === 404 && /does not serve the gateway/.test(e.message));
+  const app = await request(front, 'GET', '/', { prefix: '' });
+  assert.equal(app.status, 200, 'the web client through nginx (from the API node)');
+
+  // Messages posted on the API node reach every session on both gateway
+  // nodes (by the bus and the log), once, in one order; typing too.
+  const posts = [];
+  for (let i = 0; i < 10; i++) for (const x of users) posts.push(postMessage(x.client, general.id, `${x.name} ${i}`));
+  const acked = (await Promise.all(posts)).map((m) => m.id);
+  const order = [];
+  for (const s of sessions) {
+    const deadline = Date.now() + 20_000;
+    while (s.dispatches.filter((p) => p.t === 'MESSAGE_CREATE').length < acked.length && Date.now() < deadline) await sleep(20);
+    const got = s.dispatches.filter((p) => p.t === 'MESSAGE_CREATE').map((p) => p.d.id);
+    assert.deepEqual(new Set(got), new Set(acked), `${s.label}: exactly the acknowledged messages`);
+    assert.equal(got.length, acked.length, `${s.label}: no duplicate`);
+    order.push(got);
+  }
+  for (const o of order.slice(1)) assert.deepEqual(o, order[0], 'one order on both gateway nodes');
+  expectStatus(await users[0].client.post(`/channels/${general.id}/typing`), 204, 'typing');
+  await Promise.all(sessions.filter((s) => s.label !== users[0].name).map((s) => s.nextDispatch('TYPING_START', (d) => d.user_id === users[0].user.id, 10_000)));
+  for (const s of sessions) s.assertClean();
+
+  cluster.kill('SIGINT');
+  const code = await new Promise((r) => cluster.once('exit', (x) => r(x)));
+  assert.equal(code, 0, `cluster.sh exit: ${code}\n${c.stderr()}`);
 });
