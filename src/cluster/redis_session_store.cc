@@ -119,7 +119,8 @@ void RedisSessionStore::Journal(events::JournalEntry entry, std::function<void(b
   EncodeEventsMessage(options_.node_id, entry.events, &bytes);
   const std::string key = JournalKey(options_.node_id, options_.incarnation);
   redis_.Run({"XADD", key, "MAXLEN", "~", std::to_string(options_.journal_max),
-              fmt::format("0-{}", entry.index), "p", std::to_string(entry.after_position), "e",
+              fmt::format("0-{}", entry.index), "p", std::to_string(entry.after_position), "b",
+              std::to_string(entry.after_batches), "t", std::to_string(entry.at_ms), "e",
               std::move(bytes)},
              [done = std::move(done)](const redisReply* r) {
                done(r != nullptr && r->type == REDIS_REPLY_STRING);
@@ -128,7 +129,7 @@ void RedisSessionStore::Journal(events::JournalEntry entry, std::function<void(b
 }
 
 void RedisSessionStore::ReadJournal(
-    int node, uint64_t incarnation, uint64_t after_index,
+    int node, uint64_t incarnation, uint64_t after_index, uint32_t earlier,
     std::function<void(bool ok, std::vector<events::JournalEntry>)> done) {
   const std::string key = JournalKey(node, incarnation);
   constexpr int kMax = 10000;  // more after a checkpoint than this: op 9
@@ -138,11 +139,13 @@ void RedisSessionStore::ReadJournal(
   redis_.Run({"EXISTS", key}, [exists](const redisReply* r) {
     *exists = r != nullptr && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
   });
-  redis_.Run({"XRANGE", key, fmt::format("(0-{}", after_index), "+", "COUNT", std::to_string(kMax)},
-             [done = std::move(done), exists, after_index](const redisReply* r) {
+  const uint64_t from = after_index > earlier ? after_index - earlier : 0;
+  const size_t max = kMax + static_cast<size_t>(after_index - from);
+  redis_.Run({"XRANGE", key, fmt::format("(0-{}", from), "+", "COUNT", std::to_string(max)},
+             [done = std::move(done), exists, after_index, max](const redisReply* r) {
                std::vector<events::JournalEntry> out;
                if (r == nullptr || r->type != REDIS_REPLY_ARRAY) return done(false, {});
-               if (r->elements >= static_cast<size_t>(kMax)) return done(false, {});
+               if (r->elements >= max) return done(false, {});
                if (after_index > 0 && !*exists) return done(false, {});
                uint64_t expect = after_index + 1;
                for (size_t i = 0; i < r->elements; ++i) {
@@ -151,7 +154,8 @@ void RedisSessionStore::ReadJournal(
                  std::string_view id(e->element[0]->str, e->element[0]->len);
                  if (!id.starts_with("0-")) return done(false, {});
                  uint64_t index = std::strtoull(std::string(id.substr(2)).c_str(), nullptr, 10);
-                 if (index != expect++) return done(false, {});  // a hole: trimmed or lost
+                 if (index > after_index && index != expect++)
+                   return done(false, {});  // a hole: trimmed or lost
                  events::JournalEntry je;
                  je.index = index;
                  const redisReply* f = e->element[1];
@@ -162,6 +166,11 @@ void RedisSessionStore::ReadJournal(
                    std::string_view value(f->element[k + 1]->str, f->element[k + 1]->len);
                    if (name == "p") {
                      je.after_position = std::strtoull(std::string(value).c_str(), nullptr, 10);
+                   } else if (name == "b") {
+                     je.after_batches = static_cast<uint32_t>(
+                         std::strtoul(std::string(value).c_str(), nullptr, 10));
+                   } else if (name == "t") {
+                     je.at_ms = std::strtoll(std::string(value).c_str(), nullptr, 10);
                    } else if (name == "e") {
                      BusMessage m;
                      if (!DecodeBusMessage(value, &m).ok() || m.kind != BusMessage::Kind::kEvents)

@@ -47,7 +47,7 @@ class RedisSessionStore : public events::SessionStore {
   void Load(uint64_t session_id,
             std::function<void(bool ok, std::optional<events::SessionCheckpoint>)> done) override;
   void Journal(events::JournalEntry entry, std::function<void(bool ok)> done) override;
-  void ReadJournal(int node, uint64_t incarnation, uint64_t after_index,
+  void ReadJournal(int node, uint64_t incarnation, uint64_t after_index, uint32_t earlier,
                    std::function<void(bool ok, std::vector<events::JournalEntry>)> done) override;
   void RequestHandoff(int node, uint64_t session_id, uint64_t seq, int timeout_ms,
                       std::function<void(bool answered, bool ok)> done) override;

@@ -137,9 +137,9 @@ TEST(RedisSessionStore, CheckpointDecodingRejectsMalformedBytes) {
 }
 
 std::pair<bool, std::vector<JournalEntry>> ReadSync(RedisSessionStore& s, int node, uint64_t inc,
-                                                    uint64_t after) {
+                                                    uint64_t after, uint32_t earlier = 0) {
   std::promise<std::pair<bool, std::vector<JournalEntry>>> p;
-  s.ReadJournal(node, inc, after, [&](bool ok, std::vector<JournalEntry> e) {
+  s.ReadJournal(node, inc, after, earlier, [&](bool ok, std::vector<JournalEntry> e) {
     p.set_value({ok, std::move(e)});
   });
   return p.get_future().get();
@@ -155,7 +155,12 @@ TEST(RedisSessionStore, JournalReadsBackInOrderAndShowsWhatIsMissing) {
   EXPECT_TRUE(none.empty());
   for (uint64_t i = 1; i <= 5; ++i) {
     std::promise<bool> p;
-    a.Journal({i, 100 + i, Typing(1000 + i)}, [&](bool ok) { p.set_value(ok); });
+    a.Journal({.index = i,
+               .after_position = 100 + i,
+               .after_batches = static_cast<uint32_t>(i % 3),
+               .at_ms = 5000 + static_cast<int64_t>(i),
+               .events = Typing(1000 + i)},
+              [&](bool ok) { p.set_value(ok); });
     ASSERT_TRUE(p.get_future().get());
   }
   auto [ok, after2] = ReadSync(a, 1, 11, 2);
@@ -163,18 +168,39 @@ TEST(RedisSessionStore, JournalReadsBackInOrderAndShowsWhatIsMissing) {
   ASSERT_EQ(after2.size(), 3u);
   EXPECT_EQ(after2[0].index, 3u);
   EXPECT_EQ(after2[0].after_position, 103u);
+  EXPECT_EQ(after2[0].after_batches, 0u);
+  EXPECT_EQ(after2[1].after_batches, 1u);
+  EXPECT_EQ(after2[0].at_ms, 5003);
   ASSERT_EQ(after2[0].events.size(), 1u);
   EXPECT_EQ(after2[0].events[0]->guild_id, 1003u);
   EXPECT_EQ(after2[2].index, 5u);
+  // With the entries just before (what the node had delivered then): 2 of
+  // them asked, 2 held; 9 asked, the 3 there are.
+  auto [ok_e, with2] = ReadSync(a, 1, 11, 3, 2);
+  ASSERT_TRUE(ok_e);
+  ASSERT_EQ(with2.size(), 4u);
+  EXPECT_EQ(with2[0].index, 2u);
+  EXPECT_EQ(with2[3].index, 5u);
+  auto [ok_all, with9] = ReadSync(a, 1, 11, 3, 9);
+  ASSERT_TRUE(ok_all);
+  ASSERT_EQ(with9.size(), 5u);
+  EXPECT_EQ(with9[0].index, 1u);
   // A journal that holds nothing after an index it once passed: gone
   // (Redis restarted), so it cannot say what was delivered.
   EXPECT_FALSE(ReadSync(a, 1, 99, 4).first);
   // A hole (an entry trimmed or lost) is reported, not skipped.
   std::promise<bool> p;
-  a.Journal({7, 200, Typing(1)}, [&](bool ok) { p.set_value(ok); });
+  a.Journal({.index = 7, .after_position = 200, .events = Typing(1)},
+            [&](bool ok) { p.set_value(ok); });
   ASSERT_TRUE(p.get_future().get());
   EXPECT_FALSE(ReadSync(a, 1, 11, 4).first);
   EXPECT_TRUE(ReadSync(a, 1, 11, 6).first);
+  // Holes among the earlier entries are not checked (they may be trimmed).
+  auto [ok_h, held] = ReadSync(a, 1, 11, 7, 4);
+  EXPECT_TRUE(ok_h);
+  ASSERT_EQ(held.size(), 3u);  // 4, 5 (6 was never there), 7
+  EXPECT_EQ(held[0].index, 4u);
+  EXPECT_EQ(held[2].index, 7u);
 }
 
 TEST(RedisSessionStore, CommandsSurviveARedisRestart) {

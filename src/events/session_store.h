@@ -48,10 +48,14 @@ struct SessionCheckpoint {
 
 // One ephemeral event batch (typing, presence) as a node journaled it
 // before delivering it: its index in the node's journal (1, 2, 3, ...) and
-// the log position its sessions had been sent when it was delivered.
+// its place in the node's stream: its sessions got it right after the
+// `after_batches`-th batch of log position `after_position` (and after the
+// entries before it), before any later log batch.
 struct JournalEntry {
   uint64_t index = 0;
   uint64_t after_position = 0;
+  uint32_t after_batches = 0;
+  int64_t at_ms = 0;  // wall clock, when it was journaled
   EventBatch events;
 };
 
@@ -87,9 +91,12 @@ class SessionStore {
   // in the order appended, their indexes 1, 2, 3, ... without a hole.
   virtual void Journal(JournalEntry entry, std::function<void(bool ok)> done) = 0;
   // Node `node` (process `incarnation`)'s entries after `after_index`, in
-  // order; ok false when the store cannot be read or the journal no longer
-  // holds every entry after `after_index`.
-  virtual void ReadJournal(int node, uint64_t incarnation, uint64_t after_index,
+  // order, preceded by those of the `earlier` entries before it that are
+  // still held (what the node had delivered just before: they may have
+  // been trimmed, and are not checked for holes); ok false when the store
+  // cannot be read or the journal no longer holds every entry after
+  // `after_index`.
+  virtual void ReadJournal(int node, uint64_t incarnation, uint64_t after_index, uint32_t earlier,
                            std::function<void(bool ok, std::vector<JournalEntry>)> done) = 0;
 
   // Asks node `node` to let session `session_id` go (it stores a final

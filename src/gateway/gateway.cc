@@ -197,8 +197,10 @@ void Gateway::Publish(EventBatch events) {
     std::lock_guard l(stream_mu_);
     entry.index = ++journal_next_;
     entry.after_position = published_position_;
-    journal_queue_.push_back({entry.index, shared, false, false});
+    entry.after_batches = published_batches_;
+    journal_queue_.push_back({entry.index, 0, shared, false, false});
   }
+  entry.at_ms = NowMs();
   entry.events = *shared;
   const uint64_t index = entry.index;
   session_store_->Journal(std::move(entry), [this, index](bool ok) { JournalStored(index, ok); });
@@ -212,12 +214,15 @@ void Gateway::JournalStored(uint64_t index, bool ok) {
     j.failed = !ok;
     break;
   }
-  // In journal order: a loop's journal index says everything before it was
-  // delivered (or dropped).
+  // In stream order: a loop's journal index says everything before it was
+  // delivered (or dropped), and the log batches queued behind an entry go
+  // after it.
   while (!journal_queue_.empty() &&
          (journal_queue_.front().stored || journal_queue_.front().failed)) {
     Journaled& j = journal_queue_.front();
-    if (j.stored) {
+    if (j.index == 0) {
+      PostToLoops(std::move(j.events), j.position, 0);
+    } else if (j.stored) {
       PostToLoops(std::move(j.events), 0, j.index);
     } else {
       metrics::M().cluster_ephemeral_dropped->Inc();
@@ -267,7 +272,14 @@ void Gateway::PublishCommitted(EventBatch events, uint64_t position) {
   std::lock_guard l(stream_mu_);
   // (Empty batches are never handed to the loops: a journal entry's
   // position is the last one they were handed.)
-  if (position > published_position_ && !shared->empty()) published_position_ = position;
+  if (!shared->empty()) {
+    if (position > published_position_) {
+      published_position_ = position;
+      published_batches_ = 1;
+    } else if (position == published_position_) {
+      ++published_batches_;
+    }
+  }
   if (recent_.empty() || recent_.back().position != position) {
     if (!recent_.empty() && position != recent_.back().position + 1) {
       // A hole (cannot happen while positions come in order): nothing
@@ -293,7 +305,11 @@ void Gateway::PublishCommitted(EventBatch events, uint64_t position) {
     recent_floor_ = recent_.front().position;
     recent_.pop_front();
   }
-  if (!shared->empty()) PostToLoops(std::move(shared), position, 0);
+  if (shared->empty()) return;
+  if (journal_queue_.empty()) return PostToLoops(std::move(shared), position, 0);
+  // Behind an ephemeral batch still being journaled (JournalStored hands
+  // both on, in this order).
+  journal_queue_.push_back({0, position, std::move(shared), true, false});
 }
 
 bool Gateway::ForEachRecent(uint64_t after, uint32_t after_batches, uint64_t upto,

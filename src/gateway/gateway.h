@@ -190,10 +190,15 @@ class Gateway final : public events::EventSink, public events::GatewayView {
   // What the loops are handed, in one order for all of them (with a
   // session store: a checkpoint's position and journal index mean the
   // same on every loop).
+  // An ephemeral batch waiting for its journal entry, or a log batch
+  // (index 0) that came after one: log batches wait behind pending journal
+  // entries, so that an entry's place in the stream (the log point it
+  // records) is exactly where the loops get it.
   struct Journaled {
-    uint64_t index = 0;
+    uint64_t index = 0;     // journal index; 0: a log batch
+    uint64_t position = 0;  // a log batch's position
     std::shared_ptr<const EventBatch> events;
-    bool stored = false, failed = false;
+    bool stored = false, failed = false;  // a log batch is stored
   };
   struct Recent {
     uint64_t position = 0;
@@ -211,7 +216,10 @@ class Gateway final : public events::EventSink, public events::GatewayView {
   void NoteVisibility(const EventBatch& events, StreamPoint at);
   std::mutex journal_mu_;  // held while appending to the journal, around stream_mu_
   mutable std::mutex stream_mu_;
+  // The last log batch handed on (the position and how many non-empty
+  // batches of it): where a journal entry made now falls.
   uint64_t published_position_ = 0;      // guarded by stream_mu_
+  uint32_t published_batches_ = 0;       // guarded by stream_mu_
   uint64_t journal_next_ = 0;            // guarded by stream_mu_
   std::deque<Journaled> journal_queue_;  // not yet handed to the loops; guarded by stream_mu_
   std::deque<Recent> recent_;            // the recent log; guarded by stream_mu_

@@ -10,6 +10,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <shared_mutex>
+#include <string>
+#include <unordered_map>
 
 #include "events/event_builder.h"
 #include "gateway/loop_hub.h"
@@ -242,6 +244,27 @@ constexpr int kPollMs = 250;
 // How far nodes' clocks may differ (NTP keeps them within milliseconds):
 // a checkpoint's time is compared with this loop's delivery times.
 constexpr int64_t kClockMarginMs = 100;
+// How far apart two nodes may deliver the same ephemeral event (from one
+// bus message): the owner's copy of an event this loop delivered is looked
+// for this far around it.
+constexpr int64_t kDeliverySkewMs = 1000;
+// The owner's journal entries read from before the checkpoint (what it had
+// delivered just before), to tell this loop's events it had from those it
+// never had.
+constexpr uint32_t kEarlierEntries = 256;
+
+// An ephemeral frame's identity: its bytes (nodes build the same typing or
+// presence event from the same bus message, byte for byte).
+std::string FrameKey(const events::Frame& f) {
+  std::string k = f.head;
+  k += '\0';
+  k += f.tail;
+  return k;
+}
+// Whether stream point (p1, b1) comes before (p2, b2).
+bool PointBefore(uint64_t p1, uint32_t b1, uint64_t p2, uint32_t b2) {
+  return p1 < p2 || (p1 == p2 && b1 < b2);
+}
 }  // namespace
 
 void LoopHub::TakeOver(Conn* conn, Snowflake user_id, uint64_t token_tag, uint64_t session_id,
@@ -293,7 +316,7 @@ void LoopHub::TakeOverStep(boost::intrusive_ptr<Conn> c, uint64_t seq, SessionCh
       const Gateway::ClusterSync& sync = gw_->cluster_sync();
       auto read = [this, holder, seq, cp] {
         gw_->session_store()->ReadJournal(
-            cp.node, cp.incarnation, cp.journal,
+            cp.node, cp.incarnation, cp.journal, kEarlierEntries,
             [this, holder, seq, cp](bool ok, std::vector<events::JournalEntry> entries) {
               OnLoop(std::move(*holder), [this, ok, seq, cp, entries = std::move(entries)](
                                              boost::intrusive_ptr<Conn> c) mutable {
@@ -390,26 +413,74 @@ void LoopHub::Rebuild(boost::intrusive_ptr<Conn> c, uint64_t seq, const SessionC
   TakeIdentity(&vs, cp);
   vs.guilds = cp.guilds;
   bool unsure = false;
-  uint64_t journal_upto = cp.position;
+  // The owner's journal: the entries after the checkpoint go into the
+  // rebuild at their places in its stream (the session got them there, or
+  // would have); every frame of it the session passed, before and after
+  // the checkpoint, tells which of this loop's own events the owner had.
+  struct Placed {
+    const events::JournalEntry* entry;
+    FramePtr frame;
+  };
+  std::vector<Placed> placed;
+  struct OwnerFrame {
+    int64_t at_ms;
+    bool matched;
+  };
+  std::unordered_map<std::string, std::vector<OwnerFrame>> owner_frames;
+  uint64_t upto_position = cp.position;
+  uint32_t upto_batches = cp.position_batches;
+  size_t earlier = 0;
+  int64_t earliest_ms = cp.saved_ms;
   for (const events::JournalEntry& e : journal) {
-    journal_upto = std::max(journal_upto, e.after_position);
+    const bool after = e.index > cp.journal;
+    if (after) {
+      if (PointBefore(e.after_position, e.after_batches, cp.position, cp.position_batches))
+        return refuse("an entry of the owner's journal lies before its checkpoint");
+      upto_position = e.after_position;
+      upto_batches = e.after_batches;
+    } else {
+      ++earlier;
+      earliest_ms = std::min(earliest_ms, e.at_ms);
+    }
     for (const EventPtr& ev : e.events) {
-      // An ephemeral event the owner may have sent: where it fell among the
-      // log's is not rebuilt yet, so the session cannot resume exactly.
-      if (FrameFor(vs, *ev, &unsure) || unsure)
-        return refuse("an ephemeral event of the owner's in the window");
+      FramePtr f = FrameFor(vs, *ev, &unsure);
+      if (unsure) return refuse("an ephemeral event changes subscriptions");
+      if (!f) continue;
+      owner_frames[FrameKey(*f)].push_back({e.at_ms, false});
+      if (after) placed.push_back({&e, std::move(f)});
     }
   }
-  // Ephemeral events this loop delivered since the checkpoint: the owner
-  // may not have had them (it died, or let the session go), and which of
-  // them it had is not known: the session cannot resume exactly.
-  if (cp.saved_ms - kClockMarginMs < recent_ephemeral_floor_ms_)
+  // Ephemeral events this loop delivered since the checkpoint: those the
+  // owner had (its copy within kDeliverySkewMs) are in the rebuild already
+  // or were sent before the checkpoint; the others it never had (it died
+  // first, or the bus lost them there) and go after the rebuilt ones.
+  const int64_t since = cp.saved_ms - kClockMarginMs;
+  if (since < recent_ephemeral_floor_ms_)
     return refuse("ephemeral events of the window no longer held");
+  std::vector<FramePtr> unseen;
   for (const auto& [at_ms, batch] : recent_ephemeral_) {
-    if (at_ms < cp.saved_ms - kClockMarginMs) continue;
-    for (const EventPtr& ev : *batch)
-      if (FrameFor(vs, *ev, &unsure) || unsure)
-        return refuse("an ephemeral event delivered here in the window");
+    if (at_ms < since) continue;
+    for (const EventPtr& ev : *batch) {
+      FramePtr f = FrameFor(vs, *ev, &unsure);
+      if (unsure) return refuse("an ephemeral event changes subscriptions");
+      if (!f) continue;
+      bool had = false;
+      auto it = owner_frames.find(FrameKey(*f));
+      if (it != owner_frames.end()) {
+        for (OwnerFrame& o : it->second) {
+          if (o.matched || o.at_ms < at_ms - kDeliverySkewMs || o.at_ms > at_ms + kDeliverySkewMs)
+            continue;
+          o.matched = had = true;
+          break;
+        }
+      }
+      if (had) continue;
+      // The owner's copy may be among its entries before the checkpoint
+      // that were not read (more than kEarlierEntries of them lately).
+      if (earlier >= kEarlierEntries && earliest_ms > at_ms - kDeliverySkewMs)
+        return refuse("too many ephemeral events just before the checkpoint");
+      unseen.push_back(std::move(f));
+    }
   }
   // The owner may have sent positions this loop has not delivered yet.
   auto retry = [&] {
@@ -419,17 +490,33 @@ void LoopHub::Rebuild(boost::intrusive_ptr<Conn> c, uint64_t seq, const SessionC
       Rebuild(std::move(c), seq, cp, std::move(*entries), attempt + 1);
     });
   };
-  if (delivered_position_ < cp.position ||
-      (delivered_position_ == cp.position && delivered_batches_ < cp.position_batches) ||
-      journal_upto > delivered_position_)
+  if (PointBefore(delivered_position_, delivered_batches_, upto_position, upto_batches))
     return retry();
+  // The log's events after the checkpoint, filtered as the owner did, with
+  // the owner's ephemeral events where its stream had them: an entry
+  // placed after batch b of position p goes before every later batch.
   std::vector<FramePtr> frames;
-  const bool held = gw_->ForEachRecent(cp.position, cp.position_batches, delivered_position_,
-                                       delivered_batches_, [&](uint64_t, const EventBatch& batch) {
-                                         for (const EventPtr& ev : batch)
-                                           if (FramePtr f = FrameFor(vs, *ev, &unsure))
-                                             frames.push_back(std::move(f));
-                                       });
+  size_t next = 0;
+  uint64_t at_position = cp.position;
+  uint32_t at_batch = cp.position_batches;
+  const bool held = gw_->ForEachRecent(
+      cp.position, cp.position_batches, delivered_position_, delivered_batches_,
+      [&](uint64_t position, const EventBatch& batch) {
+        if (position == at_position) {
+          ++at_batch;
+        } else {
+          at_position = position;
+          at_batch = 1;
+        }
+        while (next < placed.size() &&
+               PointBefore(placed[next].entry->after_position, placed[next].entry->after_batches,
+                           at_position, at_batch))
+          frames.push_back(placed[next++].frame);
+        for (const EventPtr& ev : batch)
+          if (FramePtr f = FrameFor(vs, *ev, &unsure)) frames.push_back(std::move(f));
+      });
+  for (; next < placed.size(); ++next) frames.push_back(placed[next].frame);
+  for (FramePtr& f : unseen) frames.push_back(std::move(f));
   if (!held) return refuse("the recent log no longer holds the window");
   if (unsure) return refuse("its subscriptions changed in the window");
   if (cp.seq + frames.size() < seq) return retry();

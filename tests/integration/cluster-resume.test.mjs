@@ -1,9 +1,9 @@
 // Resume on any node, exactly (docs/cluster.md, "Sessions and resume on any
 // node"): sessions of a node killed with -9, of a drained node (op 7), and
 // of a live node the client left, resume on another node with exactly the
-// dispatches they missed, with consecutive `s`, then RESUMED; where that
-// cannot be rebuilt (an ephemeral event the owner may have sent, a
-// permission change inside the window) they get op 9, never a gap or a
+// dispatches they missed, with consecutive `s`, then RESUMED, typing and
+// presence updates in their places included; where that cannot be rebuilt
+// (a permission change inside the window) they get op 9, never a gap or a
 // duplicate. Two nodes on one PostgreSQL database and one Redis.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -150,34 +150,87 @@ test('a drained node (op 7) and a live node the client left hand their sessions 
   void onB;
 });
 
-test('what cannot be rebuilt exactly gets op 9', { skip, timeout: 180_000 }, async () => {
-  const { a, b, owner, general, members } = await cluster('resume_refuse');
+test('typing and presence updates inside the window are replayed in their places', { skip, timeout: 180_000 }, async () => {
+  const { a, b, owner, general, members } = await cluster('resume_ephemeral');
   const onB = b.client(owner.token);
-  // Three guilds: typing in the first, a permission change in the second,
-  // only messages in the third (the control, which resumes exactly).
+  const EPH = INT | INTENTS.GUILD_MESSAGE_TYPING | INTENTS.GUILD_PRESENCES;
+  const open = async (srv, m, label) => {
+    const gw = await GatewayClient.open(srv.port, m.token, { intents: EPH }, { label });
+    clients.push(gw);
+    return gw;
+  };
+  // Two sessions on A (one will lose its last dispatches in flight), a
+  // member whose presence changes on B, and a watcher on B that never moves.
+  const full = await open(a, members[0], 'full@A');
+  const lossy = await open(a, members[1], 'lossy@A');
+  const mover = await open(b, members[2], 'mover@B');
+  const watcher = await open(b, members[3], 'watcher@B');
+  await sleep(300);  // (the sessions' own presences, then a checkpoint after them)
+  for (const gw of [full, lossy]) await gw.heartbeatAck(gw.seq);
+  const marks = [full, lossy].map((gw) => gw.dispatches.length);
+  // Inside the window, interleaved: messages, typing from both nodes, a
+  // presence change.
+  await postMessage(owner.client, general.id, 'm1');
+  expectStatus(await a.client(members[4].token).post(`/channels/${general.id}/typing`, {}), [204], 'typing on A');
+  await postMessage(onB, general.id, 'm2');
+  mover.setPresence('idle');
+  await watcher.nextDispatch('PRESENCE_UPDATE', (d) => d.user.id === members[2].user.id && d.status === 'idle');
+  expectStatus(await b.client(members[5].token).post(`/channels/${general.id}/typing`, {}), [204], 'typing on B');
+  await postMessage(owner.client, general.id, 'm3');
+  const kinds = (gw, from) => gw.dispatches.slice(from).map((p) => p.t);
+  for (const [i, gw] of [full, lossy].entries()) {
+    await eventually(`${gw.label} got the window`, () => {
+      const k = kinds(gw, marks[i]);
+      return k.filter((t) => t === 'MESSAGE_CREATE').length === 3 && k.filter((t) => t === 'TYPING_START').length === 2 &&
+        k.includes('PRESENCE_UPDATE');
+    });
+  }
+  await a.kill9();
+  for (const gw of [full, lossy]) gw.destroy();
+  await postMessage(onB, general.id, 'm4');
+  // Typing that only B delivered (A was dead): the resumed sessions get it too.
+  expectStatus(await b.client(members[4].token).post(`/channels/${general.id}/typing`, {}), [204], 'typing on B after the kill');
+  await watcher.nextDispatch('TYPING_START', (d) => d.user_id === members[4].user.id);
+
+  // Everything it had: only what came after (m4), no op 9.
+  const r1 = await resumeOn(b, members[0].token, full, full.seq, 'full@B');
+  assert.ok(r1.ok, 'typing and presence inside the window: resumed exactly (not op 9)');
+  assert.deepEqual(r1.replayed.filter((p) => p.t === 'MESSAGE_CREATE').map((p) => p.d.content), ['m4']);
+  assert.deepEqual(r1.replayed.filter((p) => p.t === 'TYPING_START').map((p) => p.d.user_id), [members[4].user.id],
+    'only the typing A never had, once');
+  assert.equal(r1.replayed.filter((p) => p.t === 'PRESENCE_UPDATE' && p.d.user.id === members[2].user.id).length, 0,
+    'the presence change it had, not again');
+  // It lost its last four dispatches: they come again, the same ones with
+  // the same numbers, then m4.
+  const lost = lossy.dispatches.slice(-4);
+  const r2 = await resumeOn(b, members[1].token, lossy, lossy.seq - 4, 'lossy@B');
+  assert.ok(r2.ok, 'resumed exactly from four dispatches back');
+  const shape = (p) => [p.s, p.t, p.t === 'MESSAGE_CREATE' ? p.d.content : p.t === 'TYPING_START' ? p.d.user_id : p.d.user?.id];
+  assert.deepEqual(r2.replayed.slice(0, 4).map(shape), lost.map(shape), 'the lost dispatches, each in its place');
+  assert.deepEqual(r2.replayed.slice(4).filter((p) => p.t === 'MESSAGE_CREATE').map((p) => p.d.content), ['m4']);
+  const metrics = await (await fetch(`http://127.0.0.1:${b.port}/metrics`)).text();
+  assert.match(metrics, /parley_cluster_takeovers_total 2\b/);
+});
+
+test('what cannot be rebuilt exactly gets op 9', { skip, timeout: 180_000 }, async () => {
+  const { a, b, owner, members } = await cluster('resume_refuse');
+  const onB = b.client(owner.token);
+  // Two guilds: a permission change in the first, only messages in the
+  // second (the control, which resumes exactly).
   const g2 = await createGuild(owner.client);
   const g3 = await createGuild(owner.client);
   await inviteAndJoin(owner.client, members[1].client, g2.general.id);
   await inviteAndJoin(owner.client, members[2].client, g3.general.id);
-  const typed = await GatewayClient.open(a.port, members[0].token,
-    { intents: INT | INTENTS.GUILD_MESSAGE_TYPING }, { label: 'typed@A' });
-  clients.push(typed);
   const perm = await openOn(a, members[1].token, 'perm@A');
   const plain = await openOn(a, members[2].token, 'plain@A');
-  // Typing seen after the session's checkpoint: where it fell among the
-  // messages is not in the log.
-  expectStatus(await a.client(members[3].token).post(`/channels/${general.id}/typing`, {}), [204], 'typing');
-  await typed.nextDispatch('TYPING_START');
   await a.kill9();
-  for (const gw of [typed, perm, plain]) gw.destroy();
+  for (const gw of [perm, plain]) gw.destroy();
   // A permission change inside the second session's window.
   expectStatus(await onB.patch(`/guilds/${g2.guild.id}/roles/${g2.guild.id}`, {
     permissions: perms(P.VIEW_CHANNEL, P.SEND_MESSAGES, P.READ_MESSAGE_HISTORY),
   }), 200, 'role change');
   await postMessage(onB, g3.general.id, 'after');
 
-  const t = await resumeOn(b, members[0].token, typed, typed.seq, 'typed@B');
-  assert.equal(t.ok, false, 'typing inside the window: op 9');
   const pr = await resumeOn(b, members[1].token, perm, perm.seq, 'perm@B');
   assert.equal(pr.ok, false, 'a role change inside the window: op 9');
   const ok = await resumeOn(b, members[2].token, plain, plain.seq, 'plain@B');
