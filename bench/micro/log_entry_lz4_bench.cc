@@ -51,17 +51,24 @@ std::vector<WriteBatch> Batches(int messages) {
   return batches;
 }
 
+// N messages' batches, and the pointers EncodeBatches takes.
+struct Entry {
+  explicit Entry(int messages) : batches(Batches(messages)) {
+    for (const WriteBatch& b : batches) ptrs.push_back(&b);
+  }
+  std::vector<WriteBatch> batches;
+  std::vector<const WriteBatch*> ptrs;
+};
+
 // What a commit writes to parley_log (and a node publishes): version 1
 // below 256 bytes, LZ4 (version 2) from there when it shrinks.
 void BM_LogEntryEncode(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
-  const std::vector<WriteBatch> batches = Batches(n);
-  std::vector<const WriteBatch*> ptrs;
-  for (const WriteBatch& b : batches) ptrs.push_back(&b);
+  const Entry entry(n);
   std::string out;
   for (auto _ : state) {
     out.clear();
-    EncodeBatches(ptrs, &out);
+    EncodeBatches(entry.ptrs, &out);
     benchmark::DoNotOptimize(out.data());
   }
   state.counters["bytes_per_msg"] = static_cast<double>(out.size()) / n;
@@ -74,11 +81,9 @@ BENCHMARK(BM_LogEntryEncode)->Arg(1)->Arg(16)->Arg(32)->Arg(64);
 // What every other node pays to read it.
 void BM_LogEntryDecode(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
-  const std::vector<WriteBatch> batches = Batches(n);
-  std::vector<const WriteBatch*> ptrs;
-  for (const WriteBatch& b : batches) ptrs.push_back(&b);
+  const Entry entry(n);
   std::string raw;
-  EncodeBatches(ptrs, &raw);
+  EncodeBatches(entry.ptrs, &raw);
   std::vector<WriteBatch> out;
   for (auto _ : state) {
     out.clear();

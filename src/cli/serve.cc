@@ -283,13 +283,15 @@ int RunServe(const ServeConfig& cfg) {
   std::unique_ptr<cluster::RedisSessionStore> session_store;
   std::unique_ptr<cluster::RedisLimits> shared_limits;
   std::unique_ptr<cluster::RedisBus> bus;
+  // What this node says of itself: in its heartbeats and in /admin/status.
+  auto own_report = [&gateway, f = follower.get(), started_ms] {
+    return cluster::NodeReport{.sessions = static_cast<uint64_t>(gateway.stats().sessions),
+                               .applied = f != nullptr ? f->applied() : 0,
+                               .started_ms = started_ms};
+  };
   if (!cfg.redis.empty()) {
     cluster::PresenceSync::Options po;
-    po.report = [&gateway, f = follower.get(), started_ms] {
-      return cluster::NodeReport{.sessions = static_cast<uint64_t>(gateway.stats().sessions),
-                                 .applied = f != nullptr ? f->applied() : 0,
-                                 .started_ms = started_ms};
-    };
+    po.report = own_report;
     presence_sync =
         std::make_shared<cluster::PresenceSync>(&gateway.presence(), &state, &gateway, po);
     gateway.presence().set_node_id(cfg.node_id);
@@ -401,8 +403,8 @@ int RunServe(const ServeConfig& cfg) {
                  std::string_view leftover) {
         gateway.OnUpgrade(loop, std::move(req), std::move(socket), leftover);
       });
-  api.set_status_extras([&http, &follower, &cfg, &bus_ptr, &gateway, &presence_sync, started_ms,
-                         &bus_started_ms](boost::json::object* o) {
+  api.set_status_extras([&http, &follower, &cfg, &bus_ptr, &presence_sync, &bus_started_ms,
+                         own_report](boost::json::object* o) {
     boost::json::object& conns = (*o)["connections"].as_object();
     conns["http_open"] = http.connections_open();
     conns["accepted"] = http.connections_accepted();
@@ -436,11 +438,7 @@ int RunServe(const ServeConfig& cfg) {
         int64_t heard_ms_ago;
         cluster::NodeReport r;
       };
-      std::vector<Row> rows{
-          {cfg.node_id, 0,
-           cluster::NodeReport{.sessions = static_cast<uint64_t>(gateway.stats().sessions),
-                               .applied = follower->applied(),
-                               .started_ms = started_ms}}};
+      std::vector<Row> rows{{cfg.node_id, 0, own_report()}};
       if (presence_sync)
         for (const auto& v : presence_sync->Nodes())
           rows.push_back({v.node, v.heard_ms_ago, v.report});

@@ -1114,7 +1114,15 @@ Status PostgresStore::CommitBatches(std::span<const WriteBatch* const> batches,
   }
 }
 
-Status PostgresStore::BeginLocked(CommitPosition* head, Snowflake* max_id, bool* retry) {
+Status PostgresStore::BeginLocked(CommitPosition* head, Snowflake* max_id) {
+  for (int attempt = 0;; ++attempt) {
+    bool retry = false;
+    Status s = TryBeginLocked(head, max_id, &retry);
+    if (s.ok() || !retry || attempt > 0) return s;
+  }
+}
+
+Status PostgresStore::TryBeginLocked(CommitPosition* head, Snowflake* max_id, bool* retry) {
   *retry = false;
   bool reused = false;
   Status s = writer_->Ensure(&reused);
@@ -1146,27 +1154,22 @@ Status PostgresStore::BeginLocked(CommitPosition* head, Snowflake* max_id, bool*
 }
 
 Status PostgresStore::CommitBuilt(const BuildFn& build, CommitPosition* position) {
-  for (int attempt = 0;; ++attempt) {
-    // First exchange: begin, the lock.
-    CommitPosition head = 0;
-    Snowflake max_id = 0;
-    bool retry = false;
-    Status s = BeginLocked(&head, &max_id, &retry);
-    if (!s.ok()) {
-      if (retry && attempt == 0) continue;
-      return s;
-    }
-    WriteBatch batch;
-    s = build(head, &batch);
-    if (!s.ok() || batch.empty()) {
-      if (!Exec(writer_->pg, "ROLLBACK").ok()) writer_->Drop();
-      return s;
-    }
-    // Second exchange: the rows, the position, the log, COMMIT. The
-    // transaction is gone either way: not retried (build ran against it).
-    const WriteBatch* one[] = {&batch};
-    return Finish(std::span<const WriteBatch* const>(one, 1), /*begun=*/true, {}, position, &retry);
+  // First exchange: begin, the lock.
+  CommitPosition head = 0;
+  Snowflake max_id = 0;
+  Status s = BeginLocked(&head, &max_id);
+  if (!s.ok()) return s;
+  WriteBatch batch;
+  s = build(head, &batch);
+  if (!s.ok() || batch.empty()) {
+    if (!Exec(writer_->pg, "ROLLBACK").ok()) writer_->Drop();
+    return s;
   }
+  // Second exchange: the rows, the position, the log, COMMIT. The
+  // transaction is gone either way: not retried (build ran against it).
+  const WriteBatch* one[] = {&batch};
+  bool retry = false;
+  return Finish(std::span<const WriteBatch* const>(one, 1), /*begun=*/true, {}, position, &retry);
 }
 
 Status PostgresStore::CommitMinted(std::span<const WriteBatch* const> batches, const MintFn& mint,
@@ -1196,12 +1199,9 @@ Status PostgresStore::CommitMinted(std::span<const WriteBatch* const> batches, c
   for (int attempt = 0;; ++attempt) {
     CommitPosition head = 0;
     Snowflake floor = 0;
+    Status s = BeginLocked(&head, &floor);
+    if (!s.ok()) return s;
     bool retry = false;
-    Status s = BeginLocked(&head, &floor, &retry);
-    if (!s.ok()) {
-      if (retry && attempt == 0) continue;
-      return s;
-    }
     const MintedIds minted = mint(floor);
     s = Finish(batches, /*begun=*/true, {0, minted.hi}, position, &retry);
     if (s.ok()) {

@@ -207,9 +207,11 @@ class PostgresStore : public StoreBackend, public CommitLog {
                 store_internal::IdsToCommit ids, CommitPosition* position, bool* retry,
                 bool* refused = nullptr);
   // On the writer: BEGIN and the commit head's row lock; *head and *max_id
-  // from its row. On failure nothing is left open, and *retry says whether
-  // it is worth once more (a connection that had been idle broke).
-  Status BeginLocked(CommitPosition* head, Snowflake* max_id, bool* retry);
+  // from its row. Tried once more when a connection that had been idle
+  // broke at once; on failure nothing is left open.
+  Status BeginLocked(CommitPosition* head, Snowflake* max_id);
+  // One try of BeginLocked: *retry says whether another is worth it.
+  Status TryBeginLocked(CommitPosition* head, Snowflake* max_id, bool* retry);
   // The calling thread's connection to its next replica (round robin).
   Conn* NextReplicaConn();
   // The WAL position a replica must have replayed to hold every commit up
