@@ -4,7 +4,7 @@
 #
 #   bench/cluster-fanout.sh [RECEIVERS=10000] [RATES=2,5,10,20,40]
 #                           [DURATION=10] [P99_MS=250] [SETUPS="single cluster1 cluster3"]
-#                           [SCENARIO=fanout|storm] [DROP_AT_S=4]
+#                           [SCENARIO=fanout|storm] [DROP_AT_S=4] [LOG_LEVEL=warn]
 #
 # For each setup, `parley-load fanout` opens RECEIVERS gateway sessions (one
 # guild, intents 513, discord.js's heartbeat timing), posts over REST at
@@ -47,7 +47,8 @@ OUT=$root/bench/results/cluster-fanout
 mkdir -p "$OUT"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 # Set-up cheap, limits out of the way: ordinary options, no special path.
-FLAGS=(--password-cost min --ratelimit-global 0 --ratelimit-scale 1000000 --log-level warn)
+# LOG_LEVEL=info also prints why resumes got op 9 (the nodes' log lines).
+FLAGS=(--password-cost min --ratelimit-global 0 --ratelimit-scale 1000000 --log-level "${LOG_LEVEL:-warn}")
 procs=$(((K + 4999) / 5000))
 
 tmp=$(mktemp -d /tmp/parley-cfan.XXXXXX)
@@ -168,9 +169,12 @@ for setup in $SETUPS; do
       ports=$(sed -n 's/.*nodes (ports \([0-9 ]*\)).*/\1/p' "$tmp/cluster.err")
       # shellcheck disable=SC2086
       before=$(metric_sum parley_cluster_takeovers_total $ports)
+      # shellcheck disable=SC2086
+      refused=$(metric_sum parley_cluster_takeovers_refused_total $ports)
       run_load "$setup" "$url" "$pids"
       # shellcheck disable=SC2086
-      echo "$setup: sessions taken over from another node: $(($(metric_sum parley_cluster_takeovers_total $ports) - before))"
+      echo "$setup: resumes of another node's session: $(($(metric_sum parley_cluster_takeovers_total $ports) - before)) rebuilt exactly, $(($(metric_sum parley_cluster_takeovers_refused_total $ports) - refused)) refused (op 9)"
+      grep -ho 'op 9 (.*)' "$dir"/node*.log 2>/dev/null | sort | uniq -c | sed "s/^/$setup: /" || true
       kill -TERM "$cpid"
       wait "$cpid" || true
       started=()

@@ -227,8 +227,10 @@ class LoopHub {
   void GiveBuffer(std::unique_ptr<std::string> b);
 
   // Cluster resume (session_handoff.cc): another node asks for session
-  // `session_id` (its client's seq is `seq`): a final checkpoint is stored,
-  // the session ends here, then answer(ok).
+  // `session_id` (its client's seq is `seq`): a final checkpoint at or
+  // before `seq` is stored (or, when the client is behind every point
+  // known here, the one stored last stands), the session ends here, then
+  // answer(ok).
   void HandOff(uint64_t session_id, uint64_t seq, std::function<void(bool)> answer);
   // Drain: stores a final checkpoint of every attached session; `done`
   // runs on this loop when all are answered.

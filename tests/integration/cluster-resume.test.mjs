@@ -133,6 +133,23 @@ test('a drained node (op 7) and a live node the client left hand their sessions 
   await moved.next.nextDispatch('MESSAGE_CREATE', (d) => d.content === 'three');
   moved.next.checkSeq();
 
+  // A client behind every point its node knows (dispatches in flight when
+  // its connection ended, past the mark its last heartbeat set): the
+  // checkpoint stored last stands, and the resume is exact.
+  const behind = await openOn(a, members[0].token, 'behind@A');
+  for (const t of ['b1', 'b2']) await postMessage(owner.client, general.id, t);
+  await eventually('behind got b1, b2', () => created(behind).length === 2);
+  await behind.heartbeatAck(behind.seq);  // stored at b2; the mark at b2
+  for (const t of ['b3', 'b4']) await postMessage(owner.client, general.id, t);
+  await eventually('behind got b3, b4', () => created(behind).length === 4);
+  const atB2 = behind.seq - 2;
+  await behind.heartbeatAck(atB2);  // acknowledges b2 only: stored at b2 again; the mark at b4
+  behind.destroy();
+  await postMessage(owner.client, general.id, 'b5');
+  const back = await resumeOn(b, members[0].token, behind, atB2 + 1, 'behind@B');  // it had b3, not b4
+  assert.ok(back.ok, 'resumed on B though the client was behind the mark');
+  assert.deepEqual(back.replayed.filter((p) => p.t === 'MESSAGE_CREATE').map((p) => p.d.content), ['b4', 'b5']);
+
   // Drain: SIGTERM to B; its sessions get op 7, then resume on A exactly.
   const drained = [];
   for (const [i, m] of members.slice(1).entries()) drained.push({ m, gw: await openOn(b, m.token, `d${i}@B`) });
