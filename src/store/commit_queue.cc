@@ -104,12 +104,19 @@ void CommitQueue::Impl::Run() {
         continue;
       }
       if (queue.empty()) return;  // stopping, and everything is drained
-      // A builder (or a Sync) is taken alone; plain batches are taken up to
-      // the next one, so that every builder sees the State left by all that
-      // was submitted before it.
-      if (queue.front().build || queue.front().sync) {
+      // A builder is taken alone, and Syncs in a row together (one
+      // catch-up that begins after all of them were asked serves them all:
+      // a storm of resumes asks thousands at once); plain batches are taken
+      // up to the next builder or Sync, so that every builder sees the
+      // State left by all that was submitted before it.
+      if (queue.front().build) {
         work.push_back(std::move(queue.front()));
         queue.pop_front();
+      } else if (queue.front().sync) {
+        while (!queue.empty() && queue.front().sync) {
+          work.push_back(std::move(queue.front()));
+          queue.pop_front();
+        }
       } else {
         while (!queue.empty() && work.size() < max_batches && !queue.front().build &&
                !queue.front().sync) {
@@ -120,8 +127,9 @@ void CommitQueue::Impl::Run() {
       depth.store(queue.size(), std::memory_order_relaxed);
     }
     // Callbacks run below, outside the lock, on this thread.
-    if (work.size() == 1 && work[0].sync) {
-      work[0].sync(follower != nullptr ? follower->CatchUp(kAllCommits) : Status::OK());
+    if (work[0].sync) {
+      const Status s = follower != nullptr ? follower->CatchUp(kAllCommits) : Status::OK();
+      for (Item& item : work) item.sync(s);
     } else if (work.size() == 1 && work[0].build) {
       CommitBuilt(work[0]);
     } else {

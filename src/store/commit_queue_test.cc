@@ -192,6 +192,54 @@ TEST(CommitQueue, GroupsBatchesThatWaitBehindACommit) {
   EXPECT_EQ(st.failed_batches, 0u);
 }
 
+// Counts catch-ups; Own and Idle do nothing.
+class CountingFollower : public CommitFollower {
+ public:
+  Status CatchUp(CommitPosition) override {
+    catch_ups.fetch_add(1);
+    return Status::OK();
+  }
+  void Own(CommitPosition) override {}
+  void Idle() override {}
+  std::atomic<int> catch_ups{0};
+};
+
+TEST(CommitQueue, SyncsInARowShareOneCatchUp) {
+  FakeBackend backend;
+  CountingFollower follower;
+  Recorder rec;
+  CommitQueue q(&backend, {.follower = &follower});
+  backend.Block();
+  q.Submit(Tagged(0), rec.Make(0));
+  ASSERT_TRUE(backend.WaitForCalls(1));  // the writer is busy with batch 0
+  // 100 Syncs (a storm of resumes), a batch, then 5 more Syncs.
+  std::atomic<int> done{0};
+  std::vector<int> order;  // writer thread only
+  for (int i = 0; i < 100; ++i)
+    q.Sync([&](Status s) {
+      EXPECT_TRUE(s.ok());
+      order.push_back(1);
+      done.fetch_add(1);
+    });
+  q.Submit(Tagged(1), [&](Status, const WriteBatch&) { order.push_back(2); });
+  for (int i = 0; i < 5; ++i)
+    q.Sync([&](Status) {
+      order.push_back(3);
+      done.fetch_add(1);
+    });
+  const int before = follower.catch_ups.load();
+  backend.Release();
+  q.Stop();
+  EXPECT_EQ(done.load(), 105);
+  // One catch-up for the first 100, one for the last 5: each after all of
+  // its Syncs were asked, and none runs ahead of the batch between them.
+  EXPECT_EQ(follower.catch_ups.load() - before, 2);
+  ASSERT_EQ(order.size(), 106u);
+  EXPECT_EQ(order[99], 1);
+  EXPECT_EQ(order[100], 2);
+  EXPECT_EQ(order[101], 3);
+}
+
 TEST(CommitQueue, RespectsMaxBatchesPerCommit) {
   FakeBackend backend;
   Recorder rec;
