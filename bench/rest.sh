@@ -186,6 +186,10 @@ case "$mode" in
       echo "node $n applied $applied of $head: $(curl -s "http://127.0.0.1:$((PORT + n - 1))/api/v10/admin/status" \
         -H "Authorization: $TOKEN" | json '.cluster' | tr -d '\n' | tr -s ' ')"
       [ "$applied" = "$head" ] || { echo "NODE $n BEHIND THE LOG" >&2; exit 1; }
+      # Commits that claimed their ids at once, or minted again under the
+      # lock (another node minted above): docs/cluster.md "Ids in commit order".
+      echo "node $n id commits: $(curl -s "http://127.0.0.1:$((PORT + n - 1))/metrics" |
+        sed -n 's/^parley_cluster_id_commits_total{path="\([a-z]*\)"} \([0-9]*\).*/\1 \2/p' | paste -sd' ')"
     done
     for pid in "${NODE_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done
     [ -n "${REDIS_PID:-}" ] && { kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; }

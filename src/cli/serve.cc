@@ -485,16 +485,16 @@ int RunServe(const ServeConfig& cfg) {
                   "reason=\"down\"", [store_ptr] {
                     return static_cast<double>(store_ptr->stats().replica_fallbacks_down);
                   });
-  reg.NewCallback("parley_cluster_id_commits_total",
-                  "Commits minting message ids, by path: claimed (the first mint held, one "
-                  "exchange) or reminted (another node minted above: again under the lock)",
-                  "counter", "path=\"claimed\"",
-                  [store_ptr] { return static_cast<double>(store_ptr->stats().ids_claimed); });
-  reg.NewCallback("parley_cluster_id_commits_total",
-                  "Commits minting message ids, by path: claimed (the first mint held, one "
-                  "exchange) or reminted (another node minted above: again under the lock)",
-                  "counter", "path=\"reminted\"",
-                  [store_ptr] { return static_cast<double>(store_ptr->stats().ids_reminted); });
+  for (auto [path, field] : {std::pair{"claimed", &StoreStats::ids_claimed},
+                             std::pair{"reminted", &StoreStats::ids_reminted},
+                             std::pair{"locked", &StoreStats::ids_locked}}) {
+    reg.NewCallback("parley_cluster_id_commits_total",
+                    "Commits minting message ids, by path: claimed (the first mint held, one "
+                    "exchange), reminted (another node minted above: again under the lock) or "
+                    "locked (under the lock at once, claims being refused lately)",
+                    "counter", fmt::format("path=\"{}\"", path),
+                    [store_ptr, field] { return static_cast<double>(store_ptr->stats().*field); });
+  }
   reg.NewCallback(
       "parley_store_replica_lag_bytes",
       "WAL bytes the last replica checked was behind the commit a read needed", "gauge", "",

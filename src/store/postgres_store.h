@@ -230,6 +230,9 @@ class PostgresStore : public StoreBackend, public CommitLog {
   // The greatest id this store knows a commit minted (CommitMinted's
   // guess); the writer thread's only.
   Snowflake known_max_id_ = 0;
+  // Commits left that lock first without claiming (a claim was refused
+  // lately); the writer thread's only.
+  int lock_first_left_ = 0;
 
   PerThread<Conn> readers_;  // read connections to the primary
 
@@ -251,6 +254,7 @@ class PostgresStore : public StoreBackend, public CommitLog {
   std::atomic<uint64_t> replica_reads_{0};
   std::atomic<uint64_t> ids_claimed_{0};
   std::atomic<uint64_t> ids_reminted_{0};
+  std::atomic<uint64_t> ids_locked_{0};
   std::atomic<uint64_t> fallbacks_lag_{0};
   std::atomic<uint64_t> fallbacks_down_{0};
   std::atomic<int64_t> replica_lag_bytes_{0};

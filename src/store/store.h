@@ -76,6 +76,7 @@ struct StoreStats {
   int64_t replica_lag_bytes = 0;        // WAL bytes the last replica checked was behind
   uint64_t ids_claimed = 0;             // CommitMinted commits whose first mint held (one exchange)
   uint64_t ids_reminted = 0;            // ... that minted again under the lock (another node's ids)
+  uint64_t ids_locked = 0;  // ... that locked first, claims being refused lately (two exchanges)
 };
 
 // The engine side of a store. Every implementation keeps this contract:
