@@ -230,7 +230,8 @@ class LoopHub {
   // `session_id` (its client's seq is `seq`): a final checkpoint at or
   // before `seq` is stored (or, when the client is behind every point
   // known here, the one stored last stands), the session ends here, then
-  // answer(ok).
+  // answer(ok); a session of this node's earlier process (restarted since)
+  // is answered ok, its checkpoint being final.
   void HandOff(uint64_t session_id, uint64_t seq, std::function<void(bool)> answer);
   // Drain: stores a final checkpoint of every attached session; `done`
   // runs on this loop when all are answered.

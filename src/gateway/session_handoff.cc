@@ -175,8 +175,17 @@ bool LoopHub::CheckpointAtHeartbeat(Conn* conn, Session* s, uint64_t acked) {
 
 void LoopHub::HandOff(uint64_t session_id, uint64_t seq, std::function<void(bool)> answer) {
   SessionStore* store = gw_->session_store();
+  if (store == nullptr) return answer(false);
   auto it = sessions_.find(session_id);
-  if (store == nullptr || it == sessions_.end()) return answer(false);
+  if (it == sessions_.end()) {
+    // Not here. If this node's earlier process held it (this one was
+    // restarted since: a kill -9, a crash), that process is gone and its
+    // stored checkpoint is final; if this process held it, it ended here.
+    return store->Load(session_id, [store, answer = std::move(answer)](
+                                       bool ok, std::optional<SessionCheckpoint> cp) {
+      answer(ok && cp && cp->node == store->node_id() && cp->incarnation != store->incarnation());
+    });
+  }
   Session* s = &it->second;
   // The newest point the client has: now, or the previous mark.
   const bool at_mark = seq < s->seq && s->mark_seq != 0 && seq >= s->mark_seq;

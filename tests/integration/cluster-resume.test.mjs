@@ -115,6 +115,33 @@ test('sessions of a node killed with -9 resume exactly on another node', { skip,
   assert.match(metrics, new RegExp(`parley_cluster_takeovers_total ${sessions.length}\\b`));
 });
 
+test('sessions of a node killed and restarted at once (same node id) resume exactly on another node', { skip, timeout: 180_000 }, async () => {
+  const { store, redisPort, a, b, owner, general, members } = await cluster('resume_restart');
+  const onB = b.client(owner.token);
+  const sessions = [];
+  for (const [i, m] of members.slice(0, 3).entries()) sessions.push({ m, gw: await openOn(a, m.token, `r${i}@A`) });
+  await postMessage(owner.client, general.id, 'before');
+  for (const { gw } of sessions) {
+    await eventually(`${gw.label} got it`, () => created(gw).length === 1);
+    await gw.heartbeatAck(gw.seq);
+  }
+  await a.kill9();
+  for (const { gw } of sessions) gw.destroy();
+  // Node 1 again (systemd's Restart=always), before the clients come back:
+  // B asks it for the sessions, and it answers for its earlier process.
+  const a2 = await startNode(store, 1, redisPort);
+  await eventually('the new node 1 on the bus', async () => {
+    const h = await (await fetch(`http://127.0.0.1:${a2.port}/health`)).json();
+    return h.bus === 'up';
+  });
+  await postMessage(onB, general.id, 'while away');
+  for (const [i, { m, gw }] of sessions.entries()) {
+    const r = await resumeOn(b, m.token, gw, gw.seq, `r${i}@B`);
+    assert.ok(r.ok, `r${i}: resumed on B though node 1 is back under the same id (not op 9)`);
+    assert.deepEqual(r.replayed.filter((p) => p.t === 'MESSAGE_CREATE').map((p) => p.d.content), ['while away']);
+  }
+});
+
 test('a drained node (op 7) and a live node the client left hand their sessions over', { skip, timeout: 180_000 }, async () => {
   const { a, b, owner, general, members } = await cluster('resume_drain');
   const onB = b.client(owner.token);
