@@ -241,8 +241,8 @@ void Api::Dispatch(const CallPtr& call) {
     // the final answer counts (after the catch-up, RetryAfterSync).
     if (!auth.empty() && options_.invalid_request_limit > 0 &&
         (!options_.cluster || call->synced)) {
-      RateDecision d = rate_limiter_.Check("invalid:" + ClientIp(*call), "invalid-token",
-                                           {options_.invalid_request_limit, 600.0}, NowMs());
+      if (deps_.shared_limits != nullptr) return RefuseInvalidTokenShared(call);
+      RateDecision d = InvalidTokenLocal(*call);
       if (!d.allowed) return SendRateLimited(call, d);
     }
     return call->Fail(ApiError::Unauthorized());
@@ -297,27 +297,54 @@ void Api::CheckSharedLimits(const CallPtr& call, const Route& route, std::string
   r.append(who).append("|").append(key);
   windows.push_back({std::move(r), std::max(1, route.limit.limit), length_ms});
   const bool has_global = options_.ratelimit_global > 0;
-  deps_.shared_limits->Take(std::move(windows),
-                            [this, call, &route, who = std::move(who), key = std::move(key),
-                             has_global](std::optional<std::vector<limits::Count>> counts) {
-                              const int64_t now = NowMs();
+  deps_.shared_limits->Take(
+      std::move(windows), [this, call, &route, who = std::move(who), key = std::move(key),
+                           has_global](std::optional<std::vector<limits::Count>> counts) {
+        const int64_t now = NowMs();
+        if (!counts || counts->empty()) {
+          // The shared counters cannot answer: this node counts alone.
+          metrics::M().cluster_limit_fallbacks->Inc();
+          call->rate = rate_limiter_.Check(who, key, route.limit, now);
+        } else {
+          call->rate = DecisionOf(counts->back(), has_global && counts->size() == 1, now);
+        }
+        call->respond.Run([this, call, &route] { Run(call, route); });
+      });
+}
+
+RateDecision Api::DecisionOf(const limits::Count& c, bool global_window, int64_t now_ms) {
+  RateDecision d;
+  d.allowed = c.allowed;
+  d.global = !c.allowed && global_window;
+  d.limit = c.limit;
+  d.remaining = c.remaining;
+  d.reset_after_s = static_cast<double>(c.reset_after_ms) / 1000.0;
+  d.reset_at_s = static_cast<double>(now_ms + c.reset_after_ms) / 1000.0;
+  if (!c.allowed) d.retry_after_s = d.reset_after_s;
+  return d;
+}
+
+RateDecision Api::InvalidTokenLocal(const Call& call) {
+  return rate_limiter_.Check("invalid:" + ClientIp(call), "invalid-token",
+                             {options_.invalid_request_limit, 600.0}, NowMs());
+}
+
+void Api::RefuseInvalidTokenShared(const CallPtr& call) {
+  std::string key = "i:";
+  key.append(ClientIp(*call));
+  deps_.shared_limits->Take({{std::move(key), options_.invalid_request_limit, 600'000}},
+                            [this, call](std::optional<std::vector<limits::Count>> counts) {
+                              RateDecision d;
                               if (!counts || counts->empty()) {
-                                // The shared counters cannot answer: this node counts alone.
                                 metrics::M().cluster_limit_fallbacks->Inc();
-                                call->rate = rate_limiter_.Check(who, key, route.limit, now);
+                                d = InvalidTokenLocal(*call);
                               } else {
-                                const limits::Count& c = counts->back();
-                                RateDecision d;
-                                d.allowed = c.allowed;
-                                d.global = !c.allowed && has_global && counts->size() == 1;
-                                d.limit = c.limit;
-                                d.remaining = c.remaining;
-                                d.reset_after_s = static_cast<double>(c.reset_after_ms) / 1000.0;
-                                d.reset_at_s = static_cast<double>(now + c.reset_after_ms) / 1000.0;
-                                if (!c.allowed) d.retry_after_s = d.reset_after_s;
-                                call->rate = d;
+                                d = DecisionOf(counts->back(), false, NowMs());
                               }
-                              call->respond.Run([this, call, &route] { Run(call, route); });
+                              call->respond.Run([this, call, d] {
+                                if (!d.allowed) return SendRateLimited(call, d);
+                                call->Fail(ApiError::Unauthorized());
+                              });
                             });
 }
 

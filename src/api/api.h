@@ -203,6 +203,15 @@ class Api {
   std::string ClientIp(const Call& call) const;
   // Replies 429 with Discord's body and headers for decision `d`.
   void SendRateLimited(const CallPtr& call, const RateDecision& d);
+  // A shared window's count as the local limiter's decision (global: the
+  // window was the caller's global limit).
+  static RateDecision DecisionOf(const limits::Count& c, bool global_window, int64_t now_ms);
+  // A token that does not authenticate, counted against its client
+  // address (--invalid-request-limit per 10 minutes): on this node alone /
+  // across the cluster (SharedLimits; alone when it cannot answer), then
+  // 401, or 429 past the budget.
+  RateDecision InvalidTokenLocal(const Call& call);
+  void RefuseInvalidTokenShared(const CallPtr& call);
 
   State& state() { return *deps_.state; }
   // Null when the server runs without a gateway (tools, tests).

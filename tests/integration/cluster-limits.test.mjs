@@ -1,6 +1,6 @@
 // Limits across nodes (docs/cluster.md, "Limits across nodes"): with Redis,
-// a route's rate limit, the global per-token limit and session_start_limit
-// count every node's requests; without Redis (or with it down) each node
+// a route's rate limit, the global per-token limit, session_start_limit and
+// the per-address throttle of invalid tokens count every node's requests; without Redis (or with it down) each node
 // counts alone and says so in parley_cluster_limit_fallbacks_total.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +16,7 @@ const { servers, clients } = harness();
 
 // Real limits (no --ratelimit-scale): POST /channels/{id}/messages is 5 per
 // 5 s per channel; a small global limit and identify budget to reach.
-const FLAGS = ['--password-cost', 'min', '--ratelimit-global', '12', '--identify-limit', '3'];
+const FLAGS = ['--password-cost', 'min', '--ratelimit-global', '12', '--identify-limit', '3', '--invalid-request-limit', '6'];
 
 const node = (store, id, redisPort) =>
   startClusterNode(servers, store, id, ['--redis', `redis://127.0.0.1:${redisPort}`], { flags: FLAGS, tag: 'limits' });
@@ -78,6 +78,23 @@ test('rate limits and session_start_limit hold across nodes', { skip, timeout: 1
   clients.push(over);
   over.send(GatewayClient.identifyPayload(bot.token, { intents: INTENTS.GUILDS }));
   assert.equal((await over.closedWithin(10_000)).code, 4008, 'the fourth identify, on B, is refused');
+
+  // Tokens that do not authenticate, per client address (6 per 10 minutes
+  // here), whichever node they reach: the seventh gets 429, also for a
+  // node that saw only three.
+  const invalid = [];
+  for (let i = 0; i < 7; i++)
+    invalid.push((await request(i % 2 ? b : a, 'GET', '/users/@me', { token: `not-a-token-${i}` })).status);
+  assert.deepEqual(invalid, [401, 401, 401, 401, 401, 401, 429], 'the seventh invalid token, on A, is refused');
+  // Login and register: 5 per minute per address, on any node (the owner's
+  // registration was the first; four wrong passwords, then the sixth try).
+  const logins = [];
+  for (let i = 0; i < 5; i++) {
+    logins.push((await request(i % 2 ? a : b, 'POST', '/auth/login',
+      { body: { login: owner.name, password: `wrong-${i}` } })).status);
+  }
+  assert.ok(logins.slice(0, 4).every((st) => st !== 429), `four tries allowed: ${logins}`);
+  assert.equal(logins[4], 429, `the sixth hit of the address, over both nodes, is refused: ${logins}`);
   assert.equal(await fallbacks(a) + await fallbacks(b), 0, 'every check was shared');
 
   // Redis down: each node counts alone again (and says so).
