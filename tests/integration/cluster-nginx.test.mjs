@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { Client as DjsClient, Events, GatewayIntentBits as I } from 'discord.js';
 import {
-  Client, register, createGuild, postMessage, expectStatus, request, sleep, TEST_STORE, PARLEY_BIN, FAST_FLAGS,
+  Client, register, createGuild, postMessage, expectStatus, request, sleep, TEST_STORE, PARLEY_BIN, FAST_FLAGS, PASSWORD,
 } from './lib/server.mjs';
 import { GatewayClient, INTENTS, destroyAll, createBot, addBot } from './lib/gateway.mjs';
 
@@ -133,6 +133,26 @@ test('scripts/cluster.sh: three nodes behind nginx serve one community', { skip,
   const spread = perNode.filter((n) => n > 0).length;
   assert.ok(spread >= 2, `sessions on at least two nodes: ${JSON.stringify(perNode)}`);
 
+  // Read-modify-writes through nginx, three at once (least_conn spreads
+  // them over the nodes): three roles added to one member all stick; an
+  // invite with max_uses 1 admits one of three; a username is given once.
+  // (Before the bot's session: a role change inside its resume window
+  // below would rightly turn its resume into op 9.)
+  const roles = [];
+  for (let i = 0; i < 3; i++) roles.push(expectStatus(await owner.client.post(`/guilds/${guild.id}/roles`, { name: `rmw${i}` }), 200, 'role'));
+  const target = users[1].user.id;
+  for (const r of await Promise.all(roles.map((r) => owner.client.put(`/guilds/${guild.id}/members/${target}/roles/${r.id}`)))) expectStatus(r, 204, 'add role');
+  const member = expectStatus(await owner.client.get(`/guilds/${guild.id}/members/${target}`), 200, 'member');
+  for (const r of roles) assert.ok(member.roles.includes(r.id), `role ${r.name} stuck: ${JSON.stringify(member.roles)}`);
+  const one = expectStatus(await owner.client.post(`/channels/${general.id}/invites`, { max_uses: 1 }), [200, 201], 'invite max_uses 1');
+  const joiners = [];
+  for (let i = 0; i < 3; i++) joiners.push(await register(front));
+  const joins = await Promise.all(joiners.map((j) => j.client.post(`/invites/${one.code}`, {})));
+  assert.equal(joins.filter((r) => r.status >= 200 && r.status < 300).length, 1, `one of three joins: ${joins.map((r) => r.status)}`);
+  const name = `same${Date.now() % 100000}`;
+  const regs = await Promise.all([0, 1, 2].map(() => request(front, 'POST', '/auth/register', { body: { username: name, password: PASSWORD } })));
+  assert.equal(regs.filter((r) => r.status >= 200 && r.status < 300).length, 1, `one of three registrations of ${name}: ${regs.map((r) => r.status)}`);
+
   // A discord.js bot through nginx too.
   const bot = await createBot(front, owner.client);
   await addBot(owner.client, guild.id, bot.botId);
@@ -183,6 +203,11 @@ test('scripts/cluster.sh: three nodes behind nginx serve one community', { skip,
     const ch = await djs.channels.fetch(general.id);
     const sent = await ch.send('hello from discord.js');
     await Promise.all(sessions.map((s) => s.nextDispatch('MESSAGE_CREATE', (d) => d.id === sent.id)));
+    // Acknowledged means stored: history through nginx holds every one, in
+    // the delivered order.
+    const hist = expectStatus(await owner.client.get(`/channels/${general.id}/messages?limit=100`), 200, 'history');
+    assert.deepEqual(hist.map((m) => m.id).reverse().filter((id) => acked.includes(id)), order[0], 'history order is delivery order');
+
 
     // kill -9 of the bot's node: discord.js resumes through nginx on another
     // node by itself (resume_gateway_url is nginx) and gets what was posted
