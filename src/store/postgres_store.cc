@@ -194,6 +194,10 @@ $$;
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
+constexpr const char* kSeedMaxId =
+    "UPDATE parley_commit_head SET max_id = (SELECT COALESCE(MAX(id), 0) FROM messages) "
+    "WHERE id = 1 AND max_id = 0";
+
 // The advisory lock every migration holds ("parley" in ASCII). Advisory
 // locks are per database, so stores in other databases never wait on it.
 constexpr const char* kMigrationLockSql = "SELECT pg_advisory_xact_lock(x'7061726c6579'::BIGINT)";
@@ -936,6 +940,14 @@ Status PostgresStore::Open(const std::string& conninfo, const Options& options,
   }
   s = Migrate(w.pg, options.message_partitions);
   if (!s.ok()) return s;
+  if (options.commit_log) {
+    // The head's max_id is 0 on a database whose messages came from
+    // elsewhere (`parley migrate`, or written before schema step 3): start
+    // it at their greatest id, so that ids minted from here on are above
+    // every message's (one scan, the first time only).
+    s = Exec(w.pg, kSeedMaxId);
+    if (!s.ok()) return s;
+  }
 
   if (!store->replica_conninfo_.empty()) {
     // Every commit made before this process started ends by now.

@@ -276,6 +276,30 @@ TEST_F(PostgresStoreTest, CommitHeadOrdersWritersOfSeveralProcesses) {
   EXPECT_EQ(snap.position, 2u * kEach);
 }
 
+TEST_F(PostgresStoreTest, AClusterStoreStartsMaxIdAtTheGreatestMessageIdThere) {
+  // Messages written without the commit log (`parley migrate`, a plain
+  // node): the head's max_id stays 0 until a cluster store opens.
+  {
+    std::unique_ptr<PostgresStore> plain;
+    ASSERT_OK(Open(&plain));
+    ASSERT_OK(Commit(*plain, {mut::InsertMessage{Msg(Id(7), Id(900))},
+                              mut::InsertMessage{Msg(Id(8), Id(950))}}));
+  }
+  Admin admin(db_->conninfo());
+  EXPECT_EQ(admin.Value("SELECT max_id FROM parley_commit_head"), "0");
+  PostgresStore::Options o;
+  o.commit_log = true;
+  o.node_id = 1;
+  std::unique_ptr<PostgresStore> node;
+  ASSERT_OK(Open(&node, o));
+  EXPECT_EQ(admin.Value("SELECT max_id FROM parley_commit_head"), std::to_string(Id(950)));
+  // Only the first time: a head that holds a max_id keeps it.
+  admin.Rows("UPDATE parley_commit_head SET max_id = 5");
+  std::unique_ptr<PostgresStore> again;
+  ASSERT_OK(Open(&again, o));
+  EXPECT_EQ(admin.Value("SELECT max_id FROM parley_commit_head"), "5");
+}
+
 TEST_F(PostgresStoreTest, CommitLogHoldsEveryCommitOfEveryNodeInPositionOrder) {
   // Two nodes (stores with commit_log) committing at once, while a third
   // follows the log as a node would: every entry appears at its position,
