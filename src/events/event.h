@@ -58,8 +58,12 @@ struct Event {
   Snowflake user_id = 0;     // kUser: the recipient user
   uint64_t intent = 0;       // the session needs this intent bit (0: none)
   uint64_t permission = 0;   // needed in channel_id (VIEW_CHANNEL, MANAGE_CHANNELS...)
-  uint64_t token_tag = 0;    // kEndSessions: TokenTag of the revoked token (0: all)
-  FramePtr frame;            // may be null for kJoinGuild (built per session)
+  // CHANNEL_DELETE: the channel as it was (gone from State), whose
+  // permissions decide who is told. Any other event whose channel State
+  // no longer has reaches nobody (fail closed).
+  std::shared_ptr<const Channel> deleted_channel;
+  uint64_t token_tag = 0;  // kEndSessions: TokenTag of the revoked token (0: all)
+  FramePtr frame;          // may be null for kJoinGuild (built per session)
 
   // MESSAGE_CONTENT rule (message events only): bots without the intent get
   // the stripped frame unless they wrote or are mentioned in the message.

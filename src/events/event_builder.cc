@@ -247,9 +247,14 @@ EventBatch BuildEvents(const State& state, const WriteBatch& batch, const Commit
             },
             [&](const mut::DeleteChannel&) {
               if (!item.channel) return;
-              // The channel is gone from State: every member is told.
-              out.push_back(GuildEvent("CHANNEL_DELETE", item.guild_id, intent::kGuilds,
-                                       bj::serialize(json::ChannelObject(*item.channel, 0))));
+              // The channel is gone from State: those who could view it are
+              // told, by its permissions as they were.
+              auto e = GuildEvent("CHANNEL_DELETE", item.guild_id, intent::kGuilds,
+                                  bj::serialize(json::ChannelObject(*item.channel, 0)));
+              e->channel_id = item.channel->id;
+              e->permission = perm::kViewChannel;
+              e->deleted_channel = std::make_shared<const Channel>(*item.channel);
+              out.push_back(std::move(e));
             },
             [&](const mut::PutRole& m) {
               bj::object d{{"guild_id", json::Id(m.role.guild_id)},

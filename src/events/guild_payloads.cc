@@ -3,6 +3,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "model/permissions.h"
 #include "util/json_writer.h"
 #include "util/time_format.h"
 #include "wire/serialize.h"
@@ -25,6 +26,9 @@ std::string GuildCreateJson(const GuildState& g, const State& state, Snowflake u
   o["member_count"] = member_count;
   bj::array channels;
   for (const auto& [id, c] : g.channels) {
+    // Only the channels this member may view: a hidden channel's name,
+    // topic, overwrites and last message id are not theirs to see.
+    if (!(g.ChannelPermissions(c, user_id) & perm::kViewChannel)) continue;
     auto last = g.last_message_ids.find(id);
     bj::object ch = json::ChannelObject(c, last == g.last_message_ids.end() ? 0 : last->second);
     ch.erase("guild_id");  // Discord leaves it out inside GUILD_CREATE

@@ -277,6 +277,14 @@ void LoopHub::Deliver(const std::shared_ptr<const EventBatch>& events, uint64_t 
   Deliver(*events, position, journal);
 }
 
+const Channel* LoopHub::PermissionChannel(const GuildState& g, const Event& ev) {
+  auto ch = g.channels.find(ev.channel_id);
+  if (ch != g.channels.end()) return &ch->second;
+  return ev.deleted_channel != nullptr && ev.deleted_channel->id == ev.channel_id
+             ? ev.deleted_channel.get()
+             : nullptr;
+}
+
 // Fan-out of one batch of events to this loop's sessions, in order.
 void LoopHub::Deliver(const EventBatch& events, uint64_t position, uint64_t journal) {
   if (position != 0) {
@@ -327,20 +335,20 @@ void LoopHub::Deliver(const EventBatch& events, uint64_t position, uint64_t jour
     if (subs == guild_subs_.end()) continue;
     scratch_.clear();
     bool check = ev->channel_id != 0 && ev->permission != 0;
-    std::shared_ptr<GuildState> g;
-    if (check) g = state().GetGuild(ev->guild_id);
-    if (check && g) {
+    if (check) {
+      std::shared_ptr<GuildState> g = state().GetGuild(ev->guild_id);
+      if (!g) continue;  // fail closed: no guild, no permissions, nobody sees it
       std::shared_lock lock(g->mu);
-      auto ch = g->channels.find(ev->channel_id);
+      const Channel* ch = PermissionChannel(*g, *ev);
+      if (ch == nullptr) continue;  // fail closed, likewise
       const Role* everyone = g->everyone();
       // Fast path: no overwrites and @everyone has the permission, so every
       // member has it (roles only add).
-      bool all = ch == g->channels.end() ||
-                 (ch->second.overwrites.empty() && everyone &&
-                  (everyone->permissions & (ev->permission | perm::kAdministrator)));
+      bool all = ch->overwrites.empty() && everyone &&
+                 (everyone->permissions & (ev->permission | perm::kAdministrator));
       for (Session* s : subs->second) {
         if (ev->intent && !(s->intents & ev->intent)) continue;
-        if (!all && !(g->ChannelPermissions(ch->second, s->user_id) & ev->permission)) continue;
+        if (!all && !(g->ChannelPermissions(*ch, s->user_id) & ev->permission)) continue;
         scratch_.push_back(s);
       }
     } else {

@@ -197,6 +197,10 @@ class LoopHub {
   // Fan-out of the gateway's stream: `events` of log position `position`
   // or of journal index `journal` (0: neither).
   void Deliver(const EventBatch& events, uint64_t position = 0, uint64_t journal = 0);
+  // The channel whose permissions decide who sees `ev`: State's, or the
+  // deleted one a CHANNEL_DELETE carries; null when neither (then nobody
+  // sees it: fail closed). REQUIRES: g.mu held.
+  static const Channel* PermissionChannel(const GuildState& g, const Event& ev);
   void Deliver(const std::shared_ptr<const EventBatch>& events, uint64_t position,
                uint64_t journal);
   // Sends a dispatch to a session: next sequence number, replay ring,

@@ -402,14 +402,12 @@ FramePtr LoopHub::FrameFor(const Session& s, const Event& ev, bool* unsure) {
   }
   if (ev.intent && !(s.intents & ev.intent)) return nullptr;
   if (ev.channel_id != 0 && ev.permission != 0) {
+    // As Deliver: fail closed.
     auto g = state().GetGuild(ev.guild_id);
-    if (g) {
-      std::shared_lock lock(g->mu);
-      auto ch = g->channels.find(ev.channel_id);
-      if (ch != g->channels.end() &&
-          !(g->ChannelPermissions(ch->second, s.user_id) & ev.permission))
-        return nullptr;
-    }
+    if (!g) return nullptr;
+    std::shared_lock lock(g->mu);
+    const Channel* ch = PermissionChannel(*g, ev);
+    if (ch == nullptr || !(g->ChannelPermissions(*ch, s.user_id) & ev.permission)) return nullptr;
   }
   return ContentFrame(s, ev);
 }

@@ -6,12 +6,15 @@ import {
   startServer, register, createGuild, createChannel, inviteAndJoin, postMessage, P, perms,
   expectStatus, expectError, expectFieldError, expectNoAccess, assertSnowflake, fakeSnowflake, uniqueName,
 } from './lib/server.mjs';
+import { GatewayClient, INTENTS, destroyAll } from './lib/gateway.mjs';
 
 let srv;
 before(async () => {
   srv = await startServer();
 });
+const sockets = [];
 after(async () => {
+  destroyAll(sockets);
   if (srv) await srv.stopAndAssertClean();
 });
 
@@ -383,4 +386,39 @@ test('a member who leaves and rejoins comes back without roles', async () => {
   assert.deepEqual(m.roles, [], 'roles are dropped when a member leaves');
   const am = await postMessage(A.client, general.id, 'x');
   expectError(await B.client.del(`/channels/${general.id}/messages/${am.id}`), 403, 50013);
+});
+
+test('the gateway fails closed: a hidden channel is in no GUILD_CREATE, CHANNEL_UPDATE or CHANNEL_DELETE of a member who cannot view it', async () => {
+  const { A, B, C, g, general } = await setup();
+  const name = uniqueName('secret').toLowerCase();
+  const ch = await createChannel(A.client, g, name);
+  await overwrite(A, ch.id, g, 0, { deny: [P.VIEW_CHANNEL] });
+  await overwrite(A, ch.id, B.user.id, 1, { allow: [P.VIEW_CHANNEL] });
+  await postMessage(A.client, ch.id, 'hidden text');
+  const open = async (x, label) => {
+    const gw = await GatewayClient.open(srv.port, x.token, { intents: INTENTS.GUILDS | INTENTS.GUILD_MESSAGES }, { label });
+    sockets.push(gw);
+    return gw;
+  };
+  const [a, b, c] = [await open(A, 'owner'), await open(B, 'allowed'), await open(C, 'denied')];
+  const channelIds = (gw) => gw.guildCreates.find((x) => x.id === g).channels.map((x) => x.id);
+  assert.ok(channelIds(a).includes(ch.id), 'the owner has it');
+  assert.ok(channelIds(b).includes(ch.id), 'the member allowed by an overwrite has it');
+  assert.ok(!channelIds(c).includes(ch.id), 'the member denied does not');
+  assert.ok(channelIds(c).includes(general.id), 'but has the channels it may view');
+
+  // A rename, then the delete: those who may view it are told, no one else.
+  expectStatus(await A.client.patch(`/channels/${ch.id}`, { name: `${name}-2` }), 200, 'rename');
+  expectStatus(await A.client.del(`/channels/${ch.id}`), 200, 'delete');
+  for (const gw of [a, b]) {
+    await gw.nextDispatch('CHANNEL_UPDATE', (d) => d.id === ch.id);
+    await gw.nextDispatch('CHANNEL_DELETE', (d) => d.id === ch.id);
+  }
+  // Events reach a session in order: once C has the message posted after
+  // the delete, it would have had the delete.
+  await postMessage(A.client, general.id, 'after the delete');
+  await c.nextDispatch('MESSAGE_CREATE', (d) => d.content === 'after the delete');
+  const seen = c.dispatches.filter((p) => p.t === 'CHANNEL_UPDATE' || p.t === 'CHANNEL_DELETE');
+  assert.deepEqual(seen.map((p) => p.t), [], 'nothing of the hidden channel');
+  assert.ok(!JSON.stringify(c.dispatches).includes(name), 'its name never reached the denied member');
 });
