@@ -94,7 +94,23 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_->options_.header_limit));
     parser_->body_limit(server_->options_.body_limit);
-    SetDeadline(requests_ == 0 ? server_->options_.header_timeout : server_->options_.idle_timeout);
+    if (requests_ > 0 && buffer_.size() == 0) {
+      // Kept alive: idle until the next request's first byte, then the
+      // header timeout for its headers (as nginx's keepalive_timeout and
+      // client_header_timeout): a request that trickles in on a kept-alive
+      // connection gets no more time than a first one.
+      SetDeadline(server_->options_.idle_timeout);
+      socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+        if (ec) return self->OnRead(ec);
+        self->ReadHeader();
+      });
+      return;
+    }
+    ReadHeader();
+  }
+
+  void ReadHeader() {
+    SetDeadline(server_->options_.header_timeout);
     // The header first: its framing is checked before any body is read.
     http::async_read_header(
         socket_, buffer_, *parser_,

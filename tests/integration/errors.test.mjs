@@ -279,6 +279,38 @@ test('slow-loris: a partial header is closed within the header timeout and does 
   await assertAlive(srv, alice.token, 'after slow-loris');
 });
 
+test('keep-alive slow-loris: the next request on a kept-alive connection gets the header timeout, not the idle one', async () => {
+  const sock = net.connect({ host: '127.0.0.1', port: srv.port });
+  sock.on('error', () => {});
+  let answer = '';
+  sock.on('data', (d) => (answer += d.toString('latin1')));
+  let closedAt = null;
+  const closed = new Promise((resolve) => sock.on('close', () => resolve((closedAt = Date.now()))));
+  await new Promise((r) => sock.once('connect', r));
+  const get = 'GET /api/v10/gateway HTTP/1.1\r\nHost: x\r\n\r\n';
+  sock.write(get);
+  for (let i = 0; i < 100 && !answer.includes('\r\n\r\n'); i++) await sleep(20);
+  assert.match(answer, /^HTTP\/1\.1 200/, 'the first request is answered');
+  // Quiet for 1.5 s (more than the header timeout, less than the idle
+  // one): the connection stays, and a whole second request is answered.
+  await sleep(1500);
+  answer = '';
+  sock.write(get);
+  for (let i = 0; i < 100 && !answer.includes('\r\n\r\n'); i++) await sleep(20);
+  assert.match(answer, /^HTTP\/1\.1 200/, 'an idle kept-alive connection is kept');
+  // A third request that starts and never ends: closed within the header
+  // timeout (1 s here; the sweep runs every 250 ms), not after 120 s.
+  const t0 = Date.now();
+  sock.write('GET /api/v10/gateway HTTP/1.1\r\nHost: x\r\n');
+  const trickle = setInterval(() => {
+    if (!sock.destroyed) sock.write('X');
+  }, 200);
+  await Promise.race([closed, sleep(10_000)]);
+  clearInterval(trickle);
+  sock.destroy();
+  assert.ok(closedAt !== null && closedAt - t0 < 5000, `a trickled keep-alive request held for ${(closedAt ?? Date.now()) - t0} ms`);
+});
+
 test('many concurrent half-open connections do not starve the server', async () => {
   const socks = [];
   for (let i = 0; i < 200; i++) {
