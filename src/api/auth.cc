@@ -1,18 +1,24 @@
 // Accounts, tokens and bot applications.
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "api/handlers.h"
 #include "util/time_format.h"
+#include "util/visible_text.h"
 #include "wire/serialize.h"
 
 namespace parley::handlers {
 
 namespace bj = boost::json;
 
-// Discord's username rules: 2..32 characters, no '@', '#', ':', "```", not
-// "everyone"/"here"; unique case-insensitively.
-void CheckUsername(const bj::object& body, std::string* out, FormErrors* errs, const char* field) {
+// Discord's name rules: 2..32 characters, no '@', '#', ':', "```", not
+// "everyone"/"here", nothing that hides or reorders text (IsVisibleText);
+// a person's username (NameKind::kUsername) also by Discord's current
+// rules: letters, digits, '_' and '.', no "..", so that no two names look
+// alike (Parley keeps the case it was given; uniqueness ignores case).
+void CheckUsername(const bj::object& body, std::string* out, FormErrors* errs, const char* field,
+                   NameKind kind) {
   auto* v = body.if_contains(field);
   if (!v || !v->is_string()) {
     errs->Add(field, "BASE_TYPE_REQUIRED", "This field is required");
@@ -31,6 +37,23 @@ void CheckUsername(const bj::object& body, std::string* out, FormErrors* errs, c
     errs->Add(field, "USERNAME_INVALID_CONTAINS",
               "Username cannot contain \"@\", \"#\", \":\" or \"```\".");
     return;
+  }
+  if (!IsVisibleText(s)) {
+    errs->Add(field, "USERNAME_INVALID_CHARACTERS",
+              "Cannot contain control, bidirectional or invisible characters.");
+    return;
+  }
+  if (kind == NameKind::kUsername) {
+    const bool charset = std::all_of(s.begin(), s.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '_' || c == '.';
+    });
+    if (!charset || s.find("..") != std::string::npos) {
+      errs->Add(field, "USERNAME_INVALID_CHARACTERS",
+                "Username can only contain letters, numbers, underscores and periods, and no "
+                "two periods in a row.");
+      return;
+    }
   }
   *out = std::move(s);
 }
@@ -78,7 +101,7 @@ void Register(Api& api, const CallPtr& call) {
   if (!call->ParseBody(&body)) return;
   FormErrors errs;
   std::string username, password;
-  CheckUsername(body, &username, &errs);
+  CheckUsername(body, &username, &errs, "username", NameKind::kUsername);
   CheckPassword(body, &password, &errs);
   if (!errs.empty()) return call->Fail(errs.ToError());
   if (api.state().UserIdByName(ToLower(username))) return UsernameTaken(call);
@@ -143,7 +166,7 @@ void CreateApplication(Api& api, const CallPtr& call) {
   if (!call->ParseBody(&body)) return;
   FormErrors errs;
   std::string name;
-  CheckUsername(body, &name, &errs, "name");
+  CheckUsername(body, &name, &errs, "name", NameKind::kApplication);
   if (!errs.empty()) return call->Fail(errs.ToError());
   // The bot user's name must be unique like any username: add a suffix when
   // the plain name is taken.
@@ -234,7 +257,7 @@ void PatchApplication(Api& api, const CallPtr& call) {
   }
   if (body.contains("name")) {
     std::string name;
-    CheckUsername(body, &name, &errs, "name");
+    CheckUsername(body, &name, &errs, "name", NameKind::kApplication);
     next.name = name;
   }
   if (!errs.empty()) return call->Fail(errs.ToError());

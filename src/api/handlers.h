@@ -99,10 +99,16 @@ bool ReadChannelName(const boost::json::object& body, bool required, std::string
 bool ReadOverwrites(const boost::json::value& v, Snowflake guild_id, std::vector<Overwrite>* out,
                     FormErrors* errs);
 
-// Discord's username rules (2..32 characters, no '@' '#' ':' "```", not
-// "everyone"/"here"); sets *out or adds to `errs` under `field`.
+// Discord's name rules (2..32 characters, no '@' '#' ':' "```", not
+// "everyone"/"here", no control, bidirectional or invisible character);
+// for a person's username also Discord's current charset (letters, digits,
+// '_', '.', no ".."). Sets *out or adds to `errs` under `field`.
+enum class NameKind : uint8_t {
+  kUsername,     // a person's account (register, PATCH /users/@me)
+  kApplication,  // an application's name (its bot user's), as Discord's
+};
 void CheckUsername(const boost::json::object& body, std::string* out, FormErrors* errs,
-                   const char* field = "username");
+                   const char* field, NameKind kind);
 
 // params[i] as a snowflake, or nullopt after failing with `err`.
 std::optional<Snowflake> ParamId(const CallPtr& call, size_t i, const ApiError& err);

@@ -2,6 +2,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "api/handlers.h"
+#include "util/visible_text.h"
 #include "wire/serialize.h"
 
 namespace parley::handlers {
@@ -22,13 +23,17 @@ void PatchCurrentUser(Api& api, const CallPtr& call) {
       u.global_name.clear();
     } else if (!v->is_string() || v->as_string().size() > 32 * 4) {
       errs.Add("global_name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length.");
+    } else if (!IsVisibleText(v->as_string())) {
+      errs.Add("global_name", "GLOBAL_NAME_INVALID_CHARACTERS",
+               "Cannot contain control, bidirectional or invisible characters.");
     } else {
       u.global_name = std::string(v->as_string());
     }
   }
   if (body.contains("username")) {
     std::string name;
-    CheckUsername(body, &name, &errs);
+    CheckUsername(body, &name, &errs, "username",
+                  u.bot ? NameKind::kApplication : NameKind::kUsername);
     auto other = name.empty() ? std::nullopt : api.state().UserIdByName(ToLower(name));
     if (other && *other != u.id)
       errs.Add("username", "USERNAME_ALREADY_TAKEN", "Username is unavailable.");

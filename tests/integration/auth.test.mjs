@@ -56,6 +56,31 @@ test('usernames must be 2–32 characters', async () => {
   expectStatus(await request(srv, 'POST', '/auth/register', { body: { username: n32, password: PASSWORD } }), 201, '32-char username');
 });
 
+test('usernames follow Discord\'s current rules: letters, digits, _ and ., nothing hidden or look-alike', async () => {
+  const base = uniqueName('n');
+  const refused = [
+    `${base}\u0000x`, // NUL
+    `${base}\u202Etxt`, // right-to-left override
+    `ad\u200Bmin${base}`.slice(0, 32), // zero-width space
+    `${base}\uFEFF`, // BOM
+    `\u0430dmin${base}`.slice(0, 32), // Cyrillic а, looks like a Latin a
+    `${base} x`, // space
+    `${base}-x`, // hyphen
+    `${base}..x`, // two periods
+  ];
+  for (const username of refused) {
+    const res = await request(srv, 'POST', '/auth/register', { body: { username, password: PASSWORD } });
+    const body = expectFieldError(res, 'username', JSON.stringify(username));
+    assert.equal(body.errors.username._errors[0].code, 'USERNAME_INVALID_CHARACTERS', JSON.stringify(username));
+  }
+  expectStatus(await request(srv, 'POST', '/auth/register', { body: { username: `${base}.x_Y9`, password: PASSWORD } }), 201, 'letters, digits, _ and .');
+  // A display name may hold any script, but nothing hidden either.
+  const u = await register(srv);
+  expectStatus(await u.client.patch('/users/@me', { global_name: 'Zoë Дмитрий 李' }), 200, 'any script');
+  expectFieldError(await u.client.patch('/users/@me', { global_name: 'evil\u202Egnp.exe' }), 'global_name', 'bidi override');
+  expectFieldError(await u.client.patch('/users/@me', { username: `${base}\u200D` }), 'username', 'zero-width joiner');
+});
+
 test('missing username or password → 400 50035', async () => {
   expectFieldError(await request(srv, 'POST', '/auth/register', { body: { password: PASSWORD } }), 'username');
   expectFieldError(await request(srv, 'POST', '/auth/register', { body: { username: uniqueName() } }), 'password');
