@@ -4,7 +4,8 @@
 #
 #   bench/cluster-fanout.sh [RECEIVERS=10000] [RATES=2,5,10,20,40]
 #                           [DURATION=10] [P99_MS=250] [SETUPS="single cluster1 cluster3"]
-#                           [SCENARIO=fanout|storm] [DROP_AT_S=4] [LOG_LEVEL=warn]
+#                           [SCENARIO=fanout|storm] [DROP_AT_S=4] [KILL_NODE=N]
+#                           [LOG_LEVEL=warn]
 #
 # For each setup, `parley-load fanout` opens RECEIVERS gateway sessions (one
 # guild, intents 513, discord.js's heartbeat timing), posts over REST at
@@ -13,7 +14,10 @@
 # runs `parley-load storm` instead at the first rate of RATES: DROP_AT_S
 # into the step every session's TCP connection is reset at once and
 # resumes (through nginx: on any node; the resumes that moved to another
-# node are counted from each node's parley_cluster_takeovers_total):
+# node are counted from each node's parley_cluster_takeovers_total); with
+# KILL_NODE=N (cluster set-ups) node N is killed with -9 at DROP_AT_S
+# instead, and only its sessions lose their connection and resume, as
+# discord.js does (the killed node's CPU is then left out of the figure):
 #   single    one `parley serve` on PostgreSQL (no --cluster), sessions and
 #             posts straight to it;
 #   cluster1  scripts/cluster.sh --nodes 1: one --cluster node with Redis,
@@ -90,12 +94,13 @@ metric_sum() {
   echo "$total"
 }
 
-run_storm() {  # SETUP URL PIDS
-  local report=$OUT/storm-$1-$stamp.json rate=${RATES%%,*}
-  echo "== storm $1: $K sessions at $rate msgs/s, reset at ${DROP_AT_S}s of ${DURATION}s ($2)" >&2
+run_storm() {  # SETUP URL PIDS [KILL_PID]
+  local report=$OUT/storm-$1-$stamp.json rate=${RATES%%,*} kill=()
+  [ -n "${4:-}" ] && { kill=(--kill-pid "$4"); report=$OUT/kill-$1-$stamp.json; }
+  echo "== storm $1: $K sessions at $rate msgs/s, ${kill[*]:-reset} at ${DROP_AT_S}s of ${DURATION}s ($2)" >&2
   "$LOAD" storm --receivers "$K" --rate "$rate" --duration "$DURATION" --size 200 \
     --procs "$procs" --drop-at-s "$DROP_AT_S" --timeout-s 900 --url "$2" --pid "$3" \
-    --no-record --json >"$report" || true
+    "${kill[@]}" --no-record --json >"$report" || true
   node -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     const st = r.results.storm, s = r.results.step;
@@ -106,7 +111,7 @@ run_storm() {  # SETUP URL PIDS
   ' "$report" "$1"
 }
 
-run_load() {  # SETUP URL PIDS
+run_load() {  # SETUP URL PIDS [KILL_PID]
   [ "$SCENARIO" = storm ] && { run_storm "$@"; return; }
   local report=$OUT/$1-$stamp.json
   echo "== $1: $K receivers at $RATES msgs/s, ${DURATION}s steps ($2)" >&2
@@ -160,8 +165,10 @@ for setup in $SETUPS; do
       dir=$(sed -n 's/.*logs in \(.*\)$/\1/p' "$tmp/cluster.err")
       nodes=$(sed -n 's/^cluster: node pids //p' "$tmp/cluster.err" | tr ' ' ,)
       redis_port=$(sed -n 's/.*Redis on \([0-9]*\),.*/\1/p' "$tmp/cluster.err")
+      kill_pid=""
+      [ -n "${KILL_NODE:-}" ] && kill_pid=$(echo "$nodes" | cut -d, -f"$KILL_NODE")
       pids=$({
-        echo "$nodes" | tr , '\n'
+        echo "$nodes" | tr , '\n' | grep -vx "${kill_pid:-none}"
         with_children "$(cat "$dir/nginx/nginx.pid")"
         pgrep -f "redis-server 127.0.0.1:$redis_port" || true
         postgres_pids "$dir/pg/primary" "$dir/pg/replica"
@@ -171,7 +178,7 @@ for setup in $SETUPS; do
       before=$(metric_sum parley_cluster_takeovers_total $ports)
       # shellcheck disable=SC2086
       refused=$(metric_sum parley_cluster_takeovers_refused_total $ports)
-      run_load "$setup" "$url" "$pids"
+      run_load "$setup" "$url" "$pids" $kill_pid
       # shellcheck disable=SC2086
       echo "$setup: resumes of another node's session: $(($(metric_sum parley_cluster_takeovers_total $ports) - before)) rebuilt exactly, $(($(metric_sum parley_cluster_takeovers_refused_total $ports) - refused)) refused (op 9)"
       grep -ho 'op 9 (.*)' "$dir"/node*.log 2>/dev/null | sort | uniq -c | sed "s/^/$setup: /" || true

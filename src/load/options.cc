@@ -26,6 +26,7 @@ constexpr const char* kUsage =
     "        --conns-per-publisher C [8]  --warmup-s S [2]  --drain-s S [10]\n"
     "        --p99-ms MS [50]  --keep-going\n"
     "storm:  fanout's options (one --rate) + --drop-at-s S [3] --resume-limit-s S [5]\n"
+    "        --kill-pid P (kill -9 P at --drop-at-s instead; sessions it ends resume)\n"
     "writes: --clients N [64] --channels C [8] --duration S [10] --warmup-s S [2] --size B\n"
     "history: --messages M [1000000] --conns C [16] --limit L [50]\n"
     "        --clients N --size B (the fill through the API)\n"
@@ -98,6 +99,9 @@ Options ParseOptions(int argc, char** argv) {
       o.drop_at_s = num();
     } else if (a == "--resume-limit-s") {
       o.resume_limit_s = num();
+    } else if (a == "--kill-pid") {
+      o.kill_pid = static_cast<int>(num());
+      if (o.kill_pid <= 0) Usage("--kill-pid wants a process id");
     } else if (a == "--clients") {
       o.clients = static_cast<int>(num());
     } else if (a == "--channels") {

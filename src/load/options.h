@@ -27,8 +27,12 @@ struct Options {
   std::vector<double> rates;
   double duration_s = 10, warmup_s = 2, drain_s = 10, p99_ms = 50;
   bool keep_going = false;
-  // storm: every session drops (TCP reset) at drop_at_s into the step and resumes
+  // storm: every session drops (TCP reset) at drop_at_s into the step and resumes;
+  // with kill_pid, that process (a node of a cluster) is killed with -9 at
+  // drop_at_s instead, and the sessions whose connection it ends resume as
+  // a real client does (reconnect at once, Resume)
   double drop_at_s = 3, resume_limit_s = 5;
+  int kill_pid = 0;
   // writes: closed-loop posters
   int clients = 64, channels = 8;
   // history

@@ -6,6 +6,8 @@
 // that could not resume (by reason), and every message's delivery: loss,
 // duplicates and order per session (the server must replay exactly what each
 // session missed).
+#include <signal.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -36,6 +38,12 @@ int RunStorm(const Options& o) {
     const int64_t at = start_ns + static_cast<int64_t>(o.drop_at_s * 1e9);
     std::this_thread::sleep_for(std::chrono::nanoseconds(std::max<int64_t>(0, at - NowNs())));
     drop_ns = NowNs();
+    if (o.kill_pid != 0) {
+      std::fprintf(stderr, "\nstorm: kill -9 %d (its sessions resume elsewhere)\n", o.kill_pid);
+      Ask(ws, "mark", 20000);
+      ::kill(o.kill_pid, SIGKILL);
+      return;
+    }
     std::fprintf(stderr, "\nstorm: dropping every session (TCP reset)\n");
     Ask(ws, "drop", 20000);
   };

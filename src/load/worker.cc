@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -613,8 +614,38 @@ void Loop::Drop(Session* s) {
   to_resume.push_back(s);
 }
 
+namespace {
+// Whether a client resumes after a connection that ended for `reason`
+// (discord.js: not after 4004, 4010-4014 or op 9, which need a new Identify).
+bool Resumable(const std::string& reason) {
+  if (reason == "invalid-session" || reason == "closed") return false;
+  if (reason.rfind("close-", 0) == 0) {
+    const int code = std::atoi(reason.c_str() + 6);
+    return code != 1000 && code != 4004 && !(code >= 4010 && code <= 4014);
+  }
+  return true;
+}
+}  // namespace
+
 void Loop::End(Session* s, const std::string& reason) {
   if (s->closed) return;
+  if (cfg.resume_on_loss && s->ready && !s->resuming && !quitting && s->session_id &&
+      Resumable(reason)) {
+    // As a real client: reconnect and Resume (counted as a storm drop).
+    if (drop_ns == 0) drop_ns = NowNs();
+    ErrorCode ec;
+    s->sock.close(ec);
+    s->in.reset();
+    s->out.reset();
+    s->write_armed = false;
+    ++s->gen;
+    s->resuming = true;
+    s->state = kIdle;
+    ++dropped_for_storm;
+    to_resume.push_back(s);
+    StartMore();
+    return;
+  }
   s->closed = true;
   ErrorCode ec;
   s->sock.close(ec);
@@ -793,6 +824,14 @@ int RunWorker(const WorkerConfig& cfg, int fd) {
               " resuming=" + std::to_string(resuming) + " last_resumed=" +
               std::to_string(last_resumed) + " cpu=" + std::to_string(SelfCpuSeconds()) +
               Counts("f.", failures) + Counts("d.", drops));
+    } else if (cmd == "mark") {
+      // Storm with a killed node: resume latency counts from now.
+      const int64_t now = NowNs();
+      OnEachLoop(loops, [now](Loop& l) {
+        l.drop_ns = now;
+        l.resume_us.Reset();
+      });
+      ch.Send("ok");
     } else if (cmd == "drop") {
       // Storm: every ready session drops at once and queues to resume.
       const int64_t now = NowNs();

@@ -33,7 +33,10 @@ struct WorkerConfig {
   int concurrency = 64;                   // handshakes in flight per thread
   int intents = 1 | (1 << 9);             // GUILDS | GUILD_MESSAGES
   int session_timeout_s = 60;             // TCP connect → GUILD_CREATE
-  int timeout_s = 300;                    // the worker exits on its own after this (+60 s)
+  // A ready session whose connection ends (EOF, reset, close 1001/1006/
+  // 4000, op 7) reconnects at once and Resumes, as discord.js does.
+  bool resume_on_loss = false;
+  int timeout_s = 300;  // the worker exits on its own after this (+60 s)
 };
 
 // In the forked child: serves commands on control_fd until quit or EOF.

@@ -54,6 +54,7 @@ std::vector<Worker> SpawnWorkers(const Options& o, const std::vector<std::string
     cfg.concurrency = o.concurrency;
     cfg.intents = o.intents;
     cfg.session_timeout_s = o.session_timeout_s;
+    cfg.resume_on_loss = o.kill_pid != 0;
     cfg.timeout_s = o.timeout_s;
     int pid = fork();
     if (pid < 0) throw std::runtime_error("fork failed");
