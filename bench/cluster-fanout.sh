@@ -5,7 +5,7 @@
 #   bench/cluster-fanout.sh [RECEIVERS=10000] [RATES=2,5,10,20,40]
 #                           [DURATION=10] [P99_MS=250] [SETUPS="single cluster1 cluster3"]
 #                           [SCENARIO=fanout|storm] [DROP_AT_S=4] [KILL_NODE=N]
-#                           [LOG_LEVEL=warn]
+#                           [CONCURRENCY=64] [LOG_LEVEL=warn]
 #
 # For each setup, `parley-load fanout` opens RECEIVERS gateway sessions (one
 # guild, intents 513, discord.js's heartbeat timing), posts over REST at
@@ -17,7 +17,9 @@
 # node are counted from each node's parley_cluster_takeovers_total); with
 # KILL_NODE=N (cluster set-ups) node N is killed with -9 at DROP_AT_S
 # instead, and only its sessions lose their connection and resume, as
-# discord.js does (the killed node's CPU is then left out of the figure):
+# discord.js does (the killed node's CPU is then left out of the figure).
+# CONCURRENCY: handshakes in flight per generator thread (every real client
+# reconnects on its own: raise it to let all of them do so at once):
 #   single    one `parley serve` on PostgreSQL (no --cluster), sessions and
 #             posts straight to it;
 #   cluster1  scripts/cluster.sh --nodes 1: one --cluster node with Redis,
@@ -100,7 +102,7 @@ run_storm() {  # SETUP URL PIDS [KILL_PID]
   echo "== storm $1: $K sessions at $rate msgs/s, ${kill[*]:-reset} at ${DROP_AT_S}s of ${DURATION}s ($2)" >&2
   "$LOAD" storm --receivers "$K" --rate "$rate" --duration "$DURATION" --size 200 \
     --procs "$procs" --drop-at-s "$DROP_AT_S" --timeout-s 900 --url "$2" --pid "$3" \
-    "${kill[@]}" --no-record --json >"$report" || true
+    --concurrency "${CONCURRENCY:-64}" "${kill[@]}" --no-record --json >"$report" || true
   node -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     const st = r.results.storm, s = r.results.step;
