@@ -61,6 +61,8 @@ struct Session {
   // connection while `holds` > 0 (a checkpoint counting a dispatch only
   // this node could send is being stored); `sent` is the last one written.
   uint8_t holds = 0;
+  // A checkpoint of it was stored (the store may hold an older one).
+  bool checkpointed = false;
   uint64_t sent = 0;
   // Where the session stood at its previous heartbeat (a checkpoint for a
   // client whose acknowledged seq lags the last one sent).

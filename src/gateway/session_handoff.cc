@@ -110,9 +110,21 @@ void LoopHub::ReleaseHeld(uint64_t session_id, Saved result) {
   if (it == sessions_.end()) return;
   Session* s = &it->second;
   if (s->holds > 0) --s->holds;
+  if (result == Saved::kStored) s->checkpointed = true;
+  if (result == Saved::kFailed) {
+    metrics::M().cluster_checkpoints_failed->Inc();
+    // The dispatch held is one only this node could send, and the store
+    // could not be told. If it holds an older checkpoint of this session
+    // (Redis unreachable from here only, say), another node resuming from
+    // it would number the rest wrongly after this node's death: a gap. So
+    // op 9 instead (the client identifies again). With no checkpoint
+    // stored yet, a resume elsewhere finds none and gets op 9 anyway.
+    if (s->checkpointed) result = Saved::kNotOurs;
+  }
   if (result == Saved::kNotOurs) {
-    // Another node resumed this session (it had been given up here): this
-    // copy must not send anything more.
+    // Another node resumed this session (it had been given up here), or
+    // no checkpoint can count what is held (above): this copy must not
+    // send anything more.
     Conn* c = s->conn;
     EndSession(s);
     if (c != nullptr) {
@@ -121,7 +133,6 @@ void LoopHub::ReleaseHeld(uint64_t session_id, Saved result) {
     }
     return;
   }
-  if (result == Saved::kFailed) metrics::M().cluster_checkpoints_failed->Inc();
   SendHeld(s);
 }
 
@@ -160,6 +171,7 @@ bool LoopHub::CheckpointAtHeartbeat(Conn* conn, Session* s, uint64_t acked) {
     boost::asio::post(ctx_, [this, sid, holder, r] {
       boost::intrusive_ptr<Conn> c = std::move(*holder);
       auto it = sessions_.find(sid);
+      if (r == Saved::kStored && it != sessions_.end()) it->second.checkpointed = true;
       if (r == Saved::kNotOurs) {
         if (it == sessions_.end()) return;
         ++it->second.holds;  // ReleaseHeld's to take back

@@ -6,6 +6,7 @@
 // (a permission change inside the window) they get op 9, never a gap or a
 // duplicate. Two nodes on one PostgreSQL database and one Redis.
 import { test } from 'node:test';
+import net from 'node:net';
 import assert from 'node:assert/strict';
 import {
   register, createGuild, postMessage, expectStatus,
@@ -286,4 +287,58 @@ test('what cannot be rebuilt exactly gets op 9', { skip, timeout: 180_000 }, asy
   clients.push(bad);
   const r = await bad.resume(other.token, ok.next.sessionId, 1);
   assert.equal(r.ok, false, "another user's token: op 9");
+});
+
+// A TCP proxy to Redis for one node: cut() ends its connections and
+// refuses new ones (Redis unreachable from that node only).
+async function redisProxy(redisPort) {
+  const conns = new Set();
+  const server = net.createServer((c) => {
+    const up = net.connect({ host: '127.0.0.1', port: redisPort });
+    conns.add(c);
+    conns.add(up);
+    c.pipe(up);
+    up.pipe(c);
+    const end = () => {
+      c.destroy();
+      up.destroy();
+    };
+    c.on('error', end).on('close', end);
+    up.on('error', end).on('close', end);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: server.address().port,
+    cut: () => {
+      server.close();
+      for (const c of conns) c.destroy();
+    },
+  };
+}
+
+test('a dispatch only its node could send, while Redis is unreachable from that node, ends the session with op 9', { skip, timeout: 120_000 }, async () => {
+  const { url: store } = newTestDatabase('resume_cut');
+  const { port: redisPort } = await startRedis();
+  const proxy = await redisProxy(redisPort);
+  const a = await startNode(store, 1, proxy.port);
+  const owner = await register(a);
+  const { guild } = await createGuild(owner.client);
+  const gw = await GatewayClient.open(a.port, owner.token, { intents: INT | INTENTS.GUILD_MEMBERS }, { label: 'cut@A' });
+  clients.push(gw);
+  await gw.heartbeatAck(gw.seq);  // a checkpoint in Redis
+  gw.requestMembers({ guild_id: guild.id, query: '', limit: 0 });
+  await gw.nextDispatch('GUILD_MEMBERS_CHUNK');  // with Redis: answered
+  proxy.cut();
+  await sleep(300);
+  // Its answer could not be checkpointed while an older checkpoint is in
+  // Redis: a resume from that one on another node would misnumber.
+  gw.requestMembers({ guild_id: guild.id, query: '', limit: 0 });
+  const p = await gw.next((x) => x.op === OP.INVALID_SESSION || x.t === 'GUILD_MEMBERS_CHUNK', 10_000, 'op 9 or a chunk');
+  assert.equal(p.op, OP.INVALID_SESSION, `op 9 instead of an uncheckpointed GUILD_MEMBERS_CHUNK: ${JSON.stringify(p).slice(0, 200)}`);
+  assert.equal(p.d, false);
+  // Identifying again works (no checkpoint can be stored, and none exists
+  // for the new session: nothing to misnumber).
+  const again = await GatewayClient.open(a.port, owner.token, { intents: INT }, { label: 'again@A' });
+  clients.push(again);
+  assert.ok(again.sessionId && again.sessionId !== gw.sessionId);
 });
