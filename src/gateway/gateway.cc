@@ -160,7 +160,15 @@ void Gateway::OnUpgrade(int loop, net::Request&& req, tcp::socket&& socket,
   }
   c->MarkDirty();
   c->Start(leftover);  // links c into the hub's list
-  if (c->phase() == Conn::Phase::kOpen) hub.SetHost(c.get(), std::string(req[http::field::host]));
+  // READY's resume_gateway_url names the Host the client used (unless
+  // --public-url names it): kept until Identify, so at most a name and a
+  // port (RFC 1035: 253 + ":65535"); a longer one is not kept (the URL then
+  // says localhost), and with --public-url none is.
+  constexpr size_t kMaxHost = 253 + 6;
+  const std::string_view host = req[http::field::host];
+  if (c->phase() == Conn::Phase::kOpen && options_.public_url.empty() && !host.empty() &&
+      host.size() <= kMaxHost)
+    hub.SetHost(c.get(), std::string(host));
 }
 
 void Gateway::PostToLoops(std::shared_ptr<const EventBatch> events, uint64_t position,

@@ -84,6 +84,19 @@ test('GET /gateway: no auth, {url: ws://<Host>}; --public-url is used when given
   assert.equal(pub.url.replace(/\/$/, ''), 'ws://chat.example.test:9999', '--public-url http://… → ws://…');
 });
 
+test('READY\'s resume_gateway_url names the Host used; a Host past a name and a port is not kept', { timeout: TEST_MS }, async () => {
+  const u = await register(srv);
+  const named = await GatewayClient.connect(srv.port, { headers: { Host: 'chat.example:8443' } });
+  const { ready } = await named.identify(u.token, { intents: INTENTS.GUILDS });
+  assert.equal(ready.resume_gateway_url, 'ws://chat.example:8443');
+  named.destroy();
+  // 15 KB of Host (an idle socket would keep it until Identify): dropped.
+  const long = await GatewayClient.connect(srv.port, { headers: { Host: `${'a'.repeat(15_000)}.example` } });
+  const r = await long.identify(u.token, { intents: INTENTS.GUILDS });
+  assert.equal(r.ready.resume_gateway_url, 'ws://localhost');
+  long.destroy();
+});
+
 test('GET /gateway/bot: needs a token; shape; total is --identify-limit (bots) or --user-identify-limit (users)', { timeout: TEST_MS }, async () => {
   const noAuth = await request(srv, 'GET', '/gateway/bot');
   assert.equal(noAuth.status, 401, `GET /gateway/bot without a token: ${noAuth.status} ${noAuth.text}`);

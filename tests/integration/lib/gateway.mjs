@@ -204,9 +204,11 @@ export class GatewayClient {
     });
     const key = crypto.randomBytes(16).toString('base64');
     const target = `${path}${query ? '?' + query : ''}`;
-    let req = `GET ${target} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    // headers.Host, if given, replaces the Host header (sent once).
+    const hostHeader = headers.Host ?? `${host}:${port}`;
+    let req = `GET ${target} HTTP/1.1\r\nHost: ${hostHeader}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
       `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n`;
-    for (const [k, v] of Object.entries(headers)) req += `${k}: ${v}\r\n`;
+    for (const [k, v] of Object.entries(headers)) if (k !== 'Host') req += `${k}: ${v}\r\n`;
     req += '\r\n';
     const { head, rest } = await new Promise((resolve, reject) => {
       let buf = Buffer.alloc(0);
