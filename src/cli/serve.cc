@@ -2,6 +2,7 @@
 // the HTTP server, and shuts down gracefully on SIGINT/SIGTERM.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
@@ -62,6 +63,7 @@ struct ServeConfig {
   int header_timeout_ms = 10000;
   int idle_timeout_ms = 120000;
   size_t body_limit = 1024 * 1024;
+  int64_t max_connections = -1;  // -1: the open-file limit less a reserve; 0: none
   std::string public_url;
   std::string sync = "full";
   gateway::GatewayOptions gateway;
@@ -151,6 +153,17 @@ net::Response HealthResponse(const net::Request& req, const cluster::LogFollower
   res.set(boost::beast::http::field::cache_control, "no-store");
   res.body() = boost::json::serialize(o);
   return res;
+}
+
+// The open-file limit less what the process needs besides connections (its
+// store connections and files, the Redis links, logs): a client past it gets
+// 503 instead of an accept() that fails and a connection left hanging.
+int64_t DefaultMaxConnections() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;
+  constexpr int64_t kReserve = 256;
+  const auto files = static_cast<int64_t>(rl.rlim_cur);
+  return files > 2 * kReserve ? files - kReserve : files / 2;
 }
 
 std::string DefaultWebRoot() {
@@ -347,6 +360,13 @@ int RunServe(const ServeConfig& cfg) {
   http_opts.body_limit = cfg.body_limit;
   http_opts.header_timeout = std::chrono::milliseconds(cfg.header_timeout_ms);
   http_opts.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
+  http_opts.max_connections =
+      cfg.max_connections >= 0 ? cfg.max_connections : DefaultMaxConnections();
+  http_opts.other_connections = [&gateway] {
+    return static_cast<int64_t>(gateway.stats().connections);
+  };
+  if (http_opts.max_connections > 0)
+    spdlog::info("at most {} connections (--max-connections)", http_opts.max_connections);
   web::StaticFiles web;
   std::string web_root = cfg.web_root.empty() ? DefaultWebRoot() : cfg.web_root;
   if (Status s = web.Load(web_root); !s.ok()) {
@@ -766,6 +786,13 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                    "Keep-alive connections idle longer than this are closed")
       ->envname("PARLEY_IDLE_TIMEOUT_MS")
       ->check(CLI::Range(100, 86400000))
+      ->capture_default_str();
+  serve
+      ->add_option("--max-connections", cfg->max_connections,
+                   "Open connections (HTTP and gateway) past which a new one gets 503 and is "
+                   "closed (-1: the open-file limit less 256; 0: no cap)")
+      ->envname("PARLEY_MAX_CONNECTIONS")
+      ->check(CLI::Range(int64_t{-1}, int64_t{100'000'000}))
       ->capture_default_str();
   serve->add_option("--body-limit", cfg->body_limit, "Largest request body in bytes (else 413)")
       ->envname("PARLEY_BODY_LIMIT")

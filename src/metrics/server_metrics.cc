@@ -34,6 +34,9 @@ ServerMetrics::ServerMetrics() {
   gateway_connections_refused_handshake =
       &r.NewCounter("parley_gateway_connections_refused_total",
                     "WebSocket upgrades refused, by reason", "reason=\"bad_handshake\"");
+  connections_refused_max = &r.NewCounter("parley_connections_refused_total",
+                                          "New connections answered 503 and closed, by reason",
+                                          "reason=\"max_connections\"");
   accept_errors = &r.NewCounter(
       "parley_accept_errors_total",
       "Connection attempts refused because accept() failed (e.g. out of file descriptors)");

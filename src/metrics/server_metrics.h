@@ -57,7 +57,8 @@ struct ServerMetrics {
   Counter* gateway_identifies;
   Counter* gateway_connections_refused_shutdown;
   Counter* gateway_connections_refused_handshake;
-  Counter* accept_errors;  // accept() failed (e.g. out of file descriptors)
+  Counter* accept_errors;            // accept() failed (e.g. out of file descriptors)
+  Counter* connections_refused_max;  // 503: --max-connections reached
   std::array<Counter*, kEventTypes.size()> dispatches{};
   // Bytes out by compression (none, zlib-stream, zstd-stream): JSON before
   // compression, and frames on the wire.

@@ -391,10 +391,36 @@ void HttpServer::Accept(LoopState* ls) {
       return;
     }
     accepted_.fetch_add(1, std::memory_order_relaxed);
+    if (options_.max_connections > 0 &&
+        open_.load(std::memory_order_relaxed) +
+                (options_.other_connections ? options_.other_connections() : 0) >=
+            options_.max_connections) {
+      metrics::M().connections_refused_max->Inc();
+      RefuseConnection(std::move(socket));
+      return Accept(ls);
+    }
     socket.set_option(tcp::no_delay(true), ec);
     std::make_shared<HttpSession>(this, ls, std::move(socket))->Start();
     Accept(ls);
   });
+}
+
+void HttpServer::RefuseConnection(tcp::socket&& socket) {
+  // One write on the fresh socket (its buffer takes these ~250 bytes at
+  // once), then close: the client learns why instead of hanging.
+  static constexpr std::string_view kBody =
+      R"js({"code":0,"message":"503: Service Unavailable (too many connections)"})js";
+  static_assert(kBody.size() == 70);
+  static constexpr std::string_view kHead =
+      "HTTP/1.1 503 Service Unavailable\r\nServer: parley\r\nContent-Type: application/json\r\n"
+      "Retry-After: 5\r\nConnection: close\r\nContent-Length: 70\r\n\r\n";
+  std::string res(kHead);
+  res.append(kBody);
+  beast::error_code ec;
+  socket.non_blocking(true, ec);
+  socket.write_some(asio::buffer(res), ec);
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  socket.close(ec);
 }
 
 void HttpServer::Shutdown(std::chrono::milliseconds deadline) {

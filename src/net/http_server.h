@@ -51,6 +51,12 @@ struct HttpServerOptions {
   std::chrono::milliseconds header_timeout{10000};  // whole request must arrive within this
   std::chrono::milliseconds idle_timeout{120000};   // between keep-alive requests
   std::chrono::milliseconds write_timeout{30000};
+  // --max-connections: past this many open connections (this server's and
+  // `other_connections()`'s: the gateway's upgraded ones), a new one gets
+  // 503 with Discord's body and is closed, instead of hanging unanswered
+  // at the open-file limit. 0: no cap.
+  int64_t max_connections = 0;
+  std::function<int64_t()> other_connections;
 };
 
 class HttpServer {
@@ -91,6 +97,8 @@ class HttpServer {
   friend class Responder;
   struct LoopState;
   void Accept(LoopState* ls);
+  // 503 with Discord's body, then close: a socket past the connection cap.
+  static void RefuseConnection(boost::asio::ip::tcp::socket&& socket);
   void Sweep(LoopState* ls);
 
   EventLoops* loops_;

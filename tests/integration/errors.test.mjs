@@ -386,3 +386,52 @@ test('an absolute-form target (RFC 9112 3.2.2) reaches the API, not the web app'
   assert.deepEqual(statusCodes(g.data), [200]);
   assert.match(g.data.toString('latin1'), /"url":"ws/);
 });
+
+test('--max-connections: past the cap a new connection gets 503 with Discord\'s body, and room comes back when one closes', async () => {
+  const capped = await startServer({ extraArgs: [...FAST_FLAGS, '--max-connections', '4'] });
+  const u = await register(capped);
+  const held = [];
+  // A raw connection that sends nothing: resolves with what the server
+  // wrote before closing it, or null if it kept it open for 400 ms.
+  const attempt = () => new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port: capped.port });
+    let got = '';
+    s.on('data', (d) => (got += d.toString('latin1')));
+    s.on('error', () => {});
+    s.on('close', () => resolve(got));
+    setTimeout(() => {
+      if (!got && !s.destroyed) {
+        held.push(s);
+        resolve(null);
+      }
+    }, 400);
+  });
+  try {
+    const { GatewayClient, INTENTS } = await import('./lib/gateway.mjs');
+    for (let i = 0; i < 2; i++) held.push(await GatewayClient.open(capped.port, u.token, { intents: INTENTS.GUILDS }));
+    // Two gateway sessions (and fetch's kept-alive connection, if it kept
+    // one): at most two more are let in, then 503.
+    let answer = null;
+    let admitted = 0;
+    for (let i = 0; i < 4 && answer === null; i++) {
+      answer = await attempt();
+      if (answer === null) admitted++;
+    }
+    assert.ok(answer !== null, 'a connection past the cap is refused');
+    assert.ok(admitted <= 2, `at most 4 open: ${admitted} idle ones let in beside 2 sessions`);
+    assert.match(answer, /^HTTP\/1\.1 503 /, `refused: ${answer.slice(0, 120)}`);
+    assert.match(answer, /\r\nRetry-After: 5\r\n/);
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+    assert.equal(body.code, 0);
+    assert.match(body.message, /too many connections/);
+    // Connections close: room again.
+    for (const h of held.splice(0)) h.destroy();
+    await sleep(300);
+    assert.equal(await attempt(), null, 'a new connection is kept again');
+    const m = await request(capped, 'GET', '/metrics', { prefix: '' });
+    assert.match(m.text, /parley_connections_refused_total\{reason="max_connections"\} [1-9]/);
+  } finally {
+    for (const h of held) h.destroy();
+    await capped.stop();
+  }
+});
