@@ -81,29 +81,30 @@ struct ServeConfig {
   }
 };
 
+// An operations answer (never cached) with `body` of `content_type`.
+net::Response OpsResponse(const net::Request& req, unsigned status, std::string_view content_type,
+                          std::string body) {
+  net::Response res(static_cast<boost::beast::http::status>(status), req.version());
+  res.keep_alive(req.keep_alive());
+  res.set(boost::beast::http::field::server, "parley");
+  res.set(boost::beast::http::field::content_type, content_type);
+  res.set(boost::beast::http::field::cache_control, "no-store");
+  res.body() = std::move(body);
+  return res;
+}
+
 // A request for what this node does not serve (--role): 404 with a
 // Discord-shaped body that says where to go instead, never a silent
 // "Unknown ..." (an operator's load balancer sent it to the wrong pool).
 net::Response WrongRoleResponse(const net::Request& req, std::string_view missing) {
-  net::Response res(boost::beast::http::status::not_found, req.version());
-  res.keep_alive(req.keep_alive());
-  res.set(boost::beast::http::field::server, "parley");
-  res.set(boost::beast::http::field::content_type, "application/json");
-  res.set(boost::beast::http::field::cache_control, "no-store");
   ApiError e = ApiError::NotFound();
   e.message = fmt::format("404: Not Found (this node does not serve the {}: --role)", missing);
-  res.body() = e.Body();
-  return res;
+  return OpsResponse(req, 404, "application/json", e.Body());
 }
 
 net::Response MetricsResponse(const net::Request& req) {
-  net::Response res(boost::beast::http::status::ok, req.version());
-  res.keep_alive(req.keep_alive());
-  res.set(boost::beast::http::field::server, "parley");
-  res.set(boost::beast::http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-  res.set(boost::beast::http::field::cache_control, "no-store");
-  res.body() = metrics::M().registry.Expose();
-  return res;
+  return OpsResponse(req, 200, "text/plain; version=0.0.4; charset=utf-8",
+                     metrics::M().registry.Expose());
 }
 
 // How long the bus's canary has been silent (its own heartbeat not heard
@@ -146,13 +147,7 @@ net::Response HealthResponse(const net::Request& req, const cluster::LogFollower
     if (bs.up && silent > 5000) fail("bus silent");
     if (bs.duplicate_ms != 0 && now - bs.duplicate_ms < 60000) fail("node id in use elsewhere");
   }
-  net::Response res(static_cast<boost::beast::http::status>(status), req.version());
-  res.keep_alive(req.keep_alive());
-  res.set(boost::beast::http::field::server, "parley");
-  res.set(boost::beast::http::field::content_type, "application/json");
-  res.set(boost::beast::http::field::cache_control, "no-store");
-  res.body() = boost::json::serialize(o);
-  return res;
+  return OpsResponse(req, status, "application/json", boost::json::serialize(o));
 }
 
 // The open-file limit less what the process needs besides connections (its
@@ -362,9 +357,7 @@ int RunServe(const ServeConfig& cfg) {
   http_opts.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
   http_opts.max_connections =
       cfg.max_connections >= 0 ? cfg.max_connections : DefaultMaxConnections();
-  http_opts.other_connections = [&gateway] {
-    return static_cast<int64_t>(gateway.stats().connections);
-  };
+  http_opts.other_connections = [&gateway] { return gateway.connections(); };
   if (http_opts.max_connections > 0)
     spdlog::info("at most {} connections (--max-connections)", http_opts.max_connections);
   web::StaticFiles web;
@@ -378,9 +371,10 @@ int RunServe(const ServeConfig& cfg) {
   else
     spdlog::info("web client: {} files from {}", web.file_count(), web_root);
   const bool metrics_here = cfg.metrics_listen.empty();
+  const bool serves_api = cfg.serves_api(), serves_gateway = cfg.serves_gateway();
   net::HttpServer http(
       &loops, http_opts,
-      [&api, &web, metrics_here, &follower, &cfg, &bus_ptr, &bus_started_ms](
+      [&api, &web, metrics_here, serves_api, &follower, &cfg, &bus_ptr, &bus_started_ms](
           net::Request&& req, net::Responder respond) {
         std::string_view t = req.target();
         std::string_view path = t.substr(0, t.find('?'));
@@ -407,7 +401,7 @@ int RunServe(const ServeConfig& cfg) {
         // refused it: this node serves no gateway.
         if (gateway::IsWebSocketUpgrade(req)) return respond(WrongRoleResponse(req, "gateway"));
         // Operations (/health, /metrics, /admin/status) answer on every node.
-        if (!cfg.serves_api() && !(api_path && path.ends_with("/admin/status")))
+        if (!serves_api && !(api_path && path.ends_with("/admin/status")))
           return respond(WrongRoleResponse(req, "API"));
         if (!api_path && read) {
           metrics::M().http_static_requests->Inc();
@@ -416,8 +410,8 @@ int RunServe(const ServeConfig& cfg) {
         api.Handle(std::move(req), std::move(respond));
       });
   http.SetUpgradeHandler(
-      [&cfg](const net::Request& req) {
-        return cfg.serves_gateway() && gateway::IsWebSocketUpgrade(req);
+      [serves_gateway](const net::Request& req) {
+        return serves_gateway && gateway::IsWebSocketUpgrade(req);
       },
       [&gateway](int loop, net::Request&& req, boost::asio::ip::tcp::socket&& socket,
                  std::string_view leftover) {

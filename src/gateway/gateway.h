@@ -156,6 +156,8 @@ class Gateway final : public events::EventSink, public events::GatewayView {
   // Identified sessions by shard ([id, count] -> sessions), for metrics.
   void CountShardSession(int shard_id, int shard_count, int delta);
   std::vector<std::pair<std::string, double>> ShardSessions() const;
+  // Open WebSocket connections, all loops (any thread; one relaxed load).
+  int64_t connections() const { return connections_.load(std::memory_order_relaxed); }
   // Open connections / identified sessions of loop `i` (any thread).
   int64_t loop_connections(int i) const;
   int64_t loop_sessions(int i) const;

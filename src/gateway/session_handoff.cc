@@ -291,6 +291,33 @@ std::string FrameKey(const events::Frame& f) {
   k += f.tail;
   return k;
 }
+// The ephemeral frames the owner's journal shows it delivered, by frame,
+// each matched at most once with a copy this loop delivered.
+class OwnerFrames {
+ public:
+  void Add(const events::Frame& f, int64_t at_ms) { frames_[FrameKey(f)].push_back({at_ms}); }
+  // Whether the owner delivered `f` within kDeliverySkewMs of `at_ms` (a
+  // copy not matched before); marks that copy matched.
+  bool Take(const events::Frame& f, int64_t at_ms) {
+    auto it = frames_.find(FrameKey(f));
+    if (it == frames_.end()) return false;
+    for (Copy& c : it->second) {
+      if (c.matched || c.at_ms < at_ms - kDeliverySkewMs || c.at_ms > at_ms + kDeliverySkewMs)
+        continue;
+      c.matched = true;
+      return true;
+    }
+    return false;
+  }
+
+ private:
+  struct Copy {
+    int64_t at_ms;
+    bool matched = false;
+  };
+  std::unordered_map<std::string, std::vector<Copy>> frames_;
+};
+
 // Whether stream point (p1, b1) comes before (p2, b2).
 bool PointBefore(uint64_t p1, uint32_t b1, uint64_t p2, uint32_t b2) {
   return p1 < p2 || (p1 == p2 && b1 < b2);
@@ -450,11 +477,7 @@ void LoopHub::Rebuild(boost::intrusive_ptr<Conn> c, uint64_t seq, const SessionC
     FramePtr frame;
   };
   std::vector<Placed> placed;
-  struct OwnerFrame {
-    int64_t at_ms;
-    bool matched;
-  };
-  std::unordered_map<std::string, std::vector<OwnerFrame>> owner_frames;
+  OwnerFrames owner_frames;
   uint64_t upto_position = cp.position;
   uint32_t upto_batches = cp.position_batches;
   size_t earlier = 0;
@@ -474,7 +497,7 @@ void LoopHub::Rebuild(boost::intrusive_ptr<Conn> c, uint64_t seq, const SessionC
       FramePtr f = FrameFor(vs, *ev, &unsure);
       if (unsure) return refuse("an ephemeral event changes subscriptions");
       if (!f) continue;
-      owner_frames[FrameKey(*f)].push_back({e.at_ms, false});
+      owner_frames.Add(*f, e.at_ms);
       if (after) placed.push_back({&e, std::move(f)});
     }
   }
@@ -492,17 +515,7 @@ void LoopHub::Rebuild(boost::intrusive_ptr<Conn> c, uint64_t seq, const SessionC
       FramePtr f = FrameFor(vs, *ev, &unsure);
       if (unsure) return refuse("an ephemeral event changes subscriptions");
       if (!f) continue;
-      bool had = false;
-      auto it = owner_frames.find(FrameKey(*f));
-      if (it != owner_frames.end()) {
-        for (OwnerFrame& o : it->second) {
-          if (o.matched || o.at_ms < at_ms - kDeliverySkewMs || o.at_ms > at_ms + kDeliverySkewMs)
-            continue;
-          o.matched = had = true;
-          break;
-        }
-      }
-      if (had) continue;
+      if (owner_frames.Take(*f, at_ms)) continue;
       // The owner's copy may be among its entries before the checkpoint
       // that were not read (more than kEarlierEntries of them lately).
       if (earlier >= kEarlierEntries && earliest_ms > at_ms - kDeliverySkewMs)

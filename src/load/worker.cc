@@ -137,6 +137,8 @@ struct Loop {
   void ArmWrite(Session* s);
   void Beat(Session* s);
   void Drop(Session* s);
+  // Closes the session's socket and queues it to reconnect and Resume.
+  void QueueResume(Session* s);
   void End(Session* s, const std::string& reason);
   void Sweep();
   void Quit(std::promise<void>* done);
@@ -602,6 +604,10 @@ void Loop::Drop(Session* s) {
   if (s->closed || !s->ready || s->resuming || !s->session_id) return;
   linger lg{1, 0};
   setsockopt(s->sock.native_handle(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  QueueResume(s);
+}
+
+void Loop::QueueResume(Session* s) {
   ErrorCode ec;
   s->sock.close(ec);
   s->in.reset();
@@ -633,16 +639,7 @@ void Loop::End(Session* s, const std::string& reason) {
       Resumable(reason)) {
     // As a real client: reconnect and Resume (counted as a storm drop).
     if (drop_ns == 0) drop_ns = NowNs();
-    ErrorCode ec;
-    s->sock.close(ec);
-    s->in.reset();
-    s->out.reset();
-    s->write_armed = false;
-    ++s->gen;
-    s->resuming = true;
-    s->state = kIdle;
-    ++dropped_for_storm;
-    to_resume.push_back(s);
+    QueueResume(s);
     StartMore();
     return;
   }
