@@ -100,12 +100,14 @@ Api::Api(Deps deps, ApiOptions options)
   add(verb::get, "/applications/detectable", false, "", kDefault, false,
       ListDetectableApplications);
   add(verb::patch, "/applications/{}", true, "", {10, 10}, false, PatchApplication);
+  add(verb::post, "/applications/{}/bot/reset", true, "", {5, 60}, false, ResetBotToken);
   add(verb::get, "/gateway", false, "", kDefault, false, GetGateway);
   add(verb::get, "/admin/status", true, "", kDefault, false, GetAdminStatus);
   add(verb::get, "/gateway/bot", true, "", kDefault, false, GetGatewayBot);
 
   add(verb::get, "/users/@me", true, "", kDefault, false, GetCurrentUser);
   add(verb::patch, "/users/@me", true, "", {2, 10}, false, PatchCurrentUser);
+  add(verb::post, "/users/@me/delete", true, "", {2, 60}, false, DeleteCurrentUser);
   add(verb::get, "/users/@me/guilds", true, "", kDefault, false, GetCurrentUserGuilds);
   add(verb::delete_, "/users/@me/guilds/{}", true, "", {10, 10}, false, LeaveGuild);
   add(verb::get, "/users/{}", true, "", kDefault, false, GetUser);

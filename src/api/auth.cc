@@ -233,6 +233,23 @@ void ListApplications(Api& api, const CallPtr& call) {
   call->Reply(200, out);
 }
 
+// POST /applications/{id}/bot/reset (the developer portal's "Reset
+// Token"): the bot gets one new token; its old ones stop working and its
+// gateway sessions close with 4004.
+void ResetBotToken(Api& api, const CallPtr& call) {
+  auto id = ParseSnowflake(call->params[0]);
+  auto app = id ? api.state().GetApplication(*id) : std::nullopt;
+  if (!app) return call->Fail(ApiError::UnknownApplication());
+  if (app->owner_id != call->user->id) return call->Fail(ApiError::MissingAccess());
+  std::string token = NewToken(app->id);
+  WriteBatch batch;
+  batch.push_back(mut::DeleteUserSessions{app->id});
+  batch.push_back(mut::PutSession{Session{HashToken(token), app->id, NowMs()}});
+  std::string reply = bj::serialize(bj::object{{"token", token}});
+  api.Commit(call, std::move(batch),
+             [call, reply = std::move(reply)]() mutable { call->Reply(200, std::move(reply)); });
+}
+
 // PATCH /applications/{id} {flags?, name?}: the owner grants its bot the
 // privileged gateway intents (GATEWAY_PRESENCE 1<<12, GATEWAY_GUILD_MEMBERS
 // 1<<14, GATEWAY_MESSAGE_CONTENT 1<<18 and their *_LIMITED bits 13, 15, 19).

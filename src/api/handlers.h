@@ -15,12 +15,14 @@ void Register(Api& api, const CallPtr& call);
 void Login(Api& api, const CallPtr& call);
 void Logout(Api& api, const CallPtr& call);
 void CreateApplication(Api& api, const CallPtr& call);
+void ResetBotToken(Api& api, const CallPtr& call);
 void GetCurrentApplication(Api& api, const CallPtr& call);
 void ListApplications(Api& api, const CallPtr& call);
 
 // users.cc
 void GetCurrentUser(Api& api, const CallPtr& call);
 void PatchCurrentUser(Api& api, const CallPtr& call);
+void DeleteCurrentUser(Api& api, const CallPtr& call);
 void GetUser(Api& api, const CallPtr& call);
 void GetCurrentUserGuilds(Api& api, const CallPtr& call);
 void LeaveGuild(Api& api, const CallPtr& call);

@@ -63,7 +63,10 @@ struct ServeConfig {
   int header_timeout_ms = 10000;
   int idle_timeout_ms = 120000;
   size_t body_limit = 1024 * 1024;
-  int64_t max_connections = -1;  // -1: the open-file limit less a reserve; 0: none
+  int64_t max_connections = -1;       // -1: the open-file limit less a reserve; 0: none
+  int max_connections_per_ip = 1000;  // 0: none
+  size_t body_budget = 64 * 1024 * 1024;
+  size_t body_min_rate = 8 * 1024;
   std::string public_url;
   std::string sync = "full";
   gateway::GatewayOptions gateway;
@@ -240,8 +243,20 @@ int RunServe(const ServeConfig& cfg) {
     spdlog::error("compression settings: {}", s.ToString());
     return 2;
   }
+  // --max-connections-per-ip: not for the addresses every client of a
+  // proxy shares (loopback, where nginx on this host connects from, and
+  // each --trusted-proxy).
+  std::vector<boost::asio::ip::address> uncapped = {boost::asio::ip::make_address("127.0.0.1"),
+                                                    boost::asio::ip::make_address("::1")};
+  for (const auto& p : cfg.trusted_proxies) {
+    boost::system::error_code ec;
+    auto a = boost::asio::ip::make_address(p, ec);
+    if (!ec) uncapped.push_back(a);
+  }
+  net::ConnectionsPerAddress per_address(cfg.max_connections_per_ip, std::move(uncapped));
   gateway::GatewayOptions gw_opts = cfg.gateway;
   gw_opts.public_url = cfg.public_url;
+  gw_opts.per_address = &per_address;
   gateway::Gateway gateway(&loops, &state, gw_opts);
 
   // Cluster mode: other nodes' commits reach State (and this node's
@@ -353,6 +368,9 @@ int RunServe(const ServeConfig& cfg) {
   http_opts.host = host;
   http_opts.port = port;
   http_opts.body_limit = cfg.body_limit;
+  http_opts.body_budget = cfg.body_budget;
+  http_opts.body_min_rate = cfg.body_min_rate;
+  http_opts.per_address = &per_address;
   http_opts.header_timeout = std::chrono::milliseconds(cfg.header_timeout_ms);
   http_opts.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
   http_opts.max_connections =
@@ -414,8 +432,8 @@ int RunServe(const ServeConfig& cfg) {
         return serves_gateway && gateway::IsWebSocketUpgrade(req);
       },
       [&gateway](int loop, net::Request&& req, boost::asio::ip::tcp::socket&& socket,
-                 std::string_view leftover) {
-        gateway.OnUpgrade(loop, std::move(req), std::move(socket), leftover);
+                 std::string_view leftover, uint32_t address_slot) {
+        gateway.OnUpgrade(loop, std::move(req), std::move(socket), leftover, address_slot);
       });
   api.set_status_extras([&http, &follower, &cfg, &bus_ptr, &presence_sync, &bus_started_ms,
                          own_report](boost::json::object* o) {
@@ -485,6 +503,37 @@ int RunServe(const ServeConfig& cfg) {
                   [&http] { return static_cast<double>(http.connections_accepted()); });
   reg.NewCallback("parley_http_connections_open", "Open HTTP (non-WebSocket) connections", "gauge",
                   "", [&http] { return static_cast<double>(http.connections_open()); });
+  // The connection pool (docs/operations.md, "Limits"): its maximum, and
+  // its connections: total = active + idle, active = identified gateway
+  // connections and HTTP connections with a request being handled.
+  reg.NewCallback("parley_connection_pool_max",
+                  "Connections past which a new one is refused (--max-connections; 0: none)",
+                  "gauge", "", [max = http_opts.max_connections] { return double(max); });
+  reg.NewCallback("parley_connection_pool_connections",
+                  "Open connections, HTTP and gateway (the pool's total: active + idle)", "gauge",
+                  "", [&http, &gateway] {
+                    return static_cast<double>(http.connections_open() + gateway.connections());
+                  });
+  reg.NewCallback("parley_connection_pool_active",
+                  "Open connections doing work: identified gateway sessions and HTTP requests "
+                  "being handled",
+                  "gauge", "", [&http, &gateway] {
+                    return static_cast<double>(http.requests_in_flight() + gateway.identified());
+                  });
+  reg.NewCallback("parley_connection_pool_idle",
+                  "Open connections doing none: HTTP keep-alive waits and unidentified gateway "
+                  "connections",
+                  "gauge", "", [&http, &gateway] {
+                    int64_t total = http.connections_open() + gateway.connections();
+                    int64_t active = http.requests_in_flight() + gateway.identified();
+                    return static_cast<double>(std::max<int64_t>(0, total - active));
+                  });
+  reg.NewCallback("parley_connection_pool_addresses",
+                  "Client addresses with connections counted by --max-connections-per-ip", "gauge",
+                  "", [&per_address] { return static_cast<double>(per_address.addresses()); });
+  reg.NewCallback("parley_http_body_budget_bytes",
+                  "Bytes of request bodies held against --body-budget", "gauge", "",
+                  [&http] { return static_cast<double>(http.body_budget_in_use()); });
   StoreBackend* store_ptr = store.get();
   reg.NewCallback("parley_store_replica_reads_total",
                   "History reads answered by a PostgreSQL read replica", "counter", "",
@@ -791,6 +840,27 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   serve->add_option("--body-limit", cfg->body_limit, "Largest request body in bytes (else 413)")
       ->envname("PARLEY_BODY_LIMIT")
       ->check(CLI::Range(1024, 64 * 1024 * 1024))
+      ->capture_default_str();
+  serve
+      ->add_option("--max-connections-per-ip", cfg->max_connections_per_ip,
+                   "Open connections from one client address past which a new one gets 503 "
+                   "(not for loopback or --trusted-proxy addresses; 0: no cap)")
+      ->envname("PARLEY_MAX_CONNECTIONS_PER_IP")
+      ->check(CLI::Range(0, 100'000'000))
+      ->capture_default_str();
+  serve
+      ->add_option("--body-budget", cfg->body_budget,
+                   "Bytes of request bodies over 16 KiB held at once, all connections together; "
+                   "a request past it gets 503 and Retry-After (0: no budget)")
+      ->envname("PARLEY_BODY_BUDGET")
+      ->check(CLI::Range(size_t{0}, size_t{1} << 40))
+      ->capture_default_str();
+  serve
+      ->add_option("--body-min-rate", cfg->body_min_rate,
+                   "Bytes/s a request body must average after the header timeout's grace, else "
+                   "the connection closes (0: no minimum)")
+      ->envname("PARLEY_BODY_MIN_RATE")
+      ->check(CLI::Range(size_t{0}, size_t{1} << 30))
       ->capture_default_str();
   serve
       ->add_option("--sync", cfg->sync,

@@ -11,6 +11,7 @@
 
 #include <boost/asio/post.hpp>
 #include <cerrno>
+#include <utility>
 
 #include "gateway/loop_hub.h"
 #include "metrics/server_metrics.h"
@@ -25,12 +26,21 @@ Conn::Conn(LoopHub* hub, Socket&& socket, Compression c, uint32_t max_frame)
       socket_(std::move(socket)),
       parser_(max_frame),
       compressor_(c, hub->gw().options().compression) {
-  deadline_base_ms_ = hub_->now_ms();
-  opened_ms_ = static_cast<uint32_t>(deadline_base_ms_);
-  window_start_s_ = static_cast<uint32_t>(deadline_base_ms_ / 1000);
+  const int64_t now = hub_->now_ms();
+  deadline_base_ms_ = static_cast<uint32_t>(now);
+  opened_ms_ = static_cast<uint32_t>(now);
+  window_start_s_ = static_cast<uint32_t>(now / 1000);
 }
 
-Conn::~Conn() = default;
+Conn::~Conn() {
+  if (auto* counts = hub_->gw().options().per_address) counts->Release(address_slot_);
+}
+
+void Conn::set_session(Session* s) {
+  if ((session_ == nullptr) != (s == nullptr))
+    hub_->gw().identified_.fetch_add(s ? 1 : -1, std::memory_order_relaxed);
+  session_ = s;
+}
 
 void Conn::Start(std::string_view leftover) {
   hub_->Add(this);
@@ -197,7 +207,7 @@ void Conn::SendPayload(std::string_view json) {
 void Conn::BeginClosing(bool end_session) {
   if (session_) {
     Session* s = session_;
-    session_ = nullptr;
+    set_session(nullptr);
     s->conn = nullptr;
     if (end_session)
       hub_->EndSession(s);
@@ -205,7 +215,8 @@ void Conn::BeginClosing(bool end_session) {
       hub_->Detach(s);
   }
   phase_ = Phase::kClosing;
-  deadline_base_ms_ = hub_->now_ms() + 2000;  // the peer's close may take this long
+  // The peer's close may take this long.
+  deadline_base_ms_ = static_cast<uint32_t>(hub_->now_ms() + 2000);
 }
 
 void Conn::Close(uint16_t code, std::string_view reason, bool end_session) {
@@ -226,7 +237,7 @@ void Conn::Gone() {
   phase_ = Phase::kGone;
   if (session_) {
     Session* s = session_;
-    session_ = nullptr;
+    set_session(nullptr);
     s->conn = nullptr;
     hub_->Detach(s);
   }
@@ -292,7 +303,7 @@ void Conn::WaitWrite() {
 
 void Conn::CheckDeadlines(int64_t now) {
   if (phase_ == Phase::kClosing) {
-    if (now >= deadline_base_ms_) Gone();
+    if (static_cast<int32_t>(static_cast<uint32_t>(now) - deadline_base_ms_) >= 0) Gone();
     return;
   }
   if (phase_ != Phase::kOpen) return;
@@ -303,7 +314,7 @@ void Conn::CheckDeadlines(int64_t now) {
     return;
   }
   const int64_t interval = o.heartbeat_interval_ms;
-  int64_t since = now - deadline_base_ms_;
+  const int64_t since = static_cast<int32_t>(static_cast<uint32_t>(now) - deadline_base_ms_);
   if (since >= 2 * interval) {
     Close(close_code::kSessionTimedOut, "heartbeat timeout");
     return;
@@ -331,14 +342,16 @@ void Conn::MigrateTo(int to, std::function<void(Conn*)> then) {
     tcp protocol;
     Compression mode;
     std::string out;
-    int64_t deadline_base;
+    uint32_t deadline_base;
+    uint32_t address_slot;
     uint32_t window_start;
     uint16_t window_count;
     std::string host;
   };
-  auto m = std::make_shared<Moved>(
-      Moved{fd, proto, compressor_.mode(), out_ ? out_->substr(out_sent_) : std::string(),
-            deadline_base_ms_, window_start_s_, window_count_, hub_->TakeHost(this)});
+  auto m = std::make_shared<Moved>(Moved{fd, proto, compressor_.mode(),
+                                         out_ ? out_->substr(out_sent_) : std::string(),
+                                         deadline_base_ms_, std::exchange(address_slot_, 0u),
+                                         window_start_s_, window_count_, hub_->TakeHost(this)});
   // The compressed stream cannot move mid-stream without its state: move it.
   auto comp = std::make_shared<TransportCompressor>(std::move(compressor_));
   phase_ = Phase::kGone;
@@ -353,12 +366,14 @@ void Conn::MigrateTo(int to, std::function<void(Conn*)> then) {
     sock.assign(m->protocol, m->fd, ec2);
     if (ec2) {
       ::close(m->fd);
+      if (auto* counts = gw->options().per_address) counts->Release(m->address_slot);
       return;
     }
     boost::intrusive_ptr<Conn> c(new Conn(&hub, std::move(sock), m->mode, max_frame));
     c->compressor_ = std::move(*comp);
     if (!m->out.empty()) c->out_ = std::make_unique<std::string>(std::move(m->out));
     c->deadline_base_ms_ = m->deadline_base;
+    c->address_slot_ = m->address_slot;
     c->window_start_s_ = m->window_start;
     c->window_count_ = m->window_count;
     hub.Add(c.get());

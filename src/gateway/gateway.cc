@@ -82,18 +82,23 @@ bool IsWebSocketUpgrade(const net::Request& req) {
 }
 
 void Gateway::OnUpgrade(int loop, net::Request&& req, tcp::socket&& socket,
-                        std::string_view leftover) {
+                        std::string_view leftover, uint32_t address_slot) {
+  // Until a Conn owns it, the slot is given back with the socket.
+  auto refuse = [&](std::string_view status, std::string_view extra) {
+    RefuseHandshake(socket, status, extra);
+    if (options_.per_address) options_.per_address->Release(address_slot);
+  };
   if (stopping_.load(std::memory_order_relaxed)) {
     metrics::M().gateway_connections_refused_shutdown->Inc();
-    return RefuseHandshake(socket, "503 Service Unavailable", "");
+    return refuse("503 Service Unavailable", "");
   }
   if (req[http::field::sec_websocket_version] != "13" ||
       !net::IsValidWebSocketKey(req[http::field::sec_websocket_key]))
     metrics::M().gateway_connections_refused_handshake->Inc();
   if (req[http::field::sec_websocket_version] != "13")
-    return RefuseHandshake(socket, "426 Upgrade Required", "Sec-WebSocket-Version: 13\r\n");
+    return refuse("426 Upgrade Required", "Sec-WebSocket-Version: 13\r\n");
   std::string_view key = req[http::field::sec_websocket_key];
-  if (!net::IsValidWebSocketKey(key)) return RefuseHandshake(socket, "400 Bad Request", "");
+  if (!net::IsValidWebSocketKey(key)) return refuse("400 Bad Request", "");
 
   std::string_view target = req.target();
   std::string_view query;
@@ -129,11 +134,12 @@ void Gateway::OnUpgrade(int loop, net::Request&& req, tcp::socket&& socket,
   // Re-home the descriptor in the lean socket type (see loop_hub.h: Socket).
   auto proto = socket.local_endpoint(ec).protocol();
   int fd = ec ? -1 : socket.release(ec);
-  if (ec || fd < 0) return;
+  if (ec || fd < 0) return refuse("500 Internal Server Error", "");
   Socket lean(hub.ctx());
   lean.assign(proto, fd, ec);
   if (ec) {
     ::close(fd);
+    if (options_.per_address) options_.per_address->Release(address_slot);
     return;
   }
   std::string head =
@@ -148,6 +154,7 @@ void Gateway::OnUpgrade(int loop, net::Request&& req, tcp::socket&& socket,
   size_t sent = lean.write_some(boost::asio::buffer(head), ec);
   if (ec) sent = 0;
   boost::intrusive_ptr<Conn> c(new Conn(&hub, std::move(lean), mode, options_.max_frame_bytes));
+  c->address_slot_ = address_slot;
   if (sent < head.size()) c->QueueRaw(std::string_view(head).substr(sent));
   if (bad_version) {
     c->Close(close_code::kInvalidApiVersion, "invalid API version");

@@ -67,6 +67,9 @@ struct GatewayOptions {
   // Cluster resume: the recent log kept to rebuild sessions from other
   // nodes (older positions, or more bytes: their sessions get op 9).
   size_t recent_log_bytes = 64 * 1024 * 1024;
+  // --max-connections-per-ip: the HTTP server's count, whose slot each
+  // upgraded connection keeps until its socket closes (null: none).
+  net::ConnectionsPerAddress* per_address = nullptr;
 };
 
 class LoopHub;
@@ -101,9 +104,11 @@ class Gateway final : public events::EventSink, public events::GatewayView {
   events::SessionStore* session_store() const { return session_store_; }
 
   // The HTTP server's upgrade hook: runs on loop `loop`'s thread with the
-  // request and the socket; `leftover` are bytes read past the request.
+  // request and the socket; `leftover` are bytes read past the request;
+  // `address_slot` (options().per_address) is released when the socket
+  // closes.
   void OnUpgrade(int loop, net::Request&& req, boost::asio::ip::tcp::socket&& socket,
-                 std::string_view leftover);
+                 std::string_view leftover, uint32_t address_slot);
 
   // Fans `events` out to every loop (one hop per loop, whatever the number of
   // sessions). Thread-safe; events published from one thread keep their order.
@@ -158,6 +163,8 @@ class Gateway final : public events::EventSink, public events::GatewayView {
   std::vector<std::pair<std::string, double>> ShardSessions() const;
   // Open WebSocket connections, all loops (any thread; one relaxed load).
   int64_t connections() const { return connections_.load(std::memory_order_relaxed); }
+  // Of those, the ones with an identified (or resumed) session.
+  int64_t identified() const { return identified_.load(std::memory_order_relaxed); }
   // Open connections / identified sessions of loop `i` (any thread).
   int64_t loop_connections(int i) const;
   int64_t loop_sessions(int i) const;
@@ -170,6 +177,7 @@ class Gateway final : public events::EventSink, public events::GatewayView {
 
   // Counters updated by the loops (relaxed).
   std::atomic<int64_t> connections_{0};
+  std::atomic<int64_t> identified_{0};  // Conn::set_session
   std::atomic<int64_t> sessions_{0};
   std::atomic<uint64_t> slow_consumers_{0};
   std::atomic<uint64_t> resumes_{0};

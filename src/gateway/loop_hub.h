@@ -105,11 +105,12 @@ class Conn : public net::WsFrameParser::Handler,
 
   Phase phase() const { return phase_; }
   Session* session() const { return session_; }
-  void set_session(Session* s) { session_ = s; }
+  // Also counts the gateway's identified connections (Gateway::identified).
+  void set_session(Session* s);
   // Schedules a flush at the end of this loop iteration.
   void MarkDirty();
   void Beat(int64_t now_ms) {
-    deadline_base_ms_ = now_ms;
+    deadline_base_ms_ = static_cast<uint32_t>(now_ms);
     asked_beat_ = false;
   }
   // Called by the sweep.
@@ -151,7 +152,11 @@ class Conn : public net::WsFrameParser::Handler,
   std::unique_ptr<std::string> out_;  // bytes queued, not yet written (null: none)
   // Open: the last heartbeat (or Hello). Closing: when to give up on the
   // peer's close.
-  int64_t deadline_base_ms_ = 0;
+  // now_ms() modulo 2^32 (compared by signed 32-bit difference: right
+  // for spans under 24 days), as opened_ms_.
+  uint32_t deadline_base_ms_ = 0;
+  // Its slot in the gateway's ConnectionsPerAddress (released by ~Conn).
+  uint32_t address_slot_ = 0;
   uint32_t out_sent_ = 0;        // prefix of *out_ already written
   uint32_t window_start_s_ = 0;  // client payload rate-limit window (seconds)
   // When Hello was sent (the identify deadline), now_ms() modulo 2^32:
@@ -168,6 +173,7 @@ class Conn : public net::WsFrameParser::Handler,
   bool identifying_ : 1 = false;  // cluster mode: its identify asks the shared counters
 
   friend class LoopHub;
+  friend class Gateway;  // sets address_slot_ at the upgrade
 };
 
 class LoopHub {

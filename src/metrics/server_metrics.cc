@@ -37,6 +37,12 @@ ServerMetrics::ServerMetrics() {
   connections_refused_max = &r.NewCounter("parley_connections_refused_total",
                                           "New connections answered 503 and closed, by reason",
                                           "reason=\"max_connections\"");
+  connections_refused_per_ip = &r.NewCounter("parley_connections_refused_total",
+                                             "New connections answered 503 and closed, by reason",
+                                             "reason=\"max_connections_per_ip\"");
+  http_body_budget_refusals = &r.NewCounter(
+      "parley_http_body_budget_refusals_total",
+      "Requests answered 503 because the bodies being read already held --body-budget bytes");
   accept_errors = &r.NewCounter(
       "parley_accept_errors_total",
       "Connection attempts refused because accept() failed (e.g. out of file descriptors)");

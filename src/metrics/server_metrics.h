@@ -57,8 +57,10 @@ struct ServerMetrics {
   Counter* gateway_identifies;
   Counter* gateway_connections_refused_shutdown;
   Counter* gateway_connections_refused_handshake;
-  Counter* accept_errors;            // accept() failed (e.g. out of file descriptors)
-  Counter* connections_refused_max;  // 503: --max-connections reached
+  Counter* accept_errors;               // accept() failed (e.g. out of file descriptors)
+  Counter* connections_refused_max;     // 503: --max-connections reached
+  Counter* connections_refused_per_ip;  // 503: --max-connections-per-ip reached
+  Counter* http_body_budget_refusals;   // 503: --body-budget spent
   std::array<Counter*, kEventTypes.size()> dispatches{};
   // Bytes out by compression (none, zlib-stream, zstd-stream): JSON before
   // compression, and frames on the wire.

@@ -12,14 +12,14 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/rfc7230.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/url/parse.hpp>
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "metrics/server_metrics.h"
+#include "net/http_request_rules.h"
 
 namespace parley::net {
 
@@ -42,13 +42,16 @@ struct HttpServer::LoopState {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(HttpServer* server, HttpServer::LoopState* ls, tcp::socket&& socket)
-      : server_(server), ls_(ls), socket_(std::move(socket)) {}
+  HttpSession(HttpServer* server, HttpServer::LoopState* ls, tcp::socket&& socket,
+              const asio::ip::address& peer, uint32_t address_slot)
+      : server_(server),
+        ls_(ls),
+        socket_(std::move(socket)),
+        remote_ip_(peer.to_string()),
+        address_slot_(address_slot) {}
+  ~HttpSession() { ReleaseAddress(); }  // also when dropped without Finish()
 
   void Start() {
-    beast::error_code ec;
-    auto ep = socket_.remote_endpoint(ec);
-    if (!ec) remote_ip_ = ep.address().to_string();
     ls_->sessions.emplace(this, weak_from_this());
     server_->open_.fetch_add(1, std::memory_order_relaxed);
     DoRead();
@@ -58,6 +61,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Reply(Response&& res) {
     server_->in_flight_.fetch_sub(1, std::memory_order_relaxed);
     busy_ = false;
+    ReleaseBody();
     res_ = std::move(res);
     if (server_->stopping_.load(std::memory_order_relaxed)) res_.keep_alive(false);
     res_.prepare_payload();
@@ -122,46 +126,50 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (auto refusal = FramingRefusal(parser_->get()))
       return ReplyError(refusal->status, refusal->body);
     if (parser_->is_done()) return OnRead(ec);
-    http::async_read(
-        socket_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+    // A body beyond the per-connection allowance is held against the
+    // process's budget for its whole declared size (string_body reserves it
+    // at once); chunked bodies, whose size is unknown, for --body-limit.
+    const auto& opts = server_->options_;
+    size_t need = parser_->content_length() ? static_cast<size_t>(*parser_->content_length())
+                                            : opts.body_limit;
+    if (need > opts.body_in_memory) {
+      if (!server_->body_budget_.TryTake(need)) {
+        metrics::M().http_body_budget_refusals->Inc();
+        return ReplyError(
+            503,
+            R"json({"code":0,"message":"503: Service Unavailable (too many request bodies in flight)"})json",
+            "1");
+      }
+      body_reserved_ = need;
+    }
+    // From here the body must arrive at --body-min-rate on average, after a
+    // grace of the header timeout: a trickled upload cannot hold its memory
+    // for long, a slow but steady one is not cut off.
+    body_started_ = Clock::now();
+    body_read_ = 0;
+    ReadBody();
   }
 
-  // RFC 9112 6.3: a request whose Transfer-Encoding does not end in
-  // "chunked" cannot be framed (400, and the connection closes); codings
-  // other than chunked are not implemented (501); Transfer-Encoding with
-  // Content-Length is a smuggling attempt (400). nullopt when the framing is
-  // sound.
-  struct Refusal {
-    unsigned status;
-    const char* body;
-  };
-  static std::optional<Refusal> FramingRefusal(const http::request<http::string_body>& req) {
-    auto te = req.find(http::field::transfer_encoding);
-    if (te == req.end()) return std::nullopt;
-    if (req.find(http::field::content_length) != req.end())
-      return Refusal{
-          400,
-          R"json({"code":0,"message":"400: Bad Request (Transfer-Encoding with Content-Length)"})json"};
-    size_t count = 0;
-    bool other = false;
-    std::string_view last;
-    for (std::string_view coding : http::token_list(te->value())) {
-      ++count;
-      last = coding;
-      other = other || !beast::iequals(coding, "chunked");
-    }
-    if (count == 0 || !beast::iequals(last, "chunked"))
-      return Refusal{
-          400,
-          R"json({"code":0,"message":"400: Bad Request (Transfer-Encoding must end in chunked)"})json"};
-    if (other)
-      return Refusal{501,
-                     R"json({"code":0,"message":"501: Not Implemented (transfer coding)"})json"};
-    if (count > 1)
-      return Refusal{400,
-                     R"json({"code":0,"message":"400: Bad Request (chunked applied twice)"})json"};
-    return std::nullopt;
+  void ReadBody() {
+    const auto& opts = server_->options_;
+    auto allowed = opts.header_timeout;
+    if (opts.body_min_rate > 0)
+      allowed += std::chrono::milliseconds(body_read_ * 1000 / opts.body_min_rate);
+    deadline_ = body_started_ + allowed;
+    http::async_read_some(socket_, buffer_, *parser_,
+                          [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            if (ec || self->parser_->is_done()) return self->OnRead(ec);
+                            self->body_read_ += n;
+                            self->ReadBody();
+                          });
+  }
+
+  // Gives the body's share of the budget back (its request was answered or
+  // the connection ended).
+  void ReleaseBody() {
+    if (body_reserved_ == 0) return;
+    server_->body_budget_.Give(body_reserved_);
+    body_reserved_ = 0;
   }
 
   void OnRead(beast::error_code ec) {
@@ -187,37 +195,24 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     server_->handler_(parser_->release(), Responder(shared_from_this()));
   }
 
-  // RFC 9112 3.2.2: a server accepts the absolute form of a target
-  // ("GET http://host/api/v10/gateway"); routing sees its path and query.
-  static void NormalizeAbsoluteTarget(http::request<http::string_body>* req) {
-    std::string_view t = req->target();
-    if (t.empty() || t.front() == '/' || t == "*") return;
-    auto u = boost::urls::parse_absolute_uri(t);
-    if (!u) return;  // not absolute either: routing answers 404
-    std::string origin(u->encoded_path());
-    if (origin.empty()) origin = "/";
-    if (u->has_query()) {
-      origin += '?';
-      origin += u->encoded_query();
-    }
-    req->target(origin);
-  }
-
   // The request was an upgrade (WebSocket): the socket and whatever was
   // read past the request go to the upgrade handler; this session ends
   // without closing the socket.
   void HandOver() {
     finished_ = true;
+    ReleaseBody();
     ls_->sessions.erase(this);
     server_->open_.fetch_sub(1, std::memory_order_relaxed);
     auto data = buffer_.data();
     std::string leftover(static_cast<const char*>(data.data()), data.size());
-    server_->upgrade_(ls_->index, parser_->release(), std::move(socket_), leftover);
+    uint32_t slot = std::exchange(address_slot_, ConnectionsPerAddress::kUncounted);
+    server_->upgrade_(ls_->index, parser_->release(), std::move(socket_), leftover, slot);
   }
 
-  void ReplyError(unsigned status, const char* body) {
+  void ReplyError(unsigned status, const char* body, const char* retry_after = nullptr) {
     res_ = Response(static_cast<http::status>(status), 11);
     res_.set(http::field::content_type, "application/json");
+    if (retry_after) res_.set(http::field::retry_after, retry_after);
     res_.body() = body;
     res_.keep_alive(false);
     res_.prepare_payload();
@@ -281,13 +276,21 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Finish() {
     if (finished_) return;
     finished_ = true;
+    ReleaseBody();
     ls_->sessions.erase(this);
     server_->open_.fetch_sub(1, std::memory_order_relaxed);
     beast::error_code ignored;
     socket_.close(ignored);
+    ReleaseAddress();
   }
 
   void SetDeadline(std::chrono::milliseconds d) { deadline_ = Clock::now() + d; }
+
+  void ReleaseAddress() {
+    if (server_->options_.per_address)
+      server_->options_.per_address->Release(
+          std::exchange(address_slot_, ConnectionsPerAddress::kUncounted));
+  }
 
   HttpServer* server_;
   HttpServer::LoopState* ls_;
@@ -298,6 +301,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   Response res_;
   std::string head_;  // status line and fields of res_, while writing
   std::string remote_ip_;
+  Clock::time_point body_started_;
+  size_t body_read_ = 0;      // bytes of the current body read so far
+  size_t body_reserved_ = 0;  // taken from the server's BodyBudget
+  uint32_t address_slot_;     // in options_.per_address (kUncounted once released)
   uint32_t requests_ = 0;
   size_t lingered_ = 0;
   bool busy_ = false;
@@ -321,7 +328,10 @@ const std::string& Responder::remote_ip() const {
 }
 
 HttpServer::HttpServer(EventLoops* loops, HttpServerOptions options, Handler handler)
-    : loops_(loops), options_(std::move(options)), handler_(std::move(handler)) {}
+    : loops_(loops),
+      options_(std::move(options)),
+      handler_(std::move(handler)),
+      body_budget_(options_.body_budget) {}
 
 HttpServer::~HttpServer() = default;
 
@@ -396,26 +406,42 @@ void HttpServer::Accept(LoopState* ls) {
                 (options_.other_connections ? options_.other_connections() : 0) >=
             options_.max_connections) {
       metrics::M().connections_refused_max->Inc();
-      RefuseConnection(std::move(socket));
+      RefuseConnection(std::move(socket), "too many connections");
       return Accept(ls);
     }
+    auto peer = socket.remote_endpoint(ec);
+    if (ec) {  // reset before we looked: nothing to serve
+      socket.close(ec);
+      return Accept(ls);
+    }
+    uint32_t slot = ConnectionsPerAddress::kUncounted;
+    if (options_.per_address) {
+      auto taken = options_.per_address->Acquire(peer.address());
+      if (!taken) {
+        metrics::M().connections_refused_per_ip->Inc();
+        RefuseConnection(std::move(socket), "too many connections from this address");
+        return Accept(ls);
+      }
+      slot = *taken;
+    }
     socket.set_option(tcp::no_delay(true), ec);
-    std::make_shared<HttpSession>(this, ls, std::move(socket))->Start();
+    std::make_shared<HttpSession>(this, ls, std::move(socket), peer.address(), slot)->Start();
     Accept(ls);
   });
 }
 
-void HttpServer::RefuseConnection(tcp::socket&& socket) {
+void HttpServer::RefuseConnection(tcp::socket&& socket, std::string_view why) {
   // One write on the fresh socket (its buffer takes these ~250 bytes at
   // once), then close: the client learns why instead of hanging.
-  static constexpr std::string_view kBody =
-      R"js({"code":0,"message":"503: Service Unavailable (too many connections)"})js";
-  static_assert(kBody.size() == 70);
-  static constexpr std::string_view kHead =
+  std::string body = R"js({"code":0,"message":"503: Service Unavailable ()js";
+  body.append(why);
+  body.append(")\"}");
+  std::string res =
       "HTTP/1.1 503 Service Unavailable\r\nServer: parley\r\nContent-Type: application/json\r\n"
-      "Retry-After: 5\r\nConnection: close\r\nContent-Length: 70\r\n\r\n";
-  std::string res(kHead);
-  res.append(kBody);
+      "Retry-After: 5\r\nConnection: close\r\nContent-Length: ";
+  res.append(std::to_string(body.size()));
+  res.append("\r\n\r\n");
+  res.append(body);
   beast::error_code ec;
   socket.non_blocking(true, ec);
   socket.write_some(asio::buffer(res), ec);

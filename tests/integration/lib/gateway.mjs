@@ -182,11 +182,11 @@ export class GatewayClient {
    * op 10 Hello, which is taken off the queue and stored in gw.hello.
    * Rejects with err.status / err.response when the server does not answer 101.
    */
-  static async connect(port, { query = 'v=10&encoding=json', path = '/', host = '127.0.0.1', headers = {}, waitHello = true, timeoutMs = DEFAULT_TIMEOUT_MS, label } = {}) {
+  static async connect(port, { query = 'v=10&encoding=json', path = '/', host = '127.0.0.1', localAddress, headers = {}, waitHello = true, timeoutMs = DEFAULT_TIMEOUT_MS, label } = {}) {
     const params = new URLSearchParams(query);
     const compress = params.get('compress');
     const mode = compress === 'zlib-stream' || compress === 'zstd-stream' ? compress : null;
-    const socket = net.connect({ host, port });
+    const socket = net.connect({ host, port, ...(localAddress ? { localAddress } : {}) });
     socket.setNoDelay(true);
     await new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
