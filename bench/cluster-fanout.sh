@@ -54,7 +54,9 @@ mkdir -p "$OUT"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 # Set-up cheap, limits out of the way: ordinary options, no special path.
 # LOG_LEVEL=info also prints why resumes got op 9 (the nodes' log lines).
-FLAGS=(--password-cost min --ratelimit-global 0 --ratelimit-scale 1000000 --log-level "${LOG_LEVEL:-warn}")
+# --max-connections-per-ip 0: parley-load spreads its clients over 127.0.0.2, .3, ...
+FLAGS=(--password-cost min --ratelimit-global 0 --ratelimit-scale 1000000 --max-connections-per-ip 0
+  --log-level "${LOG_LEVEL:-warn}")
 procs=$(((K + 4999) / 5000))
 
 tmp=$(mktemp -d /tmp/parley-cfan.XXXXXX)

@@ -834,6 +834,7 @@ async function main() {
     serverArgs = [
       'serve', '--listen', `127.0.0.1:${o.port}`, '--data', dataDir, '--password-cost', 'min',
       '--ratelimit-global', '0', '--ratelimit-scale', '1000000', '--log-level', 'warn',
+      '--max-connections-per-ip', '0', // clients spread over 127.0.0.2, .3, ...
       '--heartbeat-interval-ms', String(o.heartbeatIntervalMs),
       ...(o.threads != null ? ['--threads', String(o.threads)] : []), ...o.serverArgs,
     ];

@@ -10,7 +10,8 @@ work=$(mktemp -d)
 # Port 0: the server binds a free port itself and prints it ("Parley is
 # listening on http://127.0.0.1:PORT"), so no other test can be given it.
 "$parley" serve --listen 127.0.0.1:0 --data "$work/data" --password-cost min \
-  --ratelimit-global 0 --ratelimit-scale 1000000 --log-level warn >"$work/stdout" &
+  --ratelimit-global 0 --ratelimit-scale 1000000 --max-connections-per-ip 0 --log-level warn \
+  >"$work/stdout" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
 port=""
