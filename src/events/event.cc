@@ -1,5 +1,6 @@
 #include "events/event.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "metrics/server_metrics.h"
@@ -54,6 +55,11 @@ void AppendPayload(std::string* out, const Frame& f, uint64_t seq) {
   } while (seq);
   out->append(p, end);
   out->append(f.tail);
+}
+
+bool Event::Excepts(Snowflake user_id) const {
+  return !except_users.empty() &&
+         std::binary_search(except_users.begin(), except_users.end(), user_id);
 }
 
 FramePtr Event::StrippedFrame() const {

@@ -39,7 +39,10 @@ void AppendPayload(std::string* out, const Frame& f, uint64_t seq);
 struct Event {
   enum class Target : uint8_t {
     kGuild,  // every session subscribed to guild_id (and allowed to see it)
-    kUser,   // every session of user_id
+    // every session of user_id; with kNone and a guild_id, only those
+    // subscribed to it (CHANNEL_CREATE / CHANNEL_DELETE of a channel the
+    // user gained or lost VIEW_CHANNEL on)
+    kUser,
   };
   enum class Action : uint8_t {
     kNone,
@@ -62,6 +65,12 @@ struct Event {
   // permissions decide who is told. Any other event whose channel State
   // no longer has reaches nobody (fail closed).
   std::shared_ptr<const Channel> deleted_channel;
+  // kGuild: sessions of these users (ascending) are left out. A CHANNEL_UPDATE
+  // that changed whether they may view channel_id lists them: they get a
+  // CHANNEL_CREATE or CHANNEL_DELETE of their own (kUser) instead.
+  std::vector<Snowflake> except_users;
+  // Whether the sessions of `user_id` are left out (except_users).
+  bool Excepts(Snowflake user_id) const;
   uint64_t token_tag = 0;  // kEndSessions: TokenTag of the revoked token (0: all)
   FramePtr frame;          // may be null for kJoinGuild (built per session)
 

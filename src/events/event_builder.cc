@@ -1,7 +1,10 @@
 #include "events/event_builder.h"
 
+#include <algorithm>
 #include <boost/json/serialize.hpp>
+#include <map>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 
 #include "events/guild_payloads.h"
@@ -100,6 +103,270 @@ std::string InviteJson(const State& state, const Invite& inv) {
   return bj::serialize(o);
 }
 
+// ---- Channel visibility (CommitPlan::views) ----
+
+// The bits whose change can change VIEW_CHANNEL: in a role's permissions,
+// ADMINISTRATOR too; in an overwrite, VIEW_CHANNEL alone (ApplyOverwrites
+// decides ADMINISTRATOR from the guild-level permissions only).
+constexpr uint64_t kViewBits = perm::kViewChannel | perm::kAdministrator;
+
+// Whether a member with guild-level permissions `base` may view `c`, as
+// GuildState::ChannelPermissions computes it (`base` computed once per
+// member). REQUIRES: g.mu held.
+bool MayView(const GuildState& g, uint64_t base, const Member& m, const Channel& c) {
+  return (ApplyOverwrites(base, g.guild.id, m.user_id, m.roles, c.overwrites) &
+          perm::kViewChannel) != 0;
+}
+
+// What a batch may change of one guild's channel visibility.
+struct ViewScope {
+  bool all_members = false;                             // x every channel
+  std::set<Snowflake> members;                          // x every channel
+  std::set<Snowflake> channels_of_all;                  // every member x these
+  std::map<Snowflake, std::set<Snowflake>> of_channel;  // these members x the channel
+};
+
+// The members who hold `role_id`, into *out; *all for @everyone.
+// REQUIRES: g.mu held.
+void AddRoleMembers(const GuildState& g, Snowflake role_id, bool* all, std::set<Snowflake>* out) {
+  if (role_id == g.guild.id) {
+    *all = true;
+    return;
+  }
+  for (const auto& [uid, m] : g.members)
+    if (std::find(m.roles.begin(), m.roles.end(), role_id) != m.roles.end()) out->insert(uid);
+}
+
+const Overwrite* FindOverwrite(const std::vector<Overwrite>& v, const Overwrite& o) {
+  for (const Overwrite& x : v)
+    if (x.type == o.type && x.id == o.id) return &x;
+  return nullptr;
+}
+
+// The overwrites of `before` and `after` whose VIEW_CHANNEL bits differ
+// (added, removed or changed); one may appear twice.
+std::vector<Overwrite> ViewOverwriteChanges(const std::vector<Overwrite>& before,
+                                            const std::vector<Overwrite>& after) {
+  std::vector<Overwrite> out;
+  auto view = [](const Overwrite* o) -> uint64_t {
+    if (o == nullptr) return 0;
+    return (o->allow & perm::kViewChannel) | ((o->deny & perm::kViewChannel) << 1);
+  };
+  for (const Overwrite& o : before)
+    if (view(&o) != view(FindOverwrite(after, o))) out.push_back(o);
+  for (const Overwrite& o : after)
+    if (view(&o) != view(FindOverwrite(before, o))) out.push_back(o);
+  return out;
+}
+
+// Adds to `scopes` what mutation `mu` may change. REQUIRES: before State::Apply.
+void AddViewScope(const State& state, const Mutation& mu, std::map<Snowflake, ViewScope>* scopes) {
+  std::visit(Overloaded{
+                 [&](const mut::PutGuild& m) {
+                   auto g = state.GetGuild(m.guild.id);
+                   if (!g) return;
+                   std::shared_lock lock(g->mu);
+                   if (g->guild.owner_id == m.guild.owner_id) return;
+                   ViewScope& s = (*scopes)[m.guild.id];
+                   s.members.insert(g->guild.owner_id);
+                   s.members.insert(m.guild.owner_id);
+                 },
+                 [&](const mut::PutChannel& m) {
+                   auto g = state.GetGuild(m.channel.guild_id);
+                   if (!g) return;
+                   std::shared_lock lock(g->mu);
+                   auto it = g->channels.find(m.channel.id);
+                   if (it == g->channels.end()) return;  // new: its own CHANNEL_CREATE
+                   std::vector<Overwrite> changed =
+                       ViewOverwriteChanges(it->second.overwrites, m.channel.overwrites);
+                   if (changed.empty()) return;
+                   ViewScope& s = (*scopes)[m.channel.guild_id];
+                   bool all = false;
+                   std::set<Snowflake>& users = s.of_channel[m.channel.id];
+                   for (const Overwrite& o : changed) {
+                     if (o.type == 1) {
+                       users.insert(o.id);
+                     } else {
+                       AddRoleMembers(*g, o.id, &all, &users);
+                     }
+                   }
+                   if (all) s.channels_of_all.insert(m.channel.id);
+                 },
+                 [&](const mut::PutRole& m) {
+                   auto g = state.GetGuild(m.role.guild_id);
+                   if (!g) return;
+                   std::shared_lock lock(g->mu);
+                   auto it = g->roles.find(m.role.id);
+                   if (it == g->roles.end()) return;  // new: nobody holds it yet
+                   if (((it->second.permissions ^ m.role.permissions) & kViewBits) == 0) return;
+                   ViewScope& s = (*scopes)[m.role.guild_id];
+                   AddRoleMembers(*g, m.role.id, &s.all_members, &s.members);
+                 },
+                 [&](const mut::DeleteRole& m) {
+                   auto g = state.GetGuild(m.guild_id);
+                   if (!g) return;
+                   std::shared_lock lock(g->mu);
+                   auto it = g->roles.find(m.role_id);
+                   if (it == g->roles.end()) return;
+                   // Its permissions and its overwrites (State drops them with it).
+                   bool matters = (it->second.permissions & kViewBits) != 0;
+                   for (const auto& [_, c] : g->channels)
+                     for (const Overwrite& o : c.overwrites)
+                       if (o.type == 0 && o.id == m.role_id &&
+                           ((o.allow | o.deny) & perm::kViewChannel) != 0)
+                         matters = true;
+                   if (!matters) return;
+                   ViewScope& s = (*scopes)[m.guild_id];
+                   AddRoleMembers(*g, m.role_id, &s.all_members, &s.members);
+                 },
+                 [&](const mut::PutMember& m) {
+                   auto g = state.GetGuild(m.member.guild_id);
+                   if (!g) return;
+                   std::shared_lock lock(g->mu);
+                   auto it = g->members.find(m.member.user_id);
+                   if (it == g->members.end()) return;  // joins: GUILD_CREATE
+                   std::vector<Snowflake> a = it->second.roles, b = m.member.roles;
+                   std::sort(a.begin(), a.end());
+                   std::sort(b.begin(), b.end());
+                   if (a == b) return;  // a nick
+                   (*scopes)[m.member.guild_id].members.insert(m.member.user_id);
+                 },
+                 [&](const auto&) {},
+             },
+             mu);
+}
+
+// Fills v.before for v.users x v.channels. REQUIRES: g.mu held; every
+// user a member.
+void FillBefore(const GuildState& g, CommitPlan::ViewCheck* v) {
+  const size_t n = v->channels.size();
+  v->before.assign(v->users.size() * n, false);
+  for (size_t u = 0; u < v->users.size(); ++u) {
+    const Member& m = g.members.at(v->users[u]);
+    const uint64_t base = g.GuildPermissions(m.user_id);
+    for (size_t c = 0; c < n; ++c) v->before[u * n + c] = MayView(g, base, m, v->channels[c]);
+  }
+}
+
+// The checks of one guild's scope (disjoint: each (member, channel) once).
+// REQUIRES: g.mu held.
+void AddViewChecks(const GuildState& g, const ViewScope& scope,
+                   std::vector<CommitPlan::ViewCheck>* out) {
+  const Snowflake gid = g.guild.id;
+  // Members x every channel.
+  std::vector<Snowflake> whole;
+  if (scope.all_members) {
+    for (const auto& [uid, _] : g.members) whole.push_back(uid);
+  } else {
+    for (Snowflake uid : scope.members)
+      if (g.members.count(uid)) whole.push_back(uid);
+  }
+  if (!whole.empty() && !g.channels.empty()) {
+    CommitPlan::ViewCheck& v = out->emplace_back();
+    v.guild_id = gid;
+    v.users = whole;
+    for (const auto& [_, c] : g.channels) v.channels.push_back(c);
+    FillBefore(g, &v);
+  }
+  if (scope.all_members) return;
+  auto in_whole = [&](Snowflake uid) {
+    return std::binary_search(whole.begin(), whole.end(), uid);
+  };
+  // Every other member x the channels whose @everyone overwrite changed.
+  if (!scope.channels_of_all.empty()) {
+    CommitPlan::ViewCheck v;
+    v.guild_id = gid;
+    for (const auto& [uid, _] : g.members)
+      if (!in_whole(uid)) v.users.push_back(uid);
+    for (Snowflake cid : scope.channels_of_all) v.channels.push_back(g.channels.at(cid));
+    if (!v.users.empty()) {
+      FillBefore(g, &v);
+      out->push_back(std::move(v));
+    }
+  }
+  // The members named by a channel's changed overwrites x that channel.
+  for (const auto& [cid, users] : scope.of_channel) {
+    if (scope.channels_of_all.count(cid)) continue;
+    CommitPlan::ViewCheck v;
+    v.guild_id = gid;
+    for (Snowflake uid : users)
+      if (g.members.count(uid) && !in_whole(uid)) v.users.push_back(uid);
+    if (v.users.empty()) continue;
+    v.channels.push_back(g.channels.at(cid));
+    FillBefore(g, &v);
+    out->push_back(std::move(v));
+  }
+}
+
+void PlanViews(const State& state, const WriteBatch& batch, CommitPlan* plan) {
+  std::map<Snowflake, ViewScope> scopes;
+  for (const Mutation& mu : batch) AddViewScope(state, mu, &scopes);
+  for (const auto& [gid, scope] : scopes) {
+    auto g = state.GetGuild(gid);
+    if (!g) continue;
+    std::shared_lock lock(g->mu);
+    AddViewChecks(*g, scope, &plan->views);
+  }
+}
+
+// `d` of a CHANNEL_CREATE / CHANNEL_DELETE. REQUIRES: g.mu held.
+std::string ChannelJsonLocked(const GuildState& g, const Channel& c) {
+  auto last = g.last_message_ids.find(c.id);
+  return bj::serialize(json::ChannelObject(c, last == g.last_message_ids.end() ? 0 : last->second));
+}
+
+// CHANNEL_CREATE to each member of plan.views who may view a channel now
+// and could not before, CHANNEL_DELETE (the channel as it was) to each who
+// could and may not now; the same cost as PlanViews. `updates`: this
+// batch's CHANNEL_UPDATEs by channel, which leave those members out.
+// REQUIRES: right after State::Apply.
+void BuildViewEvents(const State& state, const CommitPlan& plan,
+                     const std::multimap<Snowflake, std::shared_ptr<Event>>& updates,
+                     EventBatch* out) {
+  for (const CommitPlan::ViewCheck& v : plan.views) {
+    auto g = state.GetGuild(v.guild_id);
+    if (!g) continue;  // deleted: GUILD_DELETE
+    std::shared_lock lock(g->mu);
+    const size_t n = v.channels.size();
+    std::vector<const Channel*> now(n, nullptr);  // null: deleted in the batch
+    for (size_t c = 0; c < n; ++c) {
+      auto it = g->channels.find(v.channels[c].id);
+      if (it != g->channels.end()) now[c] = &it->second;
+    }
+    std::vector<FramePtr> created(n), deleted(n);  // one frame per channel
+    for (size_t u = 0; u < v.users.size(); ++u) {
+      auto mit = g->members.find(v.users[u]);
+      if (mit == g->members.end()) continue;  // left: GUILD_DELETE
+      const Member& m = mit->second;
+      const uint64_t base = g->GuildPermissions(m.user_id);
+      for (size_t c = 0; c < n; ++c) {
+        if (now[c] == nullptr) continue;
+        const bool after = MayView(*g, base, m, *now[c]);
+        if (after == v.before[u * n + c]) continue;
+        FramePtr& f = after ? created[c] : deleted[c];
+        if (!f)
+          f = MakeDispatch(after ? "CHANNEL_CREATE" : "CHANNEL_DELETE",
+                           ChannelJsonLocked(*g, after ? *now[c] : v.channels[c]));
+        auto e = std::make_shared<Event>();
+        e->target = Event::Target::kUser;
+        e->guild_id = v.guild_id;
+        e->channel_id = now[c]->id;
+        e->user_id = m.user_id;
+        e->intent = intent::kGuilds;
+        e->frame = f;
+        out->push_back(std::move(e));
+        auto [lo, hi] = updates.equal_range(now[c]->id);
+        for (auto it = lo; it != hi; ++it) it->second->except_users.push_back(m.user_id);
+      }
+    }
+  }
+  for (const auto& [_, e] : updates) {
+    std::sort(e->except_users.begin(), e->except_users.end());
+    e->except_users.erase(std::unique(e->except_users.begin(), e->except_users.end()),
+                          e->except_users.end());
+  }
+}
+
 }  // namespace
 
 CommitPlan PlanEvents(const State& state, const WriteBatch& batch) {
@@ -158,11 +425,13 @@ CommitPlan PlanEvents(const State& state, const WriteBatch& batch) {
         },
         batch[i]);
   }
+  PlanViews(state, batch, &plan);
   return plan;
 }
 
 EventBatch BuildEvents(const State& state, const WriteBatch& batch, const CommitPlan& plan) {
   EventBatch out;
+  std::multimap<Snowflake, std::shared_ptr<Event>> updates;  // CHANNEL_UPDATEs, by channel
   for (size_t i = 0; i < batch.size(); ++i) {
     const CommitPlan::Item& item = plan.items[i];
     std::visit(
@@ -243,6 +512,7 @@ EventBatch BuildEvents(const State& state, const WriteBatch& batch, const Commit
                              intent::kGuilds, ChannelJson(state, m.channel));
               e->channel_id = m.channel.id;
               e->permission = perm::kViewChannel;
+              if (item.existed) updates.emplace(m.channel.id, e);
               out.push_back(std::move(e));
             },
             [&](const mut::DeleteChannel&) {
@@ -323,6 +593,7 @@ EventBatch BuildEvents(const State& state, const WriteBatch& batch, const Commit
         },
         batch[i]);
   }
+  if (!plan.views.empty()) BuildViewEvents(state, plan, updates, &out);
   return out;
 }
 

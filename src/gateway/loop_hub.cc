@@ -325,6 +325,11 @@ void LoopHub::Deliver(const EventBatch& events, uint64_t position, uint64_t jour
           Unsubscribe(s, ev->guild_id);
           if (ev->frame && (s->intents & ev->intent)) Dispatch(s, ev->frame);
         } else if (ev->frame && (!ev->intent || (s->intents & ev->intent))) {
+          // A guild's event for one user (CHANNEL_CREATE / CHANNEL_DELETE
+          // of a channel they gained or lost): only where subscribed.
+          if (ev->guild_id != 0 &&
+              !std::binary_search(s->guilds.begin(), s->guilds.end(), ev->guild_id))
+            continue;
           Dispatch(s, ev->frame);
         }
       }
@@ -349,11 +354,15 @@ void LoopHub::Deliver(const EventBatch& events, uint64_t position, uint64_t jour
       for (Session* s : subs->second) {
         if (ev->intent && !(s->intents & ev->intent)) continue;
         if (!all && !(g->ChannelPermissions(*ch, s->user_id) & ev->permission)) continue;
+        // Their view of the channel changed: a CHANNEL_CREATE or
+        // CHANNEL_DELETE of their own follows instead.
+        if (ev->Excepts(s->user_id)) continue;
         scratch_.push_back(s);
       }
     } else {
       for (Session* s : subs->second) {
         if (ev->intent && !(s->intents & ev->intent)) continue;
+        if (ev->Excepts(s->user_id)) continue;
         scratch_.push_back(s);
       }
     }

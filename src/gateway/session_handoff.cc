@@ -432,6 +432,11 @@ FramePtr LoopHub::FrameFor(const Session& s, const Event& ev, bool* unsure) {
     }
     if (!s.InShard(ev.guild_id) || !ev.frame) return nullptr;
     if (ev.intent && !(s.intents & ev.intent)) return nullptr;
+    // As Deliver: a guild's event for one user (CHANNEL_CREATE /
+    // CHANNEL_DELETE of a channel they gained or lost) only where
+    // subscribed.
+    if (ev.guild_id != 0 && !std::binary_search(s.guilds.begin(), s.guilds.end(), ev.guild_id))
+      return nullptr;
     return ev.frame;
   }
   if (!std::binary_search(s.guilds.begin(), s.guilds.end(), ev.guild_id)) return nullptr;
@@ -440,6 +445,7 @@ FramePtr LoopHub::FrameFor(const Session& s, const Event& ev, bool* unsure) {
     return nullptr;
   }
   if (ev.intent && !(s.intents & ev.intent)) return nullptr;
+  if (ev.Excepts(s.user_id)) return nullptr;  // as Deliver
   if (ev.channel_id != 0 && ev.permission != 0) {
     // As Deliver: fail closed.
     auto g = state().GetGuild(ev.guild_id);
