@@ -70,7 +70,7 @@ void CheckPayload(const gw::ClientPayload& p) {
       break;
     case gw::op::kIdentify: {
       const gw::Identify& id = p.identify;
-      if (id.intents) FUZZ_CHECK((*id.intents & ~gw::intent::kAllDefined) == 0);
+      if (id.intents) FUZZ_CHECK((*id.intents & ~parley::intent::kAllDefined) == 0);
       FUZZ_CHECK(id.shard_id >= 0 && id.shard_id < id.shard_count);
       FUZZ_CHECK(id.shard_count <= gw::kMaxShardCount);
       FUZZ_CHECK(id.large_threshold >= 50 && id.large_threshold <= 250);

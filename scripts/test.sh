@@ -57,6 +57,10 @@ begin format
 scripts/check-format.sh
 begin build
 scripts/build.sh asan
+# Clang's -Wthread-safety over every file (syntax only): guarded state
+# touched without its lock fails here (docs/LOCKS.md).
+begin thread-safety
+scripts/check-thread-safety.sh build/asan
 # A throw-away PostgreSQL 15 primary and streaming replica (loopback only,
 # free ports, in a temp directory; stopped by the EXIT trap): the store
 # suite and the integration tests run on it as well as on SQLite, and must

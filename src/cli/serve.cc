@@ -556,7 +556,8 @@ int RunServe(const ServeConfig& cfg) {
                     "exchange), reminted (another node minted above: again under the lock) or "
                     "locked (under the lock at once, claims being refused lately)",
                     "counter", fmt::format("path=\"{}\"", path),
-                    [store_ptr, field] { return static_cast<double>(store_ptr->stats().*field); });
+                    // (a copy: clang 14 cannot capture a structured binding)
+                    [store_ptr, f = field] { return static_cast<double>(store_ptr->stats().*f); });
   }
   reg.NewCallback(
       "parley_store_replica_lag_bytes",

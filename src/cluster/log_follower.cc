@@ -51,14 +51,14 @@ void LogFollower::Own(CommitPosition position) {
 }
 
 void LogFollower::Offer(LogEntry entry) {
-  std::lock_guard<std::mutex> l(offered_mu_);
+  MutexLock l(&offered_mu_);
   if (offered_.size() < kMaxAhead) offered_.push_back(std::move(entry));
 }
 
 void LogFollower::TakeOffered() {
   std::vector<LogEntry> got;
   {
-    std::lock_guard<std::mutex> l(offered_mu_);
+    MutexLock l(&offered_mu_);
     got.swap(offered_);
   }
   for (LogEntry& e : got) {

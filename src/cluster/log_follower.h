@@ -29,6 +29,7 @@
 
 #include "store/commit_log.h"
 #include "store/commit_queue.h"
+#include "util/mutex.h"
 
 namespace parley::cluster {
 
@@ -116,8 +117,8 @@ class LogFollower : public CommitFollower {
   int64_t last_read_ms_ = 0;    // steady clock, of the last successful ReadLog
   int64_t gap_since_ms_ = 0;    // steady clock; when ahead_ first had a gap (0: none)
 
-  std::mutex offered_mu_;
-  std::vector<LogEntry> offered_;  // guarded by offered_mu_ (at most kMaxAhead)
+  Mutex offered_mu_;
+  std::vector<LogEntry> offered_ GUARDED_BY(offered_mu_);  // (at most kMaxAhead)
   std::atomic<bool> bus_live_{false};
 
   std::atomic<uint64_t> own_commits_{0};

@@ -18,18 +18,18 @@ PresenceSync::~PresenceSync() {
 
 void PresenceSync::Stop() {
   {
-    std::lock_guard l(mu_);
+    MutexLock l(&mu_);
     stopping_ = true;
-    cv_.notify_all();
+    cv_.SignalAll();
   }
   if (thread_.joinable()) thread_.join();
-  std::lock_guard l(bus_mu_);
+  MutexLock l(&bus_mu_);
   bus_ = nullptr;
 }
 
 void PresenceSync::Start(Bus* bus) {
   {
-    std::lock_guard l(bus_mu_);
+    MutexLock l(&bus_mu_);
     bus_ = bus;
   }
   thread_ = std::thread([this] {
@@ -43,7 +43,7 @@ void PresenceSync::LocalChanged(Snowflake user, const std::optional<events::Pres
 }
 
 void PresenceSync::Heard(int node) {
-  std::lock_guard l(mu_);
+  MutexLock l(&mu_);
   last_heard_ms_[node] = SteadyMs();
 }
 
@@ -68,7 +68,7 @@ void PresenceSync::OnPresences(int node, const std::vector<PresenceChange>& chan
 void PresenceSync::OnHeartbeat(int node, const NodeReport& report) {
   bool known = false;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(&mu_);
     known = last_heard_ms_.count(node) > 0;
     last_heard_ms_[node] = SteadyMs();
     reports_[node] = report;
@@ -88,7 +88,7 @@ void PresenceSync::OnSnapshotRequest(int node) {
 
 void PresenceSync::OnLinkChanged(bool up) {
   {
-    std::lock_guard l(mu_);
+    MutexLock l(&mu_);
     link_up_since_ms_ = up ? SteadyMs() : 0;
   }
   if (!up) return;
@@ -111,7 +111,7 @@ void PresenceSync::Emit(const std::vector<std::pair<Snowflake, events::Presence>
 }
 
 bool PresenceSync::NodeAlive(int node) const {
-  std::lock_guard l(mu_);
+  MutexLock l(&mu_);
   const int64_t now = SteadyMs();
   const int64_t ttl = options_.node_ttl.count();
   if (link_up_since_ms_ == 0 || now - link_up_since_ms_ < ttl) return true;
@@ -120,7 +120,7 @@ bool PresenceSync::NodeAlive(int node) const {
 }
 
 std::vector<PresenceSync::NodeView> PresenceSync::Nodes() const {
-  std::lock_guard l(mu_);
+  MutexLock l(&mu_);
   const int64_t now = SteadyMs();
   std::vector<NodeView> out;
   for (const auto& [node, at] : last_heard_ms_) {
@@ -132,7 +132,7 @@ std::vector<PresenceSync::NodeView> PresenceSync::Nodes() const {
 }
 
 int PresenceSync::live_nodes() const {
-  std::lock_guard l(mu_);
+  MutexLock l(&mu_);
   const int64_t now = SteadyMs();
   int n = 0;
   for (const auto& [node, at] : last_heard_ms_) n += now - at <= options_.node_ttl.count();
@@ -140,9 +140,9 @@ int PresenceSync::live_nodes() const {
 }
 
 void PresenceSync::Run() {
-  std::unique_lock l(mu_);
+  mu_.Lock();
   while (!stopping_) {
-    cv_.wait_for(l, options_.heartbeat);
+    cv_.WaitFor(options_.heartbeat);
     if (stopping_) break;
     std::vector<int> gone;
     const int64_t now = SteadyMs();
@@ -158,7 +158,7 @@ void PresenceSync::Run() {
         }
       }
     }
-    l.unlock();
+    mu_.Unlock();
     const NodeReport report = options_.report ? options_.report() : NodeReport{};
     WithBus([&](Bus& bus) { bus.PublishHeartbeat(report); });
     for (int node : gone) {
@@ -167,8 +167,9 @@ void PresenceSync::Run() {
                    options_.node_ttl.count(), changes.size());
       Emit(changes);
     }
-    l.lock();
+    mu_.Lock();
   }
+  mu_.Unlock();
 }
 
 }  // namespace parley::cluster

@@ -15,7 +15,6 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -26,6 +25,7 @@
 #include "events/event_sink.h"
 #include "events/presence.h"
 #include "state/state.h"
+#include "util/mutex.h"
 
 namespace parley::cluster {
 
@@ -81,8 +81,8 @@ class PresenceSync {
   void PublishSnapshot();
   // Runs f(bus) if the bus is still there.
   template <class F>
-  void WithBus(F f) {
-    std::lock_guard l(bus_mu_);
+  void WithBus(F f) EXCLUDES(bus_mu_) {
+    MutexLock l(&bus_mu_);
     if (bus_ != nullptr) f(*bus_);
   }
 
@@ -92,15 +92,15 @@ class PresenceSync {
   const Options options_;
   // Held while publishing (taken after the registry's tell_mu_, before the
   // bus's own queue mutex; docs/LOCKS.md).
-  std::mutex bus_mu_;
-  Bus* bus_ = nullptr;  // guarded by bus_mu_
+  Mutex bus_mu_;
+  Bus* bus_ GUARDED_BY(bus_mu_) = nullptr;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<int, int64_t> last_heard_ms_;  // steady clock, per other node; guarded by mu_
-  std::map<int, NodeReport> reports_;     // per other node, its last heartbeat's; guarded by mu_
-  int64_t link_up_since_ms_ = 0;          // 0: link down; guarded by mu_
-  bool stopping_ = false;                 // guarded by mu_
+  mutable Mutex mu_;
+  CondVar cv_{&mu_};
+  std::map<int, int64_t> last_heard_ms_ GUARDED_BY(mu_);  // steady clock, per other node
+  std::map<int, NodeReport> reports_ GUARDED_BY(mu_);     // per other node, its last heartbeat's
+  int64_t link_up_since_ms_ GUARDED_BY(mu_) = 0;          // 0: link down
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -82,9 +82,9 @@ RedisBus::RedisBus(Options options, Listener* listener)
 RedisBus::~RedisBus() {
   stop_.store(true);
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     stopping_ = true;
-    cv_.notify_all();
+    cv_.SignalAll();
   }
   sender_.join();
   receiver_.join();
@@ -134,13 +134,13 @@ void RedisBus::Enqueue(std::string message) {
     dropped_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (queue_.size() >= options_.max_queue) {
     dropped_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   queue_.push_back(std::move(message));
-  cv_.notify_one();
+  cv_.Signal();
 }
 
 void RedisBus::SendLoop() {
@@ -162,8 +162,8 @@ void RedisBus::SendLoop() {
     send_up_.store(true);
     for (;;) {
       {
-        std::unique_lock<std::mutex> l(mu_);
-        cv_.wait(l, [this] { return stopping_ || !queue_.empty(); });
+        MutexLock l(&mu_);
+        while (!stopping_ && queue_.empty()) cv_.Wait();
         if (stopping_) break;
         batch.assign(std::make_move_iterator(queue_.begin()),
                      std::make_move_iterator(queue_.end()));
@@ -195,7 +195,7 @@ void RedisBus::SendLoop() {
     send_up_.store(false);
     {
       // What waited for this connection is dropped, as the bus promises.
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       dropped_.fetch_add(queue_.size(), std::memory_order_relaxed);
       queue_.clear();
     }

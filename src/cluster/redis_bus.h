@@ -10,7 +10,6 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -18,6 +17,7 @@
 #include <thread>
 
 #include "cluster/bus.h"
+#include "util/mutex.h"
 #include "util/status.h"
 
 namespace parley::cluster {
@@ -64,10 +64,10 @@ class RedisBus : public Bus {
   Listener* const listener_;
   uint64_t incarnation_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::string> queue_;  // guarded by mu_
-  bool stopping_ = false;          // guarded by mu_
+  Mutex mu_;
+  CondVar cv_{&mu_};
+  std::deque<std::string> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> send_up_{false};

@@ -19,20 +19,20 @@ RedisClient::RedisClient(std::string host, int port) : host_(std::move(host)), p
 
 RedisClient::~RedisClient() {
   {
-    std::lock_guard l(mu_);
+    MutexLock l(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   thread_.join();
   FailQueued();
 }
 
 void RedisClient::Run(std::vector<std::string> argv, Callback done) {
   {
-    std::lock_guard l(mu_);
+    MutexLock l(&mu_);
     if (!stopping_ && up_.load(std::memory_order_relaxed)) {
       queue_.push_back({std::move(argv), std::move(done)});
-      cv_.notify_one();
+      cv_.Signal();
       return;
     }
   }
@@ -42,7 +42,7 @@ void RedisClient::Run(std::vector<std::string> argv, Callback done) {
 void RedisClient::FailQueued() {
   std::deque<Command> failed;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(&mu_);
     failed.swap(queue_);
   }
   for (Command& c : failed)
@@ -55,7 +55,7 @@ void RedisClient::Loop() {
   std::vector<Command> batch;
   for (;;) {
     {
-      std::lock_guard l(mu_);
+      MutexLock l(&mu_);
       if (stopping_) return;
     }
     std::string why;
@@ -65,8 +65,15 @@ void RedisClient::Loop() {
       FailQueued();
       if (!warned) spdlog::warn("cluster: cannot reach Redis at {}:{}: {}", host_, port_, why);
       warned = true;
-      std::unique_lock l(mu_);
-      cv_.wait_for(l, backoff, [this] { return stopping_; });
+      {
+        MutexLock l(&mu_);
+        const auto until = std::chrono::steady_clock::now() + backoff;
+        while (!stopping_) {
+          const auto left = until - std::chrono::steady_clock::now();
+          if (left <= std::chrono::steady_clock::duration::zero()) break;
+          cv_.WaitFor(left);
+        }
+      }
       backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
       continue;
     }
@@ -77,8 +84,8 @@ void RedisClient::Loop() {
     up_.store(true);
     for (;;) {
       {
-        std::unique_lock l(mu_);
-        cv_.wait(l, [this] { return stopping_ || !queue_.empty(); });
+        MutexLock l(&mu_);
+        while (!stopping_ && queue_.empty()) cv_.Wait();
         if (stopping_) break;
         batch.assign(std::make_move_iterator(queue_.begin()),
                      std::make_move_iterator(queue_.end()));
@@ -109,7 +116,7 @@ void RedisClient::Loop() {
         // those that had their second chance fail (outside the lock).
         std::vector<Callback> give_up;
         {
-          std::lock_guard l(mu_);
+          MutexLock l(&mu_);
           for (size_t k = batch.size(); k-- > i;) {
             if (batch[k].retried) {
               if (batch[k].done) give_up.push_back(std::move(batch[k].done));

@@ -13,13 +13,14 @@
 #include <hiredis/hiredis.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "util/mutex.h"
 
 namespace parley::cluster {
 
@@ -48,10 +49,10 @@ class RedisClient {
 
   const std::string host_;
   const int port_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Command> queue_;  // guarded by mu_
-  bool stopping_ = false;      // guarded by mu_
+  Mutex mu_;
+  CondVar cv_{&mu_};
+  std::deque<Command> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::atomic<bool> up_{false};
   std::thread thread_;
 };

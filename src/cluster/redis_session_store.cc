@@ -54,11 +54,11 @@ RedisSessionStore::RedisSessionStore(Options options, std::function<bool(int)> a
 RedisSessionStore::~RedisSessionStore() {
   std::multimap<uint64_t, Pending> left;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(&mu_);
     stopping_ = true;
     left.swap(pending_);
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   reaper_.join();
   for (auto& [_, p] : left) p.done(false, false);
 }
@@ -191,10 +191,10 @@ void RedisSessionStore::RequestHandoff(int node, uint64_t session_id, uint64_t s
   Bus* bus = bus_.load();
   if (bus == nullptr) return done(false, false);
   {
-    std::lock_guard l(mu_);
+    MutexLock l(&mu_);
     pending_.emplace(session_id, Pending{node, SteadyMs() + timeout_ms, std::move(done)});
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   bus->PublishHandoff(node, session_id, seq, std::nullopt);
 }
 
@@ -209,7 +209,7 @@ void RedisSessionStore::OnHandoffDone(int from, int to, uint64_t session_id, boo
   if (to != options_.node_id) return;
   std::vector<std::function<void(bool, bool)>> done;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(&mu_);
     auto [b, e] = pending_.equal_range(session_id);
     for (auto it = b; it != e;) {
       if (it->second.node == from) {
@@ -224,9 +224,9 @@ void RedisSessionStore::OnHandoffDone(int from, int to, uint64_t session_id, boo
 }
 
 void RedisSessionStore::Reap() {
-  std::unique_lock l(mu_);
+  mu_.Lock();
   while (!stopping_) {
-    cv_.wait_for(l, std::chrono::milliseconds(50));
+    cv_.WaitFor(std::chrono::milliseconds(50));
     const int64_t now = SteadyMs();
     std::vector<std::function<void(bool, bool)>> late;
     for (auto it = pending_.begin(); it != pending_.end();) {
@@ -238,10 +238,11 @@ void RedisSessionStore::Reap() {
       }
     }
     if (late.empty()) continue;
-    l.unlock();
+    mu_.Unlock();
     for (auto& d : late) d(false, false);
-    l.lock();
+    mu_.Lock();
   }
+  mu_.Unlock();
 }
 
 }  // namespace parley::cluster

@@ -7,7 +7,6 @@
 // on a RedisClient of its own (one connection, one thread).
 #pragma once
 
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -16,6 +15,7 @@
 #include "cluster/bus.h"
 #include "cluster/redis_client.h"
 #include "events/session_store.h"
+#include "util/mutex.h"
 
 namespace parley::cluster {
 
@@ -72,10 +72,10 @@ class RedisSessionStore : public events::SessionStore {
   HandoffHandler handler_;
   RedisClient redis_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::multimap<uint64_t, Pending> pending_;  // by session id; guarded by mu_
-  bool stopping_ = false;                     // guarded by mu_
+  Mutex mu_;
+  CondVar cv_{&mu_};
+  std::multimap<uint64_t, Pending> pending_ GUARDED_BY(mu_);  // by session id
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread reaper_;
 };
 

@@ -45,10 +45,10 @@ std::optional<Presence> PresenceRegistry::ChangeLocked(
 
 void PresenceRegistry::TellLocal(Snowflake user) {
   if (!on_local_change_) return;
-  std::lock_guard told(tell_mu_);
+  MutexLock told(&tell_mu_);
   std::optional<Presence> now;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     if (auto it = users_.find(user); it != users_.end()) now = it->second.presence;
   }
   on_local_change_(user, now);
@@ -59,7 +59,7 @@ std::optional<Presence> PresenceRegistry::SessionStarted(Snowflake user,
   std::optional<Presence> change;
   bool local_changed = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     const std::optional<Presence> before = MergedLocked(user);
     Entry& e = users_[user];
     const bool first = e.sessions++ == 0;
@@ -81,7 +81,7 @@ std::optional<Presence> PresenceRegistry::SessionStarted(Snowflake user,
 std::optional<Presence> PresenceRegistry::SessionEnded(Snowflake user) {
   std::optional<Presence> change;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     auto it = users_.find(user);
     if (it == users_.end()) return std::nullopt;
     if (--it->second.sessions > 0) return std::nullopt;
@@ -96,7 +96,7 @@ std::optional<Presence> PresenceRegistry::SessionEnded(Snowflake user) {
 std::optional<Presence> PresenceRegistry::Update(Snowflake user, const Presence& p) {
   std::optional<Presence> change;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     auto it = users_.find(user);
     if (it == users_.end()) return std::nullopt;  // no live session
     const std::optional<Presence> before = MergedLocked(user);
@@ -110,7 +110,7 @@ std::optional<Presence> PresenceRegistry::Update(Snowflake user, const Presence&
 }
 
 std::optional<Presence> PresenceRegistry::Get(Snowflake user) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   std::optional<Presence> p = MergedLocked(user);
   if (!p || p->status == "invisible") return std::nullopt;
   return p;
@@ -118,7 +118,7 @@ std::optional<Presence> PresenceRegistry::Get(Snowflake user) const {
 
 std::optional<Presence> PresenceRegistry::SetRemote(int node, Snowflake user,
                                                     const std::optional<Presence>& p) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   const std::optional<Presence> before = MergedLocked(user);
   if (p) {
     remote_[user][node] = *p;
@@ -136,7 +136,7 @@ std::vector<std::pair<Snowflake, Presence>> PresenceRegistry::DropNode(int node)
 std::vector<std::pair<Snowflake, Presence>> PresenceRegistry::ReplaceRemote(
     int node, const std::vector<std::pair<Snowflake, Presence>>& all) {
   std::vector<std::pair<Snowflake, Presence>> changes;
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   // Users the node had, and users it has now.
   std::vector<Snowflake> touched;
   for (const auto& [user, nodes] : remote_)
@@ -161,7 +161,7 @@ std::vector<std::pair<Snowflake, Presence>> PresenceRegistry::ReplaceRemote(
 }
 
 std::vector<std::pair<Snowflake, Presence>> PresenceRegistry::LocalSnapshot() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<std::pair<Snowflake, Presence>> out;
   out.reserve(users_.size());
   for (const auto& [user, e] : users_) out.emplace_back(user, e.presence);

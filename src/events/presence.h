@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "util/mutex.h"
 #include "util/snowflake.h"
 
 namespace parley::events {
@@ -76,20 +77,21 @@ class PresenceRegistry {
   };
   // The presence others see of `user` (offline: nullopt), from local_
   // and remote_. REQUIRES: mu_ held.
-  std::optional<Presence> MergedLocked(Snowflake user) const;
+  std::optional<Presence> MergedLocked(Snowflake user) const REQUIRES(mu_);
   // The change in what others see, from `before` to now. REQUIRES: mu_.
-  std::optional<Presence> ChangeLocked(Snowflake user, const std::optional<Presence>& before) const;
+  std::optional<Presence> ChangeLocked(Snowflake user, const std::optional<Presence>& before) const
+      REQUIRES(mu_);
   void TellLocal(Snowflake user);
 
   LocalChange on_local_change_;
   int node_id_ = 0;
   // Held while a local change is read and told (on_local_change_), so that
   // changes are told in the order they were made. Taken before mu_.
-  std::mutex tell_mu_;
-  mutable std::mutex mu_;
-  std::unordered_map<Snowflake, Entry> users_;  // this node's sessions; guarded by mu_
-  // Other nodes' presences: user -> node -> presence. Guarded by mu_.
-  std::unordered_map<Snowflake, std::map<int, Presence>> remote_;
+  Mutex tell_mu_ ACQUIRED_BEFORE(mu_);
+  mutable Mutex mu_;
+  std::unordered_map<Snowflake, Entry> users_ GUARDED_BY(mu_);  // this node's sessions
+  // Other nodes' presences: user -> node -> presence.
+  std::unordered_map<Snowflake, std::map<int, Presence>> remote_ GUARDED_BY(mu_);
 };
 
 // The `d` of PRESENCE_UPDATE for one guild.

@@ -10,6 +10,7 @@
 
 #include "gateway/loop_hub.h"
 #include "metrics/server_metrics.h"
+#include "net/http_request_rules.h"
 #include "net/websocket_frames.h"
 #include "util/clock.h"
 #include "util/time_format.h"
@@ -171,10 +172,8 @@ void Gateway::OnUpgrade(int loop, net::Request&& req, tcp::socket&& socket,
   // --public-url names it): kept until Identify, so at most a name and a
   // port (RFC 1035: 253 + ":65535"); a longer one is not kept (the URL then
   // says localhost), and with --public-url none is.
-  constexpr size_t kMaxHost = 253 + 6;
   const std::string_view host = req[http::field::host];
-  if (c->phase() == Conn::Phase::kOpen && options_.public_url.empty() && !host.empty() &&
-      host.size() <= kMaxHost)
+  if (c->phase() == Conn::Phase::kOpen && options_.public_url.empty() && net::IsUsableHost(host))
     hub.SetHost(c.get(), std::string(host));
 }
 
@@ -206,10 +205,10 @@ void Gateway::Publish(EventBatch events) {
   // not rebuild (events/session_store.h).
   // journal_mu_ keeps the appends in index order (the journal refuses an
   // index below its last).
-  std::lock_guard order(journal_mu_);
+  MutexLock order(&journal_mu_);
   events::JournalEntry entry;
   {
-    std::lock_guard l(stream_mu_);
+    MutexLock l(&stream_mu_);
     entry.index = ++journal_next_;
     entry.after_position = published_position_;
     entry.after_batches = published_batches_;
@@ -222,7 +221,7 @@ void Gateway::Publish(EventBatch events) {
 }
 
 void Gateway::JournalStored(uint64_t index, bool ok) {
-  std::lock_guard l(stream_mu_);
+  MutexLock l(&stream_mu_);
   for (Journaled& j : journal_queue_) {
     if (j.index != index) continue;
     j.stored = ok;
@@ -284,7 +283,7 @@ void Gateway::PublishCommitted(EventBatch events, uint64_t position) {
     return PostToLoops(std::make_shared<const EventBatch>(std::move(events)), 0, 0);
   }
   auto shared = std::make_shared<const EventBatch>(std::move(events));
-  std::lock_guard l(stream_mu_);
+  MutexLock l(&stream_mu_);
   // (Empty batches are never handed to the loops: a journal entry's
   // position is the last one they were handed.)
   if (!shared->empty()) {
@@ -332,7 +331,7 @@ bool Gateway::ForEachRecent(uint64_t after, uint32_t after_batches, uint64_t upt
                             const std::function<void(uint64_t, const EventBatch&)>& fn) const {
   std::vector<std::pair<uint64_t, std::shared_ptr<const EventBatch>>> picked;
   {
-    std::lock_guard l(stream_mu_);
+    MutexLock l(&stream_mu_);
     // `after`'s batches must be held unless none of it was sent (the
     // position the node started at, say).
     if (after < recent_floor_ || (after == recent_floor_ && after_batches > 0)) return false;
@@ -351,7 +350,7 @@ bool Gateway::ForEachRecent(uint64_t after, uint32_t after_batches, uint64_t upt
 }
 
 void Gateway::SetStartPosition(uint64_t position) {
-  std::lock_guard l(stream_mu_);
+  MutexLock l(&stream_mu_);
   published_position_ = position;
   recent_floor_ = position;
   for (auto& h : hubs_) h->set_start_position(position);
@@ -362,7 +361,7 @@ bool Gateway::VisibilityChangedAfter(const std::vector<Snowflake>& guilds, Snowf
   auto after = [&](const StreamPoint& p) {
     return p.position > position || (p.position == position && p.batch > batches);
   };
-  std::lock_guard l(stream_mu_);
+  MutexLock l(&stream_mu_);
   if (auto it = user_visibility_.find(user_id); it != user_visibility_.end() && after(it->second))
     return true;
   for (Snowflake g : guilds)
@@ -403,8 +402,12 @@ std::string Gateway::Url(std::string_view host_header) const {
     if (u.starts_with("http://")) return "ws://" + std::string(u.substr(7));
     return std::string(u);
   }
-  if (host_header.empty()) host_header = "localhost";
-  return "ws://" + std::string(host_header);
+  // The Host is echoed into JSON: only a plain name and port (else the
+  // fuzzer's non-UTF-8 Host made /gateway's body invalid JSON).
+  if (!net::IsUsableHost(host_header)) host_header = "localhost";
+  std::string url = "ws://";
+  url.append(host_header);
+  return url;
 }
 
 namespace {
@@ -450,7 +453,7 @@ SessionStartLimit Gateway::LocalStartLimit(Snowflake user_id, bool bot) {
   const int limit = bot ? options_.identify_limit : options_.user_identify_limit;
   out.total = limit > 0 ? limit : 1000000;
   int64_t now = NowMs();
-  std::lock_guard lock(identify_mu_);
+  MutexLock lock(&identify_mu_);
   auto it = identifies_.find(user_id);
   if (it == identifies_.end() || now - it->second.window_start_ms >= kDayMs) {
     out.remaining = out.total;
@@ -465,7 +468,7 @@ SessionStartLimit Gateway::LocalStartLimit(Snowflake user_id, bool bot) {
 bool Gateway::TakeLocalIdentify(Snowflake user_id, bool bot) {
   int64_t now = NowMs();
   const int limit = bot ? options_.identify_limit : options_.user_identify_limit;
-  std::lock_guard lock(identify_mu_);
+  MutexLock lock(&identify_mu_);
   IdentifyBudget& b = identifies_[user_id];
   if (now - b.window_start_ms >= kDayMs) {
     b.window_start_ms = now;
@@ -477,13 +480,13 @@ bool Gateway::TakeLocalIdentify(Snowflake user_id, bool bot) {
 }
 
 void Gateway::CountShardSession(int shard_id, int shard_count, int delta) {
-  std::lock_guard lock(shard_mu_);
+  MutexLock lock(&shard_mu_);
   auto key = std::make_pair(shard_id, shard_count);
   if ((shard_sessions_[key] += delta) <= 0) shard_sessions_.erase(key);
 }
 
 std::vector<std::pair<std::string, double>> Gateway::ShardSessions() const {
-  std::lock_guard lock(shard_mu_);
+  MutexLock lock(&shard_mu_);
   std::vector<std::pair<std::string, double>> out;
   for (const auto& [key, n] : shard_sessions_)
     out.emplace_back(fmt::format("shard=\"{}\",shards=\"{}\"", key.first, key.second),

@@ -28,6 +28,7 @@
 #include "net/event_loops.h"
 #include "net/http_server.h"
 #include "state/state.h"
+#include "util/mutex.h"
 
 namespace parley::gateway {
 
@@ -223,29 +224,29 @@ class Gateway final : public events::EventSink, public events::GatewayView {
     uint64_t position = 0;
     uint32_t batch = 0;
   };
-  void NoteVisibility(const EventBatch& events, StreamPoint at);
-  std::mutex journal_mu_;  // held while appending to the journal, around stream_mu_
-  mutable std::mutex stream_mu_;
+  void NoteVisibility(const EventBatch& events, StreamPoint at) REQUIRES(stream_mu_);
+  Mutex journal_mu_ ACQUIRED_BEFORE(stream_mu_);  // held while appending to the journal
+  mutable Mutex stream_mu_;
   // The last log batch handed on (the position and how many non-empty
   // batches of it): where a journal entry made now falls.
-  uint64_t published_position_ = 0;      // guarded by stream_mu_
-  uint32_t published_batches_ = 0;       // guarded by stream_mu_
-  uint64_t journal_next_ = 0;            // guarded by stream_mu_
-  std::deque<Journaled> journal_queue_;  // not yet handed to the loops; guarded by stream_mu_
-  std::deque<Recent> recent_;            // the recent log; guarded by stream_mu_
-  size_t recent_bytes_ = 0;              // guarded by stream_mu_
-  uint64_t recent_floor_ = 0;            // positions <= this are not held; guarded by stream_mu_
-  std::unordered_map<Snowflake, StreamPoint> guild_visibility_;  // guarded by stream_mu_
-  std::unordered_map<Snowflake, StreamPoint> user_visibility_;   // guarded by stream_mu_
+  uint64_t published_position_ GUARDED_BY(stream_mu_) = 0;
+  uint32_t published_batches_ GUARDED_BY(stream_mu_) = 0;
+  uint64_t journal_next_ GUARDED_BY(stream_mu_) = 0;
+  std::deque<Journaled> journal_queue_ GUARDED_BY(stream_mu_);  // not yet handed to the loops
+  std::deque<Recent> recent_ GUARDED_BY(stream_mu_);            // the recent log
+  size_t recent_bytes_ GUARDED_BY(stream_mu_) = 0;
+  uint64_t recent_floor_ GUARDED_BY(stream_mu_) = 0;  // positions <= this are not held
+  std::unordered_map<Snowflake, StreamPoint> guild_visibility_ GUARDED_BY(stream_mu_);
+  std::unordered_map<Snowflake, StreamPoint> user_visibility_ GUARDED_BY(stream_mu_);
 
   struct IdentifyBudget {
     int64_t window_start_ms = 0;
     int used = 0;
   };
-  mutable std::mutex shard_mu_;  // identify and session end only
-  std::map<std::pair<int, int>, int64_t> shard_sessions_;
-  std::mutex identify_mu_;
-  std::unordered_map<Snowflake, IdentifyBudget> identifies_;
+  mutable Mutex shard_mu_;  // identify and session end only
+  std::map<std::pair<int, int>, int64_t> shard_sessions_ GUARDED_BY(shard_mu_);
+  Mutex identify_mu_;
+  std::unordered_map<Snowflake, IdentifyBudget> identifies_ GUARDED_BY(identify_mu_);
 };
 
 }  // namespace parley::gateway

@@ -107,14 +107,14 @@ Registry::Family& Registry::FamilyOf(std::string_view name, std::string_view hel
 }
 
 Counter& Registry::NewCounter(std::string_view name, std::string_view help, std::string labels) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   counters_.push_back(std::make_unique<Counter>());
   FamilyOf(name, help, "counter").series.push_back({std::move(labels), counters_.back().get()});
   return *counters_.back();
 }
 
 Gauge& Registry::NewGauge(std::string_view name, std::string_view help, std::string labels) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   gauges_.push_back(std::make_unique<Gauge>());
   Series s;
   s.labels = std::move(labels);
@@ -125,7 +125,7 @@ Gauge& Registry::NewGauge(std::string_view name, std::string_view help, std::str
 
 Histogram& Registry::NewHistogram(std::string_view name, std::string_view help,
                                   std::vector<double> bounds, std::string labels) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   histograms_.push_back(std::make_unique<Histogram>(std::move(bounds)));
   Series s;
   s.labels = std::move(labels);
@@ -136,7 +136,7 @@ Histogram& Registry::NewHistogram(std::string_view name, std::string_view help,
 
 void Registry::NewCallback(std::string_view name, std::string_view help, std::string_view type,
                            std::string labels, std::function<double()> value) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   Series s;
   s.labels = std::move(labels);
   s.callback = std::move(value);
@@ -145,7 +145,7 @@ void Registry::NewCallback(std::string_view name, std::string_view help, std::st
 
 void Registry::NewCallbackFamily(std::string_view name, std::string_view help,
                                  std::string_view type, std::function<SeriesList()> list) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   Series s;
   s.list = std::move(list);
   FamilyOf(name, help, type).series.push_back(std::move(s));
@@ -164,7 +164,7 @@ std::string Braced(const std::string& labels, std::string_view extra = {}) {
 }  // namespace
 
 std::string Registry::Expose() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   std::string out;
   out.reserve(16 * 1024);
   for (const auto& f : families_) {

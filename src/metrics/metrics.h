@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/mutex.h"
+
 namespace parley::metrics {
 
 inline constexpr int kSlots = 16;
@@ -112,13 +114,14 @@ class Registry {
     std::string name, help, type;
     std::vector<Series> series;
   };
-  Family& FamilyOf(std::string_view name, std::string_view help, std::string_view type);
+  Family& FamilyOf(std::string_view name, std::string_view help, std::string_view type)
+      REQUIRES(mu_);
 
-  mutable std::mutex mu_;  // creation and scrape only
-  std::vector<std::unique_ptr<Family>> families_;
-  std::vector<std::unique_ptr<Counter>> counters_;
-  std::vector<std::unique_ptr<Gauge>> gauges_;
-  std::vector<std::unique_ptr<Histogram>> histograms_;
+  mutable Mutex mu_;  // creation and scrape only
+  std::vector<std::unique_ptr<Family>> families_ GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Counter>> counters_ GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Gauge>> gauges_ GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Histogram>> histograms_ GUARDED_BY(mu_);
 };
 
 // Formats a double as Prometheus does (integers without a fraction, +Inf).

@@ -31,7 +31,7 @@ void EventLoops::Post(int i, std::function<void()> fn) {
   Loop* l = loops_[i].get();
   bool schedule;
   {
-    std::lock_guard lock(l->mu);
+    MutexLock lock(&l->mu);
     l->inbox.push_back(std::move(fn));
     schedule = !l->drain_scheduled;
     l->drain_scheduled = true;
@@ -42,7 +42,7 @@ void EventLoops::Post(int i, std::function<void()> fn) {
 void EventLoops::Drain(Loop* l) {
   std::vector<std::function<void()>> items;
   {
-    std::lock_guard lock(l->mu);
+    MutexLock lock(&l->mu);
     items.swap(l->inbox);
     l->drain_scheduled = false;
   }

@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "util/mutex.h"
+
 namespace parley::net {
 
 class EventLoops {
@@ -45,9 +47,9 @@ class EventLoops {
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
     std::thread thread;
     // Cross-thread mailbox (see Post).
-    std::mutex mu;
-    std::vector<std::function<void()>> inbox;
-    bool drain_scheduled = false;
+    Mutex mu;
+    std::vector<std::function<void()>> inbox GUARDED_BY(mu);
+    bool drain_scheduled GUARDED_BY(mu) = false;
   };
   static void Drain(Loop* l);
   std::vector<std::unique_ptr<Loop>> loops_;

@@ -36,6 +36,17 @@ std::optional<Refusal> FramingRefusal(const http::request_header<>& req) {
   return std::nullopt;
 }
 
+bool IsUsableHost(std::string_view host) {
+  constexpr size_t kMaxHost = 253 + 6;
+  if (host.empty() || host.size() > kMaxHost) return false;
+  for (char c : host) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '.' || c == '_' || c == ':' || c == '[' || c == ']';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 void NormalizeAbsoluteTarget(http::request<http::string_body>* req) {
   std::string_view t = req->target();
   if (t.empty() || t.front() == '/' || t == "*") return;

@@ -29,4 +29,10 @@ std::optional<Refusal> FramingRefusal(const http::request_header<>& req);
 // left for routing to answer 404.
 void NormalizeAbsoluteTarget(http::request<http::string_body>* req);
 
+// A Host header fit to be echoed into a URL (the gateway's): a name or
+// address and an optional port, at most 253 + ":65535" bytes, of letters,
+// digits and "-._:[]" only (RFC 1035 names, IPv6 literals in brackets).
+// Anything else (a 15 KB header, bytes that are not ASCII) is not used.
+bool IsUsableHost(std::string_view host);
+
 }  // namespace parley::net

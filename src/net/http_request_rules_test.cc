@@ -44,5 +44,16 @@ TEST(HttpRequestRulesTest, AbsoluteFormBecomesOriginForm) {
   EXPECT_EQ(Normalized("not a uri"), "not a uri");  // routing answers 404
 }
 
+TEST(HttpRequestRulesTest, UsableHostsAreNamesAndPortsOnly) {
+  EXPECT_TRUE(IsUsableHost("127.0.0.1:8080"));
+  EXPECT_TRUE(IsUsableHost("chat.example.org"));
+  EXPECT_TRUE(IsUsableHost("[::1]:8080"));
+  EXPECT_FALSE(IsUsableHost(""));
+  EXPECT_FALSE(IsUsableHost("\xED\xA0\x80"));  // not ASCII (found by fuzz_http_request)
+  EXPECT_FALSE(IsUsableHost("a\"b"));
+  EXPECT_FALSE(IsUsableHost("a b"));
+  EXPECT_FALSE(IsUsableHost(std::string(300, 'a')));
+}
+
 }  // namespace
 }  // namespace parley::net

@@ -95,6 +95,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
  private:
   void DoRead() {
+    head_request_ = false;
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_->options_.header_limit));
     parser_->body_limit(server_->options_.body_limit);
@@ -123,6 +124,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void OnHeader(beast::error_code ec) {
     if (ec) return OnRead(ec);
+    head_request_ = parser_->get().method() == http::verb::head;
     if (auto refusal = FramingRefusal(parser_->get()))
       return ReplyError(refusal->status, refusal->body);
     if (parser_->is_done()) return OnRead(ec);
@@ -237,7 +239,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       head_.append("\r\n");
     }
     head_.append("\r\n");
-    std::array<asio::const_buffer, 2> bufs{asio::buffer(head_), asio::buffer(res_.body())};
+    // A reply to HEAD has the GET's Content-Length and no body (RFC 9110
+    // 9.3.2); else the body is read as the start of the next reply
+    // (found by fuzz_http_request).
+    std::array<asio::const_buffer, 2> bufs{
+        asio::buffer(head_), head_request_ ? asio::const_buffer() : asio::buffer(res_.body())};
     SetDeadline(server_->options_.write_timeout);
     asio::async_write(socket_, bufs, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->OnWrite(ec);
@@ -307,6 +313,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   uint32_t address_slot_;     // in options_.per_address (kUncounted once released)
   uint32_t requests_ = 0;
   size_t lingered_ = 0;
+  bool head_request_ = false;  // the request being answered is a HEAD
   bool busy_ = false;
   bool writing_ = false;
   bool finished_ = false;

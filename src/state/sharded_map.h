@@ -5,10 +5,10 @@
 
 #include <array>
 #include <functional>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <unordered_map>
+
+#include "util/mutex.h"
 
 namespace parley {
 
@@ -17,37 +17,37 @@ class ShardedMap {
  public:
   std::optional<V> Get(const K& k) const {
     const Shard& s = ShardFor(k);
-    std::shared_lock lock(s.mu);
+    ReaderLock lock(&s.mu);
     auto it = s.map.find(k);
     if (it == s.map.end()) return std::nullopt;
     return it->second;
   }
   bool Contains(const K& k) const {
     const Shard& s = ShardFor(k);
-    std::shared_lock lock(s.mu);
+    ReaderLock lock(&s.mu);
     return s.map.count(k) != 0;
   }
   void Put(const K& k, V v) {
     Shard& s = ShardFor(k);
-    std::unique_lock lock(s.mu);
+    WriterLock lock(&s.mu);
     s.map.insert_or_assign(k, std::move(v));
   }
   // Inserts only if absent; returns whether it inserted.
   bool PutIfAbsent(const K& k, V v) {
     Shard& s = ShardFor(k);
-    std::unique_lock lock(s.mu);
+    WriterLock lock(&s.mu);
     return s.map.try_emplace(k, std::move(v)).second;
   }
   bool Erase(const K& k) {
     Shard& s = ShardFor(k);
-    std::unique_lock lock(s.mu);
+    WriterLock lock(&s.mu);
     return s.map.erase(k) != 0;
   }
   // Runs f(V&) under the shard's write lock, creating V{} if absent.
   template <class F>
   void Update(const K& k, F&& f) {
     Shard& s = ShardFor(k);
-    std::unique_lock lock(s.mu);
+    WriterLock lock(&s.mu);
     f(s.map[k]);
   }
   // Runs f(const V&) under the shard's read lock if the key exists; returns
@@ -55,7 +55,7 @@ class ShardedMap {
   template <class F>
   bool Read(const K& k, F&& f) const {
     const Shard& s = ShardFor(k);
-    std::shared_lock lock(s.mu);
+    ReaderLock lock(&s.mu);
     auto it = s.map.find(k);
     if (it == s.map.end()) return false;
     f(it->second);
@@ -65,7 +65,7 @@ class ShardedMap {
   template <class F>
   void ForEach(F&& f) const {
     for (const Shard& s : shards_) {
-      std::shared_lock lock(s.mu);
+      ReaderLock lock(&s.mu);
       for (const auto& [k, v] : s.map) f(k, v);
     }
   }
@@ -73,14 +73,14 @@ class ShardedMap {
   template <class F>
   void EraseIf(F&& pred) {
     for (Shard& s : shards_) {
-      std::unique_lock lock(s.mu);
+      WriterLock lock(&s.mu);
       std::erase_if(s.map, [&](const auto& kv) { return pred(kv.first, kv.second); });
     }
   }
   size_t Size() const {
     size_t n = 0;
     for (const Shard& s : shards_) {
-      std::shared_lock lock(s.mu);
+      ReaderLock lock(&s.mu);
       n += s.map.size();
     }
     return n;
@@ -88,8 +88,8 @@ class ShardedMap {
 
  private:
   struct alignas(64) Shard {
-    mutable std::shared_mutex mu;
-    std::unordered_map<K, V, Hash> map;
+    mutable SharedMutex mu;
+    std::unordered_map<K, V, Hash> map GUARDED_BY(mu);
   };
   Shard& ShardFor(const K& k) { return shards_[Mix(Hash{}(k)) % kShards]; }
   const Shard& ShardFor(const K& k) const { return shards_[Mix(Hash{}(k)) % kShards]; }

@@ -14,12 +14,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "util/mutex.h"
 
 namespace parley {
 
@@ -42,6 +43,13 @@ struct CommitQueue::Impl {
 
   // The writer thread's loop; returns once stopping and the queue is empty.
   void Run();
+  // Waits until there is work or the queue is stopping; with a follower,
+  // at most idle_interval (or until Nudge): false then, time for its Idle().
+  bool WaitForWork() REQUIRES(mu);
+  // Moves the next group off the queue into `work`: a builder alone, Syncs
+  // in a row together, else plain batches up to the next builder or Sync.
+  // REQUIRES: the queue is not empty.
+  void TakeWork(std::vector<Item>* work) REQUIRES(mu);
   // Commits `work` (plain batches) as one group, falling back to one commit
   // per batch if the group fails.
   void CommitGroup(std::vector<Item>& work, std::vector<const WriteBatch*>& ptrs);
@@ -67,11 +75,11 @@ struct CommitQueue::Impl {
   SnowflakeGenerator* const ids;
   const std::chrono::milliseconds idle_interval;
 
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<Item> queue;  // guarded by mu
-  bool stopping = false;   // guarded by mu
-  bool nudged = false;     // guarded by mu
+  Mutex mu;
+  CondVar cv{&mu};
+  std::deque<Item> queue GUARDED_BY(mu);
+  bool stopping GUARDED_BY(mu) = false;
+  bool nudged GUARDED_BY(mu) = false;
 
   std::atomic<uint64_t> commits{0};
   std::atomic<uint64_t> batches{0};
@@ -79,9 +87,51 @@ struct CommitQueue::Impl {
   std::atomic<size_t> depth{0};             // == queue.size(), readable without mu
   std::atomic<CommitPosition> position{0};  // written by the writer thread only
 
-  std::mutex join_mu;  // serializes concurrent Stop() calls around join()
+  Mutex join_mu;  // serializes concurrent Stop() calls around join()
   std::thread writer;
 };
+
+bool CommitQueue::Impl::WaitForWork() {
+  if (follower == nullptr) {
+    while (!stopping && queue.empty()) cv.Wait();
+    return true;
+  }
+  const auto until = std::chrono::steady_clock::now() + idle_interval;
+  while (!stopping && queue.empty() && !nudged) {
+    const auto left = until - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) break;
+    cv.WaitFor(left);
+  }
+  if (queue.empty() && !stopping) {
+    nudged = false;
+    return false;
+  }
+  return true;
+}
+
+void CommitQueue::Impl::TakeWork(std::vector<Item>* work) {
+  // A builder is taken alone, and Syncs in a row together (one catch-up
+  // that begins after all of them were asked serves them all: a storm of
+  // resumes asks thousands at once); plain batches are taken up to the next
+  // builder or Sync, so that every builder sees the State left by all that
+  // was submitted before it.
+  if (queue.front().build) {
+    work->push_back(std::move(queue.front()));
+    queue.pop_front();
+  } else if (queue.front().sync) {
+    while (!queue.empty() && queue.front().sync) {
+      work->push_back(std::move(queue.front()));
+      queue.pop_front();
+    }
+  } else {
+    while (!queue.empty() && work->size() < max_batches && !queue.front().build &&
+           !queue.front().sync) {
+      work->push_back(std::move(queue.front()));
+      queue.pop_front();
+    }
+  }
+  depth.store(queue.size(), std::memory_order_relaxed);
+}
 
 void CommitQueue::Impl::Run() {
   std::vector<Item> work;
@@ -91,40 +141,18 @@ void CommitQueue::Impl::Run() {
   for (;;) {
     work.clear();
     ptrs.clear();
+    bool idle = false;
     {
-      std::unique_lock<std::mutex> l(mu);
-      if (follower == nullptr) {
-        cv.wait(l, [this] { return stopping || !queue.empty(); });
-      } else if (!cv.wait_for(l, idle_interval,
-                              [this] { return stopping || !queue.empty() || nudged; }) ||
-                 (queue.empty() && !stopping)) {
-        nudged = false;
-        l.unlock();
-        follower->Idle();
-        continue;
+      MutexLock l(&mu);
+      idle = !WaitForWork();
+      if (!idle) {
+        if (queue.empty()) return;  // stopping, and everything is drained
+        TakeWork(&work);
       }
-      if (queue.empty()) return;  // stopping, and everything is drained
-      // A builder is taken alone, and Syncs in a row together (one
-      // catch-up that begins after all of them were asked serves them all:
-      // a storm of resumes asks thousands at once); plain batches are taken
-      // up to the next builder or Sync, so that every builder sees the
-      // State left by all that was submitted before it.
-      if (queue.front().build) {
-        work.push_back(std::move(queue.front()));
-        queue.pop_front();
-      } else if (queue.front().sync) {
-        while (!queue.empty() && queue.front().sync) {
-          work.push_back(std::move(queue.front()));
-          queue.pop_front();
-        }
-      } else {
-        while (!queue.empty() && work.size() < max_batches && !queue.front().build &&
-               !queue.front().sync) {
-          work.push_back(std::move(queue.front()));
-          queue.pop_front();
-        }
-      }
-      depth.store(queue.size(), std::memory_order_relaxed);
+    }
+    if (idle) {
+      follower->Idle();
+      continue;
     }
     // Callbacks run below, outside the lock, on this thread.
     if (work[0].sync) {
@@ -248,11 +276,11 @@ CommitQueue::~CommitQueue() {
 
 void CommitQueue::SubmitBuilder(Builder build, Callback done) {
   {
-    std::lock_guard<std::mutex> l(impl_->mu);
+    MutexLock l(&impl_->mu);
     if (!impl_->stopping) {
       impl_->queue.push_back(Impl::Item{WriteBatch{}, std::move(done), std::move(build)});
       impl_->depth.store(impl_->queue.size(), std::memory_order_relaxed);
-      impl_->cv.notify_one();
+      impl_->cv.Signal();
       return;
     }
   }
@@ -261,13 +289,13 @@ void CommitQueue::SubmitBuilder(Builder build, Callback done) {
 
 void CommitQueue::Sync(std::function<void(Status)> done) {
   {
-    std::lock_guard<std::mutex> l(impl_->mu);
+    MutexLock l(&impl_->mu);
     if (!impl_->stopping) {
       Impl::Item item;
       item.sync = std::move(done);
       impl_->queue.push_back(std::move(item));
       impl_->depth.store(impl_->queue.size(), std::memory_order_relaxed);
-      impl_->cv.notify_one();
+      impl_->cv.Signal();
       return;
     }
   }
@@ -275,9 +303,9 @@ void CommitQueue::Sync(std::function<void(Status)> done) {
 }
 
 void CommitQueue::Nudge() {
-  std::lock_guard<std::mutex> l(impl_->mu);
+  MutexLock l(&impl_->mu);
   impl_->nudged = true;
-  impl_->cv.notify_one();
+  impl_->cv.Signal();
 }
 
 void CommitQueue::Submit(WriteBatch batch, Callback done) {
@@ -286,13 +314,13 @@ void CommitQueue::Submit(WriteBatch batch, Callback done) {
 
 void CommitQueue::Submit(WriteBatch batch, Callback done, Prepare prepare) {
   {
-    std::lock_guard<std::mutex> l(impl_->mu);
+    MutexLock l(&impl_->mu);
     if (!impl_->stopping) {
       impl_->queue.push_back(
           Impl::Item{std::move(batch), std::move(done), nullptr, std::move(prepare)});
       impl_->depth.store(impl_->queue.size(), std::memory_order_relaxed);
       // Notify under the lock: Stop() may otherwise destroy cv in between.
-      impl_->cv.notify_one();
+      impl_->cv.Signal();
       return;
     }
   }
@@ -304,11 +332,11 @@ void CommitQueue::Submit(WriteBatch batch, Callback done, Prepare prepare) {
 // draining, and a later Stop()/destructor from another thread joins it.
 void CommitQueue::Stop() {
   {
-    std::lock_guard<std::mutex> l(impl_->mu);
+    MutexLock l(&impl_->mu);
     impl_->stopping = true;
-    impl_->cv.notify_all();
+    impl_->cv.SignalAll();
   }
-  std::lock_guard<std::mutex> j(impl_->join_mu);
+  MutexLock j(&impl_->join_mu);
   if (impl_->writer.joinable() && impl_->writer.get_id() != std::this_thread::get_id()) {
     impl_->writer.join();
   }

@@ -11,6 +11,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "util/mutex.h"
 #include "util/status.h"
 
 namespace parley {
@@ -32,7 +33,7 @@ class PerThread {
       *out = cache.value;
       return Status::OK();
     }
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     // A thread id is reused only after its thread has ended, so the T
     // found here is never in use by another thread.
     std::unique_ptr<T>& slot = values_[std::this_thread::get_id()];
@@ -50,7 +51,7 @@ class PerThread {
 
   // Destroys every T. REQUIRES: no thread uses one (or calls Get) now.
   void Clear() {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     values_.clear();
   }
 
@@ -71,8 +72,8 @@ class PerThread {
   }
 
   const uint64_t uid_;
-  std::mutex mu_;
-  std::unordered_map<std::thread::id, std::unique_ptr<T>> values_;  // guarded by mu_
+  Mutex mu_;
+  std::unordered_map<std::thread::id, std::unique_ptr<T>> values_ GUARDED_BY(mu_);
 };
 
 }  // namespace parley

@@ -1498,7 +1498,7 @@ bool PostgresStore::LsnFor(CommitPosition position, uint64_t* lsn) const {
     *lsn = base_lsn_;
     return true;
   }
-  std::lock_guard<std::mutex> l(lsn_mu_);
+  MutexLock l(&lsn_mu_);
   // The first recorded commit at or after `position` ends after it.
   auto it = std::lower_bound(
       commit_lsns_.begin(), commit_lsns_.end(), position,
@@ -1512,7 +1512,7 @@ bool PostgresStore::LsnFor(CommitPosition position, uint64_t* lsn) const {
 
 void PostgresStore::NoteCommitLsn(CommitPosition position, uint64_t lsn) {
   constexpr size_t kKept = 4096;
-  std::lock_guard<std::mutex> l(lsn_mu_);
+  MutexLock l(&lsn_mu_);
   commit_lsns_.emplace_back(position, lsn);
   if (commit_lsns_.size() > kKept) commit_lsns_.pop_front();
 }

@@ -76,6 +76,7 @@
 #include "store/commit_log.h"
 #include "store/per_thread.h"
 #include "store/store.h"
+#include "util/mutex.h"
 
 namespace parley {
 
@@ -244,9 +245,9 @@ class PostgresStore : public StoreBackend, public CommitLog {
     size_t next = 0;
   };
   PerThread<ReplicaSet> replica_readers_;
-  mutable std::mutex lsn_mu_;
+  mutable Mutex lsn_mu_;
   // (position, WAL end) of this process's last commits, oldest first.
-  std::deque<std::pair<CommitPosition, uint64_t>> commit_lsns_;  // guarded by lsn_mu_
+  std::deque<std::pair<CommitPosition, uint64_t>> commit_lsns_ GUARDED_BY(lsn_mu_);
   // At Open: the commit head and the WAL end (every commit up to
   // base_position_ ends before base_lsn_).
   CommitPosition base_position_ = 0;

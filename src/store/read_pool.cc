@@ -26,10 +26,10 @@ ReadPool::~ReadPool() {
 }
 
 bool ReadPool::Submit(Read read) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (stopping_ || queue_.size() >= max_queued_) return false;
   queue_.push_back(std::move(read));
-  cv_.notify_one();
+  cv_.Signal();
   return true;
 }
 
@@ -37,8 +37,8 @@ void ReadPool::Run() {
   for (;;) {
     Read read;
     {
-      std::unique_lock<std::mutex> l(mu_);
-      cv_.wait(l, [this] { return stopping_ || !queue_.empty(); });
+      MutexLock l(&mu_);
+      while (!stopping_ && queue_.empty()) cv_.Wait();
       if (queue_.empty()) return;  // stopping, and everything is done
       read = std::move(queue_.front());
       queue_.pop_front();
@@ -55,9 +55,9 @@ void ReadPool::Run() {
 
 void ReadPool::Stop() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     stopping_ = true;
-    cv_.notify_all();
+    cv_.SignalAll();
   }
   for (std::thread& t : threads_) {
     if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
@@ -65,7 +65,7 @@ void ReadPool::Stop() {
 }
 
 size_t ReadPool::queued() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return queue_.size();
 }
 

@@ -5,7 +5,6 @@
 // connection's own loop by net::Responder).
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "store/store.h"
+#include "util/mutex.h"
 
 namespace parley {
 
@@ -48,10 +48,10 @@ class ReadPool {
 
   StoreBackend* const store_;
   const size_t max_queued_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Read> queue_;  // guarded by mu_
-  bool stopping_ = false;   // guarded by mu_
+  mutable Mutex mu_;
+  CondVar cv_{&mu_};
+  std::deque<Read> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };
 

@@ -435,3 +435,21 @@ test('--max-connections: past the cap a new connection gets 503 with Discord\'s 
     await capped.stop();
   }
 });
+
+test('HEAD gets headers and no body, so a pipelined request after it is read right; a Host that is not a plain name is not echoed into /gateway (both found by fuzz_http_request)', async () => {
+  const r = await rawExchange(srv.port,
+    `HEAD /api/v10/gateway HTTP/1.1\r\nHost: ${host()}\r\n\r\nGET /api/v10/gateway HTTP/1.1\r\nHost: ${host()}\r\nConnection: close\r\n\r\n`,
+    { timeoutMs: 10_000, idleMs: 2000 });
+  const text = r.data.toString('latin1');
+  const codes = statusCodes(r.data);
+  assert.equal(codes.length, 2, `two replies: ${text}`);
+  const second = text.slice(text.indexOf('HTTP/1.1', 1));
+  assert.match(second, /^HTTP\/1\.1 200 /, `the GET's reply starts where the HEAD's headers end: ${text}`);
+  assert.match(second, /\{"url":"ws:\/\//);
+  const bad = await rawExchange(srv.port,
+    [Buffer.from('GET /api/v10/gateway HTTP/1.1\r\nHost: '), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('\r\nConnection: close\r\n\r\n')],
+    { timeoutMs: 10_000, idleMs: 2000 });
+  const body = bad.data.toString('utf8');
+  const json = JSON.parse(body.slice(body.indexOf('\r\n\r\n') + 4));
+  assert.equal(json.url, 'ws://localhost');
+});
