@@ -78,7 +78,6 @@
 #include <limits>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -589,7 +588,7 @@ bool FixtureIntact(parley::State& state, parley::StoreBackend& store, const Fixt
   if (!state.GetInvite(f.invite)) return false;
   auto g = state.GetGuild(f.guild);
   if (!g) return false;
-  std::shared_lock lock(g->mu);
+  parley::ReaderLock lock(&g->mu);
   return g->guild.owner_id == f.user && g->channels.contains(f.channel) &&
          g->roles.contains(f.role) && g->members.contains(f.member);
 }

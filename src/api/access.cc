@@ -36,7 +36,7 @@ std::shared_ptr<GuildState> MemberGuild(Api& api, const CallPtr& call, size_t pa
   }
   bool member;
   {
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     member = g->members.count(call->user->id) != 0;
   }
   if (!member) {
@@ -58,7 +58,7 @@ std::optional<ChannelAccess> AccessChannel(Api& api, const CallPtr& call, uint64
   }
   ChannelAccess a;
   {
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     auto it = g->channels.find(*cid);
     if (it == g->channels.end()) {
       call->Fail(ApiError::UnknownChannel());

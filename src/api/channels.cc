@@ -73,7 +73,7 @@ namespace {
 
 // The caller's permissions in channel `channel_id` of `g`, re-read on the
 // writer thread. REQUIRES: g.mu held.
-const Channel* FindChannel(const GuildState& g, Snowflake channel_id) {
+const Channel* FindChannel(const GuildState& g, Snowflake channel_id) REQUIRES_SHARED(g.mu) {
   auto it = g.channels.find(channel_id);
   return it == g.channels.end() ? nullptr : &it->second;
 }
@@ -96,7 +96,7 @@ void EditChannel(Api& api, const CallPtr& call, uint64_t need,
   api.CommitBuilt(call,
                   [g = a->guild, call, need, change = std::move(change), reply_channel,
                    cid = a->channel.id]() -> Built {
-                    std::shared_lock lock(g->mu);
+                    ReaderLock lock(&g->mu);
                     const Channel* c = FindChannel(*g, cid);
                     if (!c) return Built::Fail(ApiError::UnknownChannel());
                     uint64_t p = g->ChannelPermissions(*c, call->user->id);
@@ -184,7 +184,7 @@ void PutOverwrite(Api& api, const CallPtr& call) {
   EditChannel(
       api, call, perm::kManageRoles,
       [g, ow](Channel& c, uint64_t p) -> std::optional<ApiError> {
-        // REQUIRES (by EditChannel): g->mu held.
+        g->mu.AssertReaderHeld();  // EditChannel runs `change` under it
         bool exists = ow.type == 0 ? g->roles.count(ow.id) != 0 : g->members.count(ow.id) != 0;
         if (!exists) return ow.type == 0 ? ApiError::UnknownRole() : ApiError::UnknownMember();
         if (!MayWriteOverwrites(p, {ow})) return ApiError::MissingPermissions();

@@ -89,7 +89,7 @@ void CreateGuild(Api& api, const CallPtr& call) {
   Snowflake gid = g.id;
   api.Commit(call, std::move(batch), [&api, call, gid] {
     auto gs = api.state().GetGuild(gid);
-    std::shared_lock lock(gs->mu);
+    ReaderLock lock(&gs->mu);
     bj::object o = json::GuildObject(*gs);
     bj::array channels;
     for (const auto& [_, c] : gs->channels) channels.push_back(json::ChannelObject(c, 0));
@@ -101,7 +101,7 @@ void CreateGuild(Api& api, const CallPtr& call) {
 void GetGuild(Api& api, const CallPtr& call) {
   auto g = MemberGuild(api, call);
   if (!g) return;
-  std::shared_lock lock(g->mu);
+  ReaderLock lock(&g->mu);
   bj::object o = json::GuildObject(*g);
   if (call->QueryParam("with_counts") == "true") {
     o["approximate_member_count"] = g->members.size();
@@ -116,7 +116,7 @@ void PatchGuild(Api& api, const CallPtr& call) {
   auto body = std::make_shared<bj::object>();
   if (!call->ParseBody(body.get())) return;
   api.CommitBuilt(call, [g, call, body]() -> Built {
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     if (!(g->GuildPermissions(call->user->id) & perm::kManageGuild))
       return Built::Fail(ApiError::MissingPermissions());
     Guild updated = g->guild;
@@ -143,7 +143,7 @@ void PatchGuild(Api& api, const CallPtr& call) {
     Built b;
     b.batch.push_back(mut::PutGuild{std::move(updated)});
     b.reply = [call, g] {
-      std::shared_lock lock(g->mu);
+      ReaderLock lock(&g->mu);
       call->Reply(200, json::GuildObject(*g));
     };
     return b;
@@ -154,11 +154,11 @@ void DeleteGuild(Api& api, const CallPtr& call) {
   auto g = MemberGuild(api, call);
   if (!g) return;
   {
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     if (g->guild.owner_id != call->user->id) return call->Fail(ApiError::MissingPermissions());
   }
   WriteBatch batch;
-  batch.push_back(mut::DeleteGuild{g->guild.id});
+  batch.push_back(mut::DeleteGuild{g->id});
   api.Commit(call, std::move(batch), [call] { call->NoContent(); });
 }
 
@@ -166,7 +166,7 @@ void ListGuildChannels(Api& api, const CallPtr& call) {
   auto g = MemberGuild(api, call);
   if (!g) return;
   bj::array out;
-  std::shared_lock lock(g->mu);
+  ReaderLock lock(&g->mu);
   for (const auto& [id, c] : g->channels) {
     if (!(g->ChannelPermissions(c, call->user->id) & perm::kViewChannel)) continue;
     auto lit = g->last_message_ids.find(id);
@@ -180,7 +180,7 @@ void CreateGuildChannel(Api& api, const CallPtr& call) {
   if (!g) return;
   Channel c;
   {
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     if (!(g->GuildPermissions(call->user->id) & perm::kManageChannels))
       return call->Fail(ApiError::MissingPermissions());
     c.position = static_cast<int>(g->channels.size());
@@ -209,18 +209,18 @@ void CreateGuildChannel(Api& api, const CallPtr& call) {
       c.rate_limit_per_user = static_cast<int>(v->as_int64());
   }
   if (auto* v = body.if_contains("permission_overwrites"); v && !v->is_null())
-    ReadOverwrites(*v, g->guild.id, &c.overwrites, &errs);
+    ReadOverwrites(*v, g->id, &c.overwrites, &errs);
   if (!errs.empty()) return call->Fail(errs.ToError());
   if (!c.overwrites.empty()) {
     // Overwrites may only allow or deny bits the caller holds.
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     uint64_t p = g->GuildPermissions(call->user->id);
     if (!(p & perm::kManageRoles)) return call->Fail(ApiError::MissingPermissions());
     for (const Overwrite& o : c.overwrites)
       if ((o.allow | o.deny) & ~p) return call->Fail(ApiError::MissingPermissions());
   }
   c.id = api.ids().Next();
-  c.guild_id = g->guild.id;
+  c.guild_id = g->id;
   c.type = 0;
   std::string reply = bj::serialize(json::ChannelObject(c, 0));
   WriteBatch batch;

@@ -61,7 +61,7 @@ void CreateInvite(Api& api, const CallPtr& call) {
   inv.created_ms = NowMs();
   std::string reply;
   {
-    std::shared_lock lock(a->guild->mu);
+    ReaderLock lock(&a->guild->mu);
     reply = bj::serialize(json::InviteObject(inv, *a->guild, api.state(), true));
   }
   WriteBatch batch;
@@ -74,7 +74,7 @@ void ReplyInvites(Api& api, const CallPtr& call, const GuildState& g, std::vecto
                   Snowflake channel_id) {
   bj::array out;
   int64_t now = NowMs();
-  std::shared_lock lock(g.mu);
+  ReaderLock lock(&g.mu);
   for (const auto& inv : invites) {
     if (Expired(inv, now) || (channel_id && inv.channel_id != channel_id)) continue;
     out.push_back(json::InviteObject(inv, g, api.state(), true));
@@ -94,11 +94,11 @@ void ListGuildInvites(Api& api, const CallPtr& call) {
   auto g = MemberGuild(api, call);
   if (!g) return;
   {
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     if (!(g->GuildPermissions(call->user->id) & perm::kManageGuild))
       return call->Fail(ApiError::MissingPermissions());
   }
-  ReplyInvites(api, call, *g, api.state().InvitesOfGuild(g->guild.id), 0);
+  ReplyInvites(api, call, *g, api.state().InvitesOfGuild(g->id), 0);
 }
 
 void GetInvite(Api& api, const CallPtr& call) {
@@ -106,7 +106,7 @@ void GetInvite(Api& api, const CallPtr& call) {
   if (!inv) return;
   auto g = api.state().GetGuild(inv->guild_id);
   if (!g) return call->Fail(ApiError::UnknownInvite());
-  std::shared_lock lock(g->mu);
+  ReaderLock lock(&g->mu);
   call->Reply(200, json::InviteObject(*inv, *g, api.state(), false));
 }
 
@@ -122,12 +122,12 @@ void AcceptInvite(Api& api, const CallPtr& call) {
     Built b;
     b.reply = [&api, call, g, code] {
       auto now = api.state().GetInvite(code);
-      std::shared_lock lock(g->mu);
-      Invite shown = now ? *now : Invite{.code = code, .guild_id = g->guild.id};
+      ReaderLock lock(&g->mu);
+      Invite shown = now ? *now : Invite{.code = code, .guild_id = g->id};
       call->Reply(200, json::InviteObject(shown, *g, api.state(), false));
     };
     {
-      std::shared_lock lock(g->mu);
+      ReaderLock lock(&g->mu);
       if (g->members.count(call->user->id)) return b;  // already a member
     }
     if (Expired(*inv, NowMs())) return Built::Fail(ApiError::UnknownInvite());
@@ -135,7 +135,7 @@ void AcceptInvite(Api& api, const CallPtr& call) {
       return Built::Fail({400, 30001, "Maximum number of guilds reached (200)", {}});
     Invite used = *inv;
     ++used.uses;
-    b.batch.push_back(mut::PutMember{Member{g->guild.id, call->user->id, "", {}, NowMs()}});
+    b.batch.push_back(mut::PutMember{Member{g->id, call->user->id, "", {}, NowMs()}});
     b.batch.push_back(mut::PutInvite{used});
     return b;
   });
@@ -148,7 +148,7 @@ void DeleteInvite(Api& api, const CallPtr& call) {
   if (!g) return call->Fail(ApiError::UnknownInvite());
   std::string reply;
   {
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     if (!g->members.count(call->user->id)) return call->Fail(ApiError::UnknownInvite());
     uint64_t p = g->GuildPermissions(call->user->id);
     auto cit = g->channels.find(inv->channel_id);

@@ -26,7 +26,7 @@ void ListMembers(Api& api, const CallPtr& call) {
   }
   if (!errs.empty()) return call->Fail(errs.ToError());
   bj::array out;
-  std::shared_lock lock(g->mu);
+  ReaderLock lock(&g->mu);
   for (auto it = g->members.upper_bound(after);
        it != g->members.end() && static_cast<int>(out.size()) < limit; ++it)
     out.push_back(json::MemberObject(it->second, api.state()));
@@ -50,7 +50,7 @@ void SearchMembers(Api& api, const CallPtr& call) {
            boost::beast::iequals(name.substr(0, query.size()), query);
   };
   bj::array out;
-  std::shared_lock lock(g->mu);
+  ReaderLock lock(&g->mu);
   for (const auto& [uid, m] : g->members) {
     if (static_cast<int>(out.size()) >= limit) break;
     auto u = api.state().GetUser(uid);
@@ -65,7 +65,7 @@ void GetMember(Api& api, const CallPtr& call) {
   if (!g) return;
   auto uid = ParamId(call, 1, ApiError::UnknownMember());
   if (!uid) return;
-  std::shared_lock lock(g->mu);
+  ReaderLock lock(&g->mu);
   auto it = g->members.find(*uid);
   if (it == g->members.end()) return call->Fail(ApiError::UnknownMember());
   call->Reply(200, json::MemberObject(it->second, api.state()));
@@ -83,9 +83,9 @@ void AddMember(Api& api, const CallPtr& call) {
   if (!user->bot)
     return call->Fail(
         {403, 50025, "Only bots can be added directly; users join through an invite", {}});
-  Member m{g->guild.id, *uid, "", {}, NowMs()};
+  Member m{g->id, *uid, "", {}, NowMs()};
   api.CommitBuilt(call, [&api, g, call, m]() -> Built {
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     if (!(g->GuildPermissions(call->user->id) & perm::kManageGuild))
       return Built::Fail(ApiError::MissingPermissions());
     if (g->members.count(m.user_id)) return Built{};  // already a member: 204
@@ -107,7 +107,7 @@ void PatchMember(Api& api, const CallPtr& call) {
   auto body = std::make_shared<bj::object>();
   if (!call->ParseBody(body.get())) return;
   api.CommitBuilt(call, [&api, g, call, body, uid = *uid]() -> Built {
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     auto it = g->members.find(uid);
     if (it == g->members.end()) return Built::Fail(ApiError::UnknownMember());
     Member m = it->second;
@@ -142,12 +142,15 @@ void PatchMember(Api& api, const CallPtr& call) {
         std::vector<Snowflake> roles;
         for (const auto& r : v->as_array()) {
           auto rid = r.is_string() ? ParseSnowflake(r.as_string()) : std::nullopt;
-          if (!rid || *rid == g->guild.id || !g->roles.count(*rid))
+          if (!rid || *rid == g->id || !g->roles.count(*rid))
             return Built::Fail(ApiError::UnknownRole());
           if (std::find(roles.begin(), roles.end(), *rid) == roles.end()) roles.push_back(*rid);
         }
         // Every role added or removed must be below the caller.
-        auto outranked = [&](Snowflake rid) { return owner || g->roles.at(rid).position < top; };
+        auto outranked = [&](Snowflake rid) {
+          g->mu.AssertReaderHeld();  // held by the enclosing scope
+          return owner || g->roles.at(rid).position < top;
+        };
         for (Snowflake rid : roles)
           if (std::find(m.roles.begin(), m.roles.end(), rid) == m.roles.end() && !outranked(rid))
             return Built::Fail(ApiError::MissingPermissions());
@@ -173,7 +176,7 @@ void KickMember(Api& api, const CallPtr& call) {
   auto uid = ParamId(call, 1, ApiError::UnknownMember());
   if (!uid) return;
   {
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     if (!g->members.count(*uid)) return call->Fail(ApiError::UnknownMember());
     if (!(g->GuildPermissions(call->user->id) & perm::kKickMembers))
       return call->Fail(ApiError::MissingPermissions());
@@ -184,7 +187,7 @@ void KickMember(Api& api, const CallPtr& call) {
       return call->Fail(ApiError::MissingPermissions());
   }
   WriteBatch batch;
-  batch.push_back(mut::DeleteMember{g->guild.id, *uid});
+  batch.push_back(mut::DeleteMember{g->id, *uid});
   api.Commit(call, std::move(batch), [call] { call->NoContent(); });
 }
 

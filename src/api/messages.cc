@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <boost/json/serialize.hpp>
 
+#include "api/embeds.h"
 #include "api/handlers.h"
 #include "model/permissions.h"
 #include "util/time_format.h"
@@ -14,17 +15,16 @@ namespace bj = boost::json;
 namespace {
 
 constexpr size_t kMaxContent = 2000;
+constexpr int kTypeReply = 19;
 
-// Number of Unicode code points (Discord counts characters, not bytes).
-size_t CodePoints(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
-
-// Validates content/nonce/tts of a create or edit body into `m`.
+// Validates content/embeds/nonce/tts of a create or edit body into `m`.
+// Create: false when the message would be empty (no content, no embeds).
 bool ReadMessageFields(const bj::object& body, bool create, Message* m, FormErrors* errs) {
   bool has_content = false;
+  if (auto* v = body.if_contains("embeds")) {
+    ReadEmbeds(*v, &m->embeds, errs);
+    has_content = !m->embeds.empty();
+  }
   if (auto* v = body.if_contains("content"); v && !v->is_null()) {
     if (!v->is_string()) {
       errs->Add("content", "STRING_TYPE_CONVERT", "Could not interpret value as string.");
@@ -33,7 +33,7 @@ bool ReadMessageFields(const bj::object& body, bool create, Message* m, FormErro
       size_t n = CodePoints(m->content);
       if (n > kMaxContent)
         errs->Add("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.");
-      has_content = n > 0;
+      has_content = has_content || n > 0;
     }
   }
   if (create) {
@@ -57,16 +57,134 @@ bool ReadMessageFields(const bj::object& body, bool create, Message* m, FormErro
   return true;
 }
 
-void ReplyMessages(Api& api, const CallPtr& call, const std::vector<Message>& msgs) {
+// The message_reference of a create body: the message replied to, in this
+// channel. Returns false (and adds to *errs) when it is malformed.
+struct ReplyTo {
+  Snowflake message_id = 0;
+  bool fail_if_not_exists = true;
+};
+bool ReadMessageReference(const bj::object& body, Snowflake channel_id, Snowflake guild_id,
+                          ReplyTo* out, FormErrors* errs) {
+  auto* v = body.if_contains("message_reference");
+  if (!v || v->is_null()) return true;
+  if (!v->is_object()) {
+    errs->Add("message_reference", "MODEL_TYPE_CONVERT",
+              "Only dictionaries may be used in a ModelType");
+    return false;
+  }
+  const bj::object& ref = v->as_object();
+  auto id_field = [&](const char* name, Snowflake* id) {
+    auto* f = ref.if_contains(name);
+    if (!f || f->is_null()) return true;
+    auto parsed = f->is_string()   ? ParseSnowflake(f->as_string())
+                  : f->is_uint64() ? std::optional<Snowflake>(f->as_uint64())
+                  : f->is_int64() && f->as_int64() > 0
+                      ? std::optional<Snowflake>(static_cast<Snowflake>(f->as_int64()))
+                      : std::nullopt;
+    if (!parsed) {
+      errs->Add(std::string("message_reference.") + name, "NUMBER_TYPE_COERCE",
+                "Value is not snowflake.");
+      return false;
+    }
+    *id = *parsed;
+    return true;
+  };
+  Snowflake ref_channel = channel_id, ref_guild = guild_id;
+  if (!id_field("message_id", &out->message_id) || !id_field("channel_id", &ref_channel) ||
+      !id_field("guild_id", &ref_guild))
+    return false;
+  if (auto* f = ref.if_contains("fail_if_not_exists"); f && !f->is_null()) {
+    if (!f->is_bool()) {
+      errs->Add("message_reference.fail_if_not_exists", "BOOLEAN_TYPE_CONVERT",
+                "Must be either true or false.");
+      return false;
+    }
+    out->fail_if_not_exists = f->as_bool();
+  }
+  if (auto* f = ref.if_contains("type");
+      f && !f->is_null() && !(f->is_int64() && f->as_int64() == 0)) {
+    // 1 is a forward, which Parley does not have.
+    errs->Add("message_reference.type", "BASE_TYPE_CHOICES", "Value must be one of {0}.");
+    return false;
+  }
+  if (out->message_id == 0) {
+    errs->Add("message_reference.message_id", "BASE_TYPE_REQUIRED", "This field is required");
+    return false;
+  }
+  // Replies stay in their channel.
+  if (ref_channel != channel_id || ref_guild != guild_id) {
+    errs->Add("message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message");
+    return false;
+  }
+  return true;
+}
+
+// The messages that `msgs` reply to, read from `store` (each once), by id.
+// A reply whose message is gone has none (referenced_message: null).
+Status ReadReferenced(StoreBackend& store, const std::vector<Message>& msgs,
+                      std::vector<Message>* out) {
+  out->clear();
+  for (const Message& m : msgs) {
+    if (m.ref_message_id == 0) continue;
+    if (std::any_of(out->begin(), out->end(),
+                    [&](const Message& r) { return r.id == m.ref_message_id; }))
+      continue;
+    Message r;
+    Status s = store.GetMessage(m.ref_channel_id, m.ref_message_id, &r);
+    if (s.IsNotFound()) continue;
+    if (!s.ok()) return s;
+    out->push_back(std::move(r));
+  }
+  return Status::OK();
+}
+
+const Message* FindReferenced(const std::vector<Message>& referenced, const Message& m) {
+  if (m.ref_message_id == 0) return nullptr;
+  for (const Message& r : referenced)
+    if (r.id == m.ref_message_id) return &r;
+  return nullptr;
+}
+
+// Replies with `msgs` as a JSON array, replies with their referenced
+// messages (read from `store`).
+void ReplyMessages(Api& api, const CallPtr& call, StoreBackend& store,
+                   const std::vector<Message>& msgs) {
+  std::vector<Message> referenced;
+  if (Status s = ReadReferenced(store, msgs, &referenced); !s.ok())
+    return call->Fail(Api::StoreError(s));
   std::string out;
   out.reserve(msgs.size() * 600 + 2);
   out.push_back('[');
   for (const Message& m : msgs) {
     if (out.size() > 1) out.push_back(',');
-    json::AppendMessageJson(&out, m, api.state());
+    json::AppendMessageJson(&out, m, api.state(), FindReferenced(referenced, m));
   }
   out.push_back(']');
   call->Reply(200, std::move(out));
+}
+
+// Commits a new message (its id minted on the writer thread) and replies
+// with it. `referenced`: the message it replies to, if any.
+void CommitNewMessage(Api& api, const CallPtr& call, Message m, std::vector<Message> referenced) {
+  // The id is minted on the writer thread just before the commit (Prepare),
+  // so that message ids increase in commit order, the order in which the
+  // gateway delivers them: two posts on different event loops must not get
+  // ids in one order and commit in the other (clients sort and page by id).
+  // The reply is built there too, from the final id. The nonce stays in the
+  // mutation (the store does not keep it) so that MESSAGE_CREATE carries it,
+  // as on Discord.
+  auto reply = std::make_shared<std::string>();
+  WriteBatch batch;
+  batch.push_back(mut::InsertMessage{std::move(m), std::move(referenced)});
+  api.Commit(
+      call, std::move(batch), [call, reply] { call->Reply(200, std::move(*reply)); },
+      [&api, reply](WriteBatch* b) {
+        auto& insert = std::get<mut::InsertMessage>((*b)[0]);
+        insert.message.id = api.ids().Next();
+        reply->clear();
+        json::AppendMessageJson(reply.get(), insert.message, api.state(),
+                                insert.referenced.empty() ? nullptr : &insert.referenced.front());
+      });
 }
 
 }  // namespace
@@ -81,29 +199,38 @@ void CreateMessage(Api& api, const CallPtr& call) {
   if (!ReadMessageFields(body, true, &m, &errs)) {
     return call->Fail({400, 50006, "Cannot send an empty message", {}});
   }
+  ReplyTo reply_to;
+  ReadMessageReference(body, a->channel.id, a->channel.guild_id, &reply_to, &errs);
   if (!errs.empty()) return call->Fail(errs.ToError());
   if (m.tts && !(a->permissions & perm::kSendTtsMessages)) m.tts = false;
   m.channel_id = a->channel.id;
   m.guild_id = a->channel.guild_id;
   m.author_id = call->user->id;
-  // The id is minted on the writer thread just before the commit (Prepare),
-  // so that message ids increase in commit order, the order in which the
-  // gateway delivers them: two posts on different event loops must not get
-  // ids in one order and commit in the other (clients sort and page by id).
-  // The reply is built there too, from the final id. The nonce stays in the
-  // mutation (the store does not keep it) so that MESSAGE_CREATE carries it,
-  // as on Discord.
-  auto reply = std::make_shared<std::string>();
-  WriteBatch batch;
-  batch.push_back(mut::InsertMessage{std::move(m)});
-  api.Commit(
-      call, std::move(batch), [call, reply] { call->Reply(200, std::move(*reply)); },
-      [&api, reply](WriteBatch* b) {
-        Message& msg = std::get<mut::InsertMessage>((*b)[0]).message;
-        msg.id = api.ids().Next();
-        reply->clear();
-        json::AppendMessageJson(reply.get(), msg, api.state());
-      });
+  if (reply_to.message_id == 0) return CommitNewMessage(api, call, std::move(m), {});
+  // A reply: the message it answers must exist (unless fail_if_not_exists
+  // is false: then it is sent as a plain message), and, with
+  // READ_MESSAGE_HISTORY, be readable by its author.
+  if (!(a->permissions & perm::kReadMessageHistory))
+    return call->Fail({403, 160002, "Cannot reply without permission to read message history", {}});
+  api.Read(call, [&api, call, m = std::move(m), reply_to](StoreBackend& store) mutable {
+    Message target;
+    Status s = store.GetMessage(m.channel_id, reply_to.message_id, &target);
+    if (s.IsNotFound()) {
+      if (reply_to.fail_if_not_exists) {
+        FormErrors errs;
+        errs.Add("message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message");
+        return call->Fail(errs.ToError());
+      }
+      return CommitNewMessage(api, call, std::move(m), {});
+    }
+    if (!s.ok()) return call->Fail(Api::StoreError(s));
+    m.type = kTypeReply;
+    m.ref_channel_id = target.channel_id;
+    m.ref_message_id = target.id;
+    std::vector<Message> referenced;
+    referenced.push_back(std::move(target));
+    CommitNewMessage(api, call, std::move(m), std::move(referenced));
+  });
 }
 
 void ListMessages(Api& api, const CallPtr& call) {
@@ -138,7 +265,7 @@ void ListMessages(Api& api, const CallPtr& call) {
     std::vector<Message> msgs;
     Status s = store.ListMessages(q, &msgs);
     if (!s.ok()) return call->Fail(Api::StoreError(s));
-    ReplyMessages(api, call, msgs);
+    ReplyMessages(api, call, store, msgs);
   });
 }
 
@@ -152,8 +279,10 @@ void GetMessage(Api& api, const CallPtr& call) {
     Status s = store.GetMessage(channel_id, id, &m);
     if (s.IsNotFound()) return call->Fail(ApiError::UnknownMessage());
     if (!s.ok()) return call->Fail(Api::StoreError(s));
+    std::vector<Message> referenced;
+    if (s = ReadReferenced(store, {m}, &referenced); !s.ok()) return call->Fail(Api::StoreError(s));
     std::string out;
-    json::AppendMessageJson(&out, m, api.state());
+    json::AppendMessageJson(&out, m, api.state(), FindReferenced(referenced, m));
     call->Reply(200, std::move(out));
   });
 }
@@ -175,7 +304,8 @@ void EditMessage(Api& api, const CallPtr& call) {
     Message edit = m;
     ReadMessageFields(*body, false, &edit, &errs);
     if (!errs.empty()) return call->Fail(errs.ToError());
-    if (body->contains("content") && CodePoints(edit.content) == 0)
+    if ((body->contains("content") || body->contains("embeds")) && CodePoints(edit.content) == 0 &&
+        edit.embeds.empty())
       return call->Fail({400, 50006, "Cannot send an empty message", {}});
     if (auto* v = body->if_contains("flags"); v && v->is_int64()) {
       // Only SUPPRESS_EMBEDS (1 << 2) may be toggled by the author.
@@ -183,10 +313,13 @@ void EditMessage(Api& api, const CallPtr& call) {
     }
     edit.edited_ms = std::max<int64_t>(NowMs(), SnowflakeTimeMs(m.id) + 1);
     edit.guild_id = channel.guild_id;
+    std::vector<Message> referenced;
+    if (s = ReadReferenced(store, {edit}, &referenced); !s.ok())
+      return call->Fail(Api::StoreError(s));
     std::string reply;
-    json::AppendMessageJson(&reply, edit, api.state());
+    json::AppendMessageJson(&reply, edit, api.state(), FindReferenced(referenced, edit));
     WriteBatch batch;
-    batch.push_back(mut::UpdateMessage{std::move(edit)});
+    batch.push_back(mut::UpdateMessage{std::move(edit), std::move(referenced)});
     api.CommitAndReply(call, std::move(batch), 200, std::move(reply));
   });
 }

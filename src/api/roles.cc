@@ -53,7 +53,7 @@ struct Manager {
 };
 
 // Fails the call unless the caller has MANAGE_ROLES. REQUIRES: g.mu held.
-std::optional<Manager> RoleManager(const GuildState& g, Snowflake user_id) {
+std::optional<Manager> RoleManager(const GuildState& g, Snowflake user_id) REQUIRES_SHARED(g.mu) {
   Manager m;
   m.permissions = g.GuildPermissions(user_id);
   if (!(m.permissions & perm::kManageRoles)) return std::nullopt;
@@ -68,7 +68,7 @@ void ListRoles(Api& api, const CallPtr& call) {
   auto g = MemberGuild(api, call);
   if (!g) return;
   bj::array out;
-  std::shared_lock lock(g->mu);
+  ReaderLock lock(&g->mu);
   for (const auto& [_, r] : g->roles) out.push_back(json::RoleObject(r));
   call->Reply(200, out);
 }
@@ -80,14 +80,14 @@ void CreateRole(Api& api, const CallPtr& call) {
   if (!call->ParseBody(body.get())) return;
   Snowflake id = api.ids().Next();
   api.CommitBuilt(call, [g, call, body, id]() -> Built {
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     auto mgr = RoleManager(*g, call->user->id);
     if (!mgr) return Built::Fail(ApiError::MissingPermissions());
     if (g->roles.size() >= 250)
       return Built::Fail({400, 30005, "Maximum number of guild roles reached (250)", {}});
     Role r;
     r.id = id;
-    r.guild_id = g->guild.id;
+    r.guild_id = g->id;
     r.name = "new role";
     const Role* ev = g->everyone();
     r.permissions = ev ? ev->permissions : 0;
@@ -112,7 +112,7 @@ void PatchRole(Api& api, const CallPtr& call) {
   auto body = std::make_shared<bj::object>();
   if (!call->ParseBody(body.get())) return;
   api.CommitBuilt(call, [g, call, body, rid = *rid]() -> Built {
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     auto mgr = RoleManager(*g, call->user->id);
     if (!mgr) return Built::Fail(ApiError::MissingPermissions());
     auto it = g->roles.find(rid);
@@ -146,12 +146,12 @@ void DeleteRole(Api& api, const CallPtr& call) {
   auto rid = ParamId(call, 1, ApiError::UnknownRole());
   if (!rid) return;
   api.CommitBuilt(call, [g, call, rid = *rid]() -> Built {
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     auto mgr = RoleManager(*g, call->user->id);
     if (!mgr) return Built::Fail(ApiError::MissingPermissions());
     auto it = g->roles.find(rid);
     if (it == g->roles.end()) return Built::Fail(ApiError::UnknownRole());
-    if (rid == g->guild.id) return Built::Fail({400, 50028, "Invalid Role", {}});
+    if (rid == g->id) return Built::Fail({400, 50028, "Invalid Role", {}});
     if (!mgr->Outranks(it->second.position)) return Built::Fail(ApiError::MissingPermissions());
     Built b;
     // The role's channel overwrites go with it (in the store as in State).
@@ -164,7 +164,7 @@ void DeleteRole(Api& api, const CallPtr& call) {
                     [&](const Overwrite& o) { return o.type == 0 && o.id == rid; });
       b.batch.push_back(mut::PutChannel{std::move(updated)});
     }
-    b.batch.push_back(mut::DeleteRole{g->guild.id, rid});
+    b.batch.push_back(mut::DeleteRole{g->id, rid});
     return b;
   });
 }
@@ -178,13 +178,13 @@ void ChangeMemberRole(Api& api, const CallPtr& call, bool add) {
   auto rid = ParamId(call, 2, ApiError::UnknownRole());
   if (!rid) return;
   api.CommitBuilt(call, [g, call, add, uid = *uid, rid = *rid]() -> Built {
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     auto mgr = RoleManager(*g, call->user->id);
     if (!mgr) return Built::Fail(ApiError::MissingPermissions());
     auto mit = g->members.find(uid);
     if (mit == g->members.end()) return Built::Fail(ApiError::UnknownMember());
     auto rit = g->roles.find(rid);
-    if (rit == g->roles.end() || rid == g->guild.id) return Built::Fail(ApiError::UnknownRole());
+    if (rit == g->roles.end() || rid == g->id) return Built::Fail(ApiError::UnknownRole());
     if (!mgr->Outranks(rit->second.position)) return Built::Fail(ApiError::MissingPermissions());
     Member m = mit->second;
     auto it = std::find(m.roles.begin(), m.roles.end(), rid);

@@ -5,7 +5,6 @@
 #include <boost/json/serialize.hpp>
 #include <functional>
 #include <mutex>
-#include <shared_mutex>
 
 #include "api/handlers.h"
 #include "util/time_format.h"
@@ -131,7 +130,7 @@ void DeleteCurrentUser(Api& api, const CallPtr& call) {
   for (Snowflake g : api.state().GuildsOfUser(uid)) {
     auto gs = api.state().GetGuild(g);
     if (!gs) continue;
-    std::shared_lock lock(gs->mu);
+    ReaderLock lock(&gs->mu);
     if (gs->guild.owner_id == uid)
       return call->Fail(
           ApiError{400,
@@ -188,7 +187,7 @@ void GetCurrentUserGuilds(Api& api, const CallPtr& call) {
     if (static_cast<int>(out.size()) >= limit) break;
     auto g = api.state().GetGuild(gid);
     if (!g) continue;
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     out.push_back(json::PartialGuildObject(*g, call->user->id));
   }
   call->Reply(200, out);
@@ -198,7 +197,7 @@ void LeaveGuild(Api& api, const CallPtr& call) {
   auto g = MemberGuild(api, call);
   if (!g) return;
   {
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     if (g->guild.owner_id == call->user->id)
       return call->Fail({400,
                          50055,
@@ -206,7 +205,7 @@ void LeaveGuild(Api& api, const CallPtr& call) {
                          {}});
   }
   WriteBatch batch;
-  batch.push_back(mut::DeleteMember{g->guild.id, call->user->id});
+  batch.push_back(mut::DeleteMember{g->id, call->user->id});
   api.Commit(call, std::move(batch), [call] { call->NoContent(); });
 }
 

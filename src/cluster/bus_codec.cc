@@ -19,6 +19,7 @@ struct WireEvent {
   Snowflake author_id = 0;
   std::vector<Snowflake> mentions;
   uint64_t content_begin = 0, content_end = 0;
+  std::string content_stripped;
 };
 
 struct WirePresence {
@@ -38,7 +39,7 @@ template <class A>
 void Fields(A& a, WireEvent& x) {
   a(x.target, x.action, x.frame_type, x.guild_id, x.channel_id, x.user_id, x.intent, x.permission,
     x.token_tag, x.has_frame, x.has_content, x.head, x.tail, x.author_id, x.mentions,
-    x.content_begin, x.content_end);
+    x.content_begin, x.content_end, x.content_stripped);
 }
 
 struct Schema {
@@ -89,6 +90,7 @@ void EncodeEventsMessage(int node, const events::EventBatch& events, std::string
     w.mentions = e->mentions;
     w.content_begin = e->content_begin;
     w.content_end = e->content_end;
+    w.content_stripped = e->content_stripped;
   }
   FieldWriter<Schema> w(out);
   w(wire);
@@ -237,6 +239,7 @@ Status DecodeBusMessage(std::string_view bytes, BusMessage* out) {
     e->mentions = std::move(w.mentions);
     e->content_begin = static_cast<size_t>(w.content_begin);
     e->content_end = static_cast<size_t>(w.content_end);
+    e->content_stripped = std::move(w.content_stripped);
     out->events.push_back(std::move(e));
   }
   return Status::OK();

@@ -70,7 +70,7 @@ FramePtr Event::StrippedFrame() const {
     f->head = frame->head;
     f->tail.reserve(frame->tail.size());
     f->tail.append(frame->tail, 0, content_begin);
-    f->tail.append("\"\"");
+    f->tail.append(content_stripped);
     f->tail.append(frame->tail, content_end, std::string::npos);
     stripped_ = std::move(f);
   });

@@ -79,10 +79,13 @@ struct Event {
   bool has_content = false;
   Snowflake author_id = 0;
   std::vector<Snowflake> mentions;
-  // Where the content string (quotes included) lies in frame->tail.
+  // Where the message's user-written part (content, embeds, a reply's
+  // referenced message: json::ContentSpan) lies in frame->tail, and the
+  // text that replaces it for a bot without the intent.
   size_t content_begin = 0, content_end = 0;
-  // `frame` with content "" ; built on first use by whichever loop needs it
-  // (most guilds never do). REQUIRES: has_content.
+  std::string content_stripped;
+  // `frame` with that part replaced; built on first use by whichever loop
+  // needs it (most guilds never do). REQUIRES: has_content.
   FramePtr StrippedFrame() const;
 
  private:

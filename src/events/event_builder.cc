@@ -5,7 +5,6 @@
 #include <map>
 #include <mutex>
 #include <set>
-#include <shared_mutex>
 
 #include "events/guild_payloads.h"
 #include "model/permissions.h"
@@ -40,24 +39,18 @@ std::shared_ptr<Event> GuildEvent(std::string_view type, Snowflake guild_id, uin
 // MESSAGE_CREATE / MESSAGE_UPDATE: the message as REST shows it, plus
 // guild_id and the author's member.
 std::shared_ptr<Event> MessageEvent(const State& state, std::string_view type, const Message& m,
-                                    bool with_member) {
+                                    const std::vector<Message>& referenced, bool with_member) {
   std::string d;
-  d.reserve(512 + m.content.size());
-  json::AppendMessageJson(&d, m, state);
-  // Where the content string is, for the MESSAGE_CONTENT rule: the first
-  // "content" key (AppendMessageJson writes it before any user text).
-  constexpr std::string_view kKey = ",\"content\":";
-  size_t key = d.find(kKey);
-  size_t begin = key + kKey.size();
-  size_t end = begin + 1;
-  while (end < d.size() && d[end] != '"') end += d[end] == '\\' ? 2 : 1;
-  ++end;         // past the closing quote
+  d.reserve(512 + m.content.size() + m.embeds.size());
+  // Where the user-written part is, for the MESSAGE_CONTENT rule.
+  json::ContentSpan span;
+  json::AppendMessageJson(&d, m, state, referenced.empty() ? nullptr : &referenced.front(), &span);
   d.pop_back();  // '}'
   d.append(",\"guild_id\":");
   AppendJsonId(&d, m.guild_id);
   if (with_member) {
     if (auto g = state.GetGuild(m.guild_id)) {
-      std::shared_lock lock(g->mu);
+      ReaderLock lock(&g->mu);
       auto it = g->members.find(m.author_id);
       if (it != g->members.end()) {
         d.append(",\"member\":");
@@ -72,8 +65,9 @@ std::shared_ptr<Event> MessageEvent(const State& state, std::string_view type, c
   e->has_content = true;
   // Offsets into frame->tail, which is ',"op":0,"d":' + d + '}'.
   const size_t shift = e->frame->tail.size() - d.size() - 1;
-  e->content_begin = begin + shift;
-  e->content_end = end + shift;
+  e->content_begin = span.begin + shift;
+  e->content_end = span.end + shift;
+  e->content_stripped = std::move(span.stripped);
   e->author_id = m.author_id;
   std::vector<Snowflake> roles;
   json::ScanMentions(m.content, &e->mentions, &roles);
@@ -83,7 +77,7 @@ std::shared_ptr<Event> MessageEvent(const State& state, std::string_view type, c
 std::string ChannelJson(const State& state, const Channel& c) {
   Snowflake last = 0;
   if (auto g = state.GetGuild(c.guild_id)) {
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     auto it = g->last_message_ids.find(c.id);
     if (it != g->last_message_ids.end()) last = it->second;
   }
@@ -113,9 +107,9 @@ constexpr uint64_t kViewBits = perm::kViewChannel | perm::kAdministrator;
 // Whether a member with guild-level permissions `base` may view `c`, as
 // GuildState::ChannelPermissions computes it (`base` computed once per
 // member). REQUIRES: g.mu held.
-bool MayView(const GuildState& g, uint64_t base, const Member& m, const Channel& c) {
-  return (ApplyOverwrites(base, g.guild.id, m.user_id, m.roles, c.overwrites) &
-          perm::kViewChannel) != 0;
+bool MayView(const GuildState& g, uint64_t base, const Member& m, const Channel& c)
+    REQUIRES_SHARED(g.mu) {
+  return (ApplyOverwrites(base, g.id, m.user_id, m.roles, c.overwrites) & perm::kViewChannel) != 0;
 }
 
 // What a batch may change of one guild's channel visibility.
@@ -128,8 +122,9 @@ struct ViewScope {
 
 // The members who hold `role_id`, into *out; *all for @everyone.
 // REQUIRES: g.mu held.
-void AddRoleMembers(const GuildState& g, Snowflake role_id, bool* all, std::set<Snowflake>* out) {
-  if (role_id == g.guild.id) {
+void AddRoleMembers(const GuildState& g, Snowflake role_id, bool* all, std::set<Snowflake>* out)
+    REQUIRES_SHARED(g.mu) {
+  if (role_id == g.id) {
     *all = true;
     return;
   }
@@ -165,7 +160,7 @@ void AddViewScope(const State& state, const Mutation& mu, std::map<Snowflake, Vi
                  [&](const mut::PutGuild& m) {
                    auto g = state.GetGuild(m.guild.id);
                    if (!g) return;
-                   std::shared_lock lock(g->mu);
+                   ReaderLock lock(&g->mu);
                    if (g->guild.owner_id == m.guild.owner_id) return;
                    ViewScope& s = (*scopes)[m.guild.id];
                    s.members.insert(g->guild.owner_id);
@@ -174,7 +169,7 @@ void AddViewScope(const State& state, const Mutation& mu, std::map<Snowflake, Vi
                  [&](const mut::PutChannel& m) {
                    auto g = state.GetGuild(m.channel.guild_id);
                    if (!g) return;
-                   std::shared_lock lock(g->mu);
+                   ReaderLock lock(&g->mu);
                    auto it = g->channels.find(m.channel.id);
                    if (it == g->channels.end()) return;  // new: its own CHANNEL_CREATE
                    std::vector<Overwrite> changed =
@@ -195,7 +190,7 @@ void AddViewScope(const State& state, const Mutation& mu, std::map<Snowflake, Vi
                  [&](const mut::PutRole& m) {
                    auto g = state.GetGuild(m.role.guild_id);
                    if (!g) return;
-                   std::shared_lock lock(g->mu);
+                   ReaderLock lock(&g->mu);
                    auto it = g->roles.find(m.role.id);
                    if (it == g->roles.end()) return;  // new: nobody holds it yet
                    if (((it->second.permissions ^ m.role.permissions) & kViewBits) == 0) return;
@@ -205,7 +200,7 @@ void AddViewScope(const State& state, const Mutation& mu, std::map<Snowflake, Vi
                  [&](const mut::DeleteRole& m) {
                    auto g = state.GetGuild(m.guild_id);
                    if (!g) return;
-                   std::shared_lock lock(g->mu);
+                   ReaderLock lock(&g->mu);
                    auto it = g->roles.find(m.role_id);
                    if (it == g->roles.end()) return;
                    // Its permissions and its overwrites (State drops them with it).
@@ -222,7 +217,7 @@ void AddViewScope(const State& state, const Mutation& mu, std::map<Snowflake, Vi
                  [&](const mut::PutMember& m) {
                    auto g = state.GetGuild(m.member.guild_id);
                    if (!g) return;
-                   std::shared_lock lock(g->mu);
+                   ReaderLock lock(&g->mu);
                    auto it = g->members.find(m.member.user_id);
                    if (it == g->members.end()) return;  // joins: GUILD_CREATE
                    std::vector<Snowflake> a = it->second.roles, b = m.member.roles;
@@ -238,7 +233,7 @@ void AddViewScope(const State& state, const Mutation& mu, std::map<Snowflake, Vi
 
 // Fills v.before for v.users x v.channels. REQUIRES: g.mu held; every
 // user a member.
-void FillBefore(const GuildState& g, CommitPlan::ViewCheck* v) {
+void FillBefore(const GuildState& g, CommitPlan::ViewCheck* v) REQUIRES_SHARED(g.mu) {
   const size_t n = v->channels.size();
   v->before.assign(v->users.size() * n, false);
   for (size_t u = 0; u < v->users.size(); ++u) {
@@ -251,8 +246,8 @@ void FillBefore(const GuildState& g, CommitPlan::ViewCheck* v) {
 // The checks of one guild's scope (disjoint: each (member, channel) once).
 // REQUIRES: g.mu held.
 void AddViewChecks(const GuildState& g, const ViewScope& scope,
-                   std::vector<CommitPlan::ViewCheck>* out) {
-  const Snowflake gid = g.guild.id;
+                   std::vector<CommitPlan::ViewCheck>* out) REQUIRES_SHARED(g.mu) {
+  const Snowflake gid = g.id;
   // Members x every channel.
   std::vector<Snowflake> whole;
   if (scope.all_members) {
@@ -304,13 +299,13 @@ void PlanViews(const State& state, const WriteBatch& batch, CommitPlan* plan) {
   for (const auto& [gid, scope] : scopes) {
     auto g = state.GetGuild(gid);
     if (!g) continue;
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     AddViewChecks(*g, scope, &plan->views);
   }
 }
 
 // `d` of a CHANNEL_CREATE / CHANNEL_DELETE. REQUIRES: g.mu held.
-std::string ChannelJsonLocked(const GuildState& g, const Channel& c) {
+std::string ChannelJsonLocked(const GuildState& g, const Channel& c) REQUIRES_SHARED(g.mu) {
   auto last = g.last_message_ids.find(c.id);
   return bj::serialize(json::ChannelObject(c, last == g.last_message_ids.end() ? 0 : last->second));
 }
@@ -326,7 +321,7 @@ void BuildViewEvents(const State& state, const CommitPlan& plan,
   for (const CommitPlan::ViewCheck& v : plan.views) {
     auto g = state.GetGuild(v.guild_id);
     if (!g) continue;  // deleted: GUILD_DELETE
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     const size_t n = v.channels.size();
     std::vector<const Channel*> now(n, nullptr);  // null: deleted in the batch
     for (size_t c = 0; c < n; ++c) {
@@ -379,7 +374,7 @@ CommitPlan PlanEvents(const State& state, const WriteBatch& batch) {
             [&](const mut::PutGuild& m) { item.existed = state.GetGuild(m.guild.id) != nullptr; },
             [&](const mut::PutChannel& m) {
               if (auto g = state.GetGuild(m.channel.guild_id)) {
-                std::shared_lock lock(g->mu);
+                ReaderLock lock(&g->mu);
                 item.existed = g->channels.count(m.channel.id) > 0;
               }
             },
@@ -387,7 +382,7 @@ CommitPlan PlanEvents(const State& state, const WriteBatch& batch) {
               if (auto gid = state.GuildOfChannel(m.channel_id)) {
                 item.guild_id = *gid;
                 if (auto g = state.GetGuild(*gid)) {
-                  std::shared_lock lock(g->mu);
+                  ReaderLock lock(&g->mu);
                   auto it = g->channels.find(m.channel_id);
                   if (it != g->channels.end()) item.channel = it->second;
                 }
@@ -395,19 +390,19 @@ CommitPlan PlanEvents(const State& state, const WriteBatch& batch) {
             },
             [&](const mut::PutRole& m) {
               if (auto g = state.GetGuild(m.role.guild_id)) {
-                std::shared_lock lock(g->mu);
+                ReaderLock lock(&g->mu);
                 item.existed = g->roles.count(m.role.id) > 0;
               }
             },
             [&](const mut::PutMember& m) {
               if (auto g = state.GetGuild(m.member.guild_id)) {
-                std::shared_lock lock(g->mu);
+                ReaderLock lock(&g->mu);
                 item.existed = g->members.count(m.member.user_id) > 0;
               }
             },
             [&](const mut::DeleteMember& m) {
               if (auto g = state.GetGuild(m.guild_id)) {
-                std::shared_lock lock(g->mu);
+                ReaderLock lock(&g->mu);
                 item.existed = g->members.count(m.user_id) > 0;
               }
             },
@@ -438,7 +433,7 @@ EventBatch BuildEvents(const State& state, const WriteBatch& batch, const Commit
         Overloaded{
             [&](const mut::InsertMessage& m) {
               if (m.message.guild_id)
-                out.push_back(MessageEvent(state, "MESSAGE_CREATE", m.message, true));
+                out.push_back(MessageEvent(state, "MESSAGE_CREATE", m.message, m.referenced, true));
             },
             // A revoked token ends the sessions identified with it (Discord
             // closes them with 4004).
@@ -460,7 +455,8 @@ EventBatch BuildEvents(const State& state, const WriteBatch& batch, const Commit
             },
             [&](const mut::UpdateMessage& m) {
               if (m.message.guild_id)
-                out.push_back(MessageEvent(state, "MESSAGE_UPDATE", m.message, false));
+                out.push_back(
+                    MessageEvent(state, "MESSAGE_UPDATE", m.message, m.referenced, false));
             },
             [&](const mut::DeleteMessages& m) {
               if (!item.guild_id || m.ids.empty()) return;
@@ -493,7 +489,7 @@ EventBatch BuildEvents(const State& state, const WriteBatch& batch, const Commit
               if (!g) return;
               std::string d;
               {
-                std::shared_lock lock(g->mu);
+                ReaderLock lock(&g->mu);
                 d = bj::serialize(json::GuildObject(*g));
               }
               out.push_back(GuildEvent("GUILD_UPDATE", m.guild.id, intent::kGuilds, d));
@@ -610,7 +606,7 @@ EventPtr BuildTypingEvent(const State& state, Snowflake guild_id, Snowflake chan
   if (auto g = state.GetGuild(guild_id)) {
     std::optional<Member> m;
     {
-      std::shared_lock lock(g->mu);
+      ReaderLock lock(&g->mu);
       auto it = g->members.find(user_id);
       if (it != g->members.end()) m = it->second;
     }

@@ -50,10 +50,24 @@ class ViewEventsTest : public ::testing::Test {
   }
   Channel Current(Snowflake id) {
     auto g = state_.GetGuild(kGuild);
+    ReaderLock lock(&g->mu);
     return g->channels.at(id);
   }
-  Member CurrentMember(Snowflake uid) { return state_.GetGuild(kGuild)->members.at(uid); }
-  Role CurrentRole(Snowflake rid) { return state_.GetGuild(kGuild)->roles.at(rid); }
+  Member CurrentMember(Snowflake uid) {
+    auto g = state_.GetGuild(kGuild);
+    ReaderLock lock(&g->mu);
+    return g->members.at(uid);
+  }
+  Role CurrentRole(Snowflake rid) {
+    auto g = state_.GetGuild(kGuild);
+    ReaderLock lock(&g->mu);
+    return g->roles.at(rid);
+  }
+  Guild CurrentGuild() {
+    auto g = state_.GetGuild(kGuild);
+    ReaderLock lock(&g->mu);
+    return g->guild;
+  }
 
   EventBatch Commit(WriteBatch b) {
     CommitPlan plan = PlanEvents(state_, b);
@@ -220,7 +234,7 @@ TEST_F(ViewEventsTest, OwnershipTransfer) {
   Channel s = Current(kSecret);
   s.overwrites = {Overwrite{kGuild, 0, 0, perm::kViewChannel}};
   Commit({mut::PutChannel{s}});
-  Guild g = state_.GetGuild(kGuild)->guild;
+  Guild g = CurrentGuild();
   g.owner_id = kB;
   EXPECT_EQ(ViewEvents(Commit({mut::PutGuild{g}})),
             (V{"CHANNEL_CREATE 2 101", "CHANNEL_DELETE 1 101"}));

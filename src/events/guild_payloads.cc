@@ -41,7 +41,7 @@ std::string GuildCreateJson(const GuildState& g, const State& state, Snowflake u
     if (with_presences) {
       if (auto p = presences.Get(m.user_id)) {
         std::string s;
-        AppendPresenceJson(&s, m.user_id, g.guild.id, *p);
+        AppendPresenceJson(&s, m.user_id, g.id, *p);
         pres.push_back(bj::parse(s));
       }
     }

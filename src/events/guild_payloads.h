@@ -16,7 +16,7 @@ namespace parley::events {
 // expect. REQUIRES: g.mu held (shared or exclusive).
 std::string GuildCreateJson(const GuildState& g, const State& state, Snowflake user_id,
                             int large_threshold, const PresenceRegistry& presences,
-                            bool with_presences);
+                            bool with_presences) REQUIRES_SHARED(g.mu);
 
 // A guild member object with `user`, plus `guild_id` when nonzero (the
 // GUILD_MEMBER_ADD/UPDATE shape). REQUIRES: no lock that State::GetUser takes.

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <chrono>
-#include <shared_mutex>
 
 #include "events/event_builder.h"
 #include "events/guild_payloads.h"
@@ -242,7 +241,7 @@ void LoopHub::SendGuildCreate(Session* s, Snowflake guild_id) {
   if (!g) return;
   std::string d;
   {
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     if (!g->members.count(s->user_id)) return;
     d = events::GuildCreateJson(*g, state(), s->user_id, s->large_threshold, gw_->presence(),
                                 (s->intents & intent::kGuildPresences) != 0);
@@ -343,7 +342,7 @@ void LoopHub::Deliver(const EventBatch& events, uint64_t position, uint64_t jour
     if (check) {
       std::shared_ptr<GuildState> g = state().GetGuild(ev->guild_id);
       if (!g) continue;  // fail closed: no guild, no permissions, nobody sees it
-      std::shared_lock lock(g->mu);
+      ReaderLock lock(&g->mu);
       const Channel* ch = PermissionChannel(*g, *ev);
       if (ch == nullptr) continue;  // fail closed, likewise
       const Role* everyone = g->everyone();

@@ -208,7 +208,8 @@ class LoopHub {
   // The channel whose permissions decide who sees `ev`: State's, or the
   // deleted one a CHANNEL_DELETE carries; null when neither (then nobody
   // sees it: fail closed). REQUIRES: g.mu held.
-  static const Channel* PermissionChannel(const GuildState& g, const Event& ev);
+  static const Channel* PermissionChannel(const GuildState& g, const Event& ev)
+      REQUIRES_SHARED(g.mu);
   void Deliver(const std::shared_ptr<const EventBatch>& events, uint64_t position,
                uint64_t journal);
   // Sends a dispatch to a session: next sequence number, replay ring,

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 
@@ -450,7 +449,7 @@ FramePtr LoopHub::FrameFor(const Session& s, const Event& ev, bool* unsure) {
     // As Deliver: fail closed.
     auto g = state().GetGuild(ev.guild_id);
     if (!g) return nullptr;
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     const Channel* ch = PermissionChannel(*g, ev);
     if (ch == nullptr || !(g->ChannelPermissions(*ch, s.user_id) & ev.permission)) return nullptr;
   }

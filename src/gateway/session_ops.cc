@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>
-#include <shared_mutex>
 
 #include "events/event_builder.h"
 #include "events/guild_payloads.h"
@@ -334,7 +333,7 @@ void LoopHub::RequestMembers(Conn* c, const RequestGuildMembers& r) {
   std::vector<Snowflake> not_found;
   std::vector<std::string> chunks;
   {
-    std::shared_lock lock(g->mu);
+    ReaderLock lock(&g->mu);
     if (!r.user_ids.empty()) {
       for (Snowflake id : r.user_ids) {
         auto it = g->members.find(id);

@@ -115,8 +115,14 @@ struct Message {
   int64_t edited_ms = 0;
   bool tts = false;
   bool pinned = false;
-  int type = 0;
+  int type = 0;  // 0 default, 19 reply
   int flags = 0;
+  // The embeds array as JSON text, validated and normalized by the API
+  // (api/embeds.h); empty = no embeds.
+  std::string embeds;
+  // message_reference of a reply: the message it answers (0 = none).
+  Snowflake ref_channel_id = 0;
+  Snowflake ref_message_id = 0;
   friend bool operator==(const Message&, const Message&) = default;
 };
 
@@ -185,14 +191,19 @@ struct DeleteInvite {
   std::string code;
   friend bool operator==(const DeleteInvite&, const DeleteInvite&) = default;
 };
+// `referenced` (not stored; 0 or 1 items): the message a reply answers, as
+// it was when the reply was written or edited, for the event's
+// referenced_message.
 struct InsertMessage {
   Message message;
+  std::vector<Message> referenced;
   friend bool operator==(const InsertMessage&, const InsertMessage&) = default;
 };
 struct UpdateMessage {
   Message message;
+  std::vector<Message> referenced;
   friend bool operator==(const UpdateMessage&, const UpdateMessage&) = default;
-};  // content, edited_ms, pinned, flags
+};  // content, embeds, edited_ms, pinned, flags
 struct DeleteMessages {
   Snowflake channel_id;
   std::vector<Snowflake> ids;

@@ -66,7 +66,7 @@ void State::Load(Snapshot snap) {
     auto gid = GuildOfChannel(channel_id);
     if (!gid) continue;
     if (auto g = GetGuild(*gid)) {
-      std::unique_lock lock(g->mu);
+      WriterLock lock(&g->mu);
       g->last_message_ids[channel_id] = message_id;
     }
   }
@@ -122,17 +122,23 @@ void State::ApplyOne(const Mutation& m) {
         } else if constexpr (std::is_same_v<T, mut::PutGuild>) {
           auto g = GetGuild(op.guild.id);
           if (!g) {
-            g = std::make_shared<GuildState>();
+            // Filled in before it is published: no reader sees it empty.
+            g = std::make_shared<GuildState>(op.guild.id);
+            {
+              WriterLock lock(&g->mu);
+              g->guild = op.guild;
+            }
             guilds_.Put(op.guild.id, g);
+            return;
           }
-          std::unique_lock lock(g->mu);
+          WriterLock lock(&g->mu);
           g->guild = op.guild;
         } else if constexpr (std::is_same_v<T, mut::DeleteGuild>) {
           auto g = GetGuild(op.guild_id);
           if (!g) return;
           std::vector<Snowflake> member_ids, channel_ids;
           {
-            std::shared_lock lock(g->mu);
+            ReaderLock lock(&g->mu);
             for (auto& [uid, _] : g->members) member_ids.push_back(uid);
             for (auto& [cid, _] : g->channels) channel_ids.push_back(cid);
           }
@@ -145,7 +151,7 @@ void State::ApplyOne(const Mutation& m) {
           auto g = GetGuild(op.channel.guild_id);
           if (!g) return;
           {
-            std::unique_lock lock(g->mu);
+            WriterLock lock(&g->mu);
             g->channels[op.channel.id] = op.channel;
           }
           channel_guild_.Put(op.channel.id, op.channel.guild_id);
@@ -153,7 +159,7 @@ void State::ApplyOne(const Mutation& m) {
           auto gid = channel_guild_.Get(op.channel_id);
           if (!gid) return;
           if (auto g = GetGuild(*gid)) {
-            std::unique_lock lock(g->mu);
+            WriterLock lock(&g->mu);
             g->channels.erase(op.channel_id);
             g->last_message_ids.erase(op.channel_id);
           }
@@ -162,12 +168,12 @@ void State::ApplyOne(const Mutation& m) {
               [&](const std::string&, const Invite& i) { return i.channel_id == op.channel_id; });
         } else if constexpr (std::is_same_v<T, mut::PutRole>) {
           if (auto g = GetGuild(op.role.guild_id)) {
-            std::unique_lock lock(g->mu);
+            WriterLock lock(&g->mu);
             g->roles[op.role.id] = op.role;
           }
         } else if constexpr (std::is_same_v<T, mut::DeleteRole>) {
           if (auto g = GetGuild(op.guild_id)) {
-            std::unique_lock lock(g->mu);
+            WriterLock lock(&g->mu);
             g->roles.erase(op.role_id);
             for (auto& [_, mem] : g->members) std::erase(mem.roles, op.role_id);
             for (auto& [_, ch] : g->channels)
@@ -177,14 +183,14 @@ void State::ApplyOne(const Mutation& m) {
         } else if constexpr (std::is_same_v<T, mut::PutMember>) {
           if (auto g = GetGuild(op.member.guild_id)) {
             {
-              std::unique_lock lock(g->mu);
+              WriterLock lock(&g->mu);
               g->members[op.member.user_id] = op.member;
             }
             AddGuildOfUser(op.member.user_id, op.member.guild_id);
           }
         } else if constexpr (std::is_same_v<T, mut::DeleteMember>) {
           if (auto g = GetGuild(op.guild_id)) {
-            std::unique_lock lock(g->mu);
+            WriterLock lock(&g->mu);
             g->members.erase(op.user_id);
           }
           RemoveGuildOfUser(op.user_id, op.guild_id);
@@ -194,7 +200,7 @@ void State::ApplyOne(const Mutation& m) {
           invites_.Erase(op.code);
         } else if constexpr (std::is_same_v<T, mut::InsertMessage>) {
           if (auto g = GetGuild(op.message.guild_id)) {
-            std::unique_lock lock(g->mu);
+            WriterLock lock(&g->mu);
             // A message that raced its channel's deletion leaves no trace.
             if (!g->channels.count(op.message.channel_id)) return;
             Snowflake& last = g->last_message_ids[op.message.channel_id];

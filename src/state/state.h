@@ -16,7 +16,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -24,6 +23,7 @@
 #include "model/types.h"
 #include "state/sharded_map.h"
 #include "store/store.h"
+#include "util/mutex.h"
 
 namespace parley {
 
@@ -37,25 +37,28 @@ struct TokenHashHasher {
 };
 
 // One guild and everything in it. Read under `mu` shared; State writes it
-// under `mu` exclusive.
+// under `mu` exclusive. `id` never changes and needs no lock.
 struct GuildState {
-  mutable std::shared_mutex mu;
-  Guild guild;
-  std::map<Snowflake, Role> roles;                  // includes @everyone (id == guild id)
-  std::map<Snowflake, Channel> channels;            // ordered by id
-  std::map<Snowflake, Member> members;              // ordered by user id (for ?after=)
-  std::map<Snowflake, Snowflake> last_message_ids;  // channel -> newest message
+  explicit GuildState(Snowflake guild_id) : id(guild_id) {}
 
-  const Role* everyone() const {
+  const Snowflake id;
+  mutable SharedMutex mu;
+  Guild guild GUARDED_BY(mu);
+  std::map<Snowflake, Role> roles GUARDED_BY(mu);        // includes @everyone (id == guild id)
+  std::map<Snowflake, Channel> channels GUARDED_BY(mu);  // ordered by id
+  std::map<Snowflake, Member> members GUARDED_BY(mu);    // ordered by user id (for ?after=)
+  std::map<Snowflake, Snowflake> last_message_ids GUARDED_BY(mu);  // channel -> newest message
+
+  const Role* everyone() const REQUIRES_SHARED(mu) {
     auto it = roles.find(guild.id);
     return it == roles.end() ? nullptr : &it->second;
   }
   // Guild-level permissions of a user; 0 if not a member.
-  uint64_t GuildPermissions(Snowflake user_id) const;
+  uint64_t GuildPermissions(Snowflake user_id) const REQUIRES_SHARED(mu);
   // Permissions in a channel of this guild; 0 if not a member.
-  uint64_t ChannelPermissions(const Channel& channel, Snowflake user_id) const;
+  uint64_t ChannelPermissions(const Channel& channel, Snowflake user_id) const REQUIRES_SHARED(mu);
   // The highest role position of a member (owner: max int).
-  int TopRolePosition(Snowflake user_id) const;
+  int TopRolePosition(Snowflake user_id) const REQUIRES_SHARED(mu);
 };
 
 class State {

@@ -9,11 +9,17 @@
 namespace parley {
 namespace {
 
-constexpr uint8_t kVersion = 1;
-// Version 2: byte 2, a varint of the version-1 encoding's size, then that
-// encoding compressed as one LZ4 block (bench/RESULTS.md, "LZ4 on the log":
-// half the bytes of a group commit's entry for ~0.15 µs per message).
-constexpr uint8_t kVersionLz4 = 2;
+// Version 1: the first layout. Version 3: messages carry embeds and
+// message_reference, InsertMessage / UpdateMessage the referenced message.
+// Versions 2 and 4: byte 2 (4), a varint of the version-1 (3) encoding's
+// size, then that encoding compressed as one LZ4 block (bench/RESULTS.md,
+// "LZ4 on the log": half the bytes of a group commit's entry for ~0.15 µs
+// per message). Entries are written as 3 or 4; all four are read, so a log
+// written before version 3 is still followed.
+constexpr uint8_t kVersion1 = 1;
+constexpr uint8_t kVersion1Lz4 = 2;
+constexpr uint8_t kVersion = 3;
+constexpr uint8_t kVersionLz4 = 4;
 constexpr size_t kCompressFrom = 256;      // smaller entries stay version 1
 constexpr size_t kMaxDecoded = 64u << 20;  // an entry never decodes to more
 
@@ -62,6 +68,7 @@ template <class A>
 void Fields(A& a, Message& x) {
   a(x.id, x.channel_id, x.guild_id, x.author_id, x.content, x.nonce, x.edited_ms, x.tts, x.pinned,
     x.type, x.flags);
+  if constexpr (A::schema::kLayout >= 3) a(x.embeds, x.ref_channel_id, x.ref_message_id);
 }
 template <class A>
 void Fields(A& a, mut::PutUser& x) {
@@ -123,13 +130,17 @@ template <class A>
 void Fields(A& a, mut::DeleteInvite& x) {
   a(x.code);
 }
+// A referenced message is read only with its own referenced list empty
+// (Message has none): one level, never recursion.
 template <class A>
 void Fields(A& a, mut::InsertMessage& x) {
   a(x.message);
+  if constexpr (A::schema::kLayout >= 3) a(x.referenced);
 }
 template <class A>
 void Fields(A& a, mut::UpdateMessage& x) {
   a(x.message);
+  if constexpr (A::schema::kLayout >= 3) a(x.referenced);
 }
 template <class A>
 void Fields(A& a, mut::DeleteMessages& x) {
@@ -137,14 +148,18 @@ void Fields(A& a, mut::DeleteMessages& x) {
 }
 
 // Every record type of a mutation, for FieldWriter / FieldReader.
+// kLayout: the entry version whose fields Fields() lists.
+template <int Layout>
 struct Schema {
+  static constexpr int kLayout = Layout;
   template <class A, class T>
   static void Visit(A& a, T& x) {
     Fields(a, x);
   }
 };
-using Writer = FieldWriter<Schema>;
-using Reader = FieldReader<Schema>;
+using Writer = FieldWriter<Schema<kVersion>>;
+template <int Layout>
+using Reader = FieldReader<Schema<Layout>>;
 
 // Default-constructs alternative `tag` of Mutation in *m; false if there is
 // none.
@@ -197,29 +212,10 @@ void EncodeBatches(std::span<const WriteBatch* const> batches, std::string* out)
   out->append(v1);
 }
 
-Status DecodeBatches(std::string_view in, std::vector<WriteBatch>* out) {
-  out->clear();
-  if (!in.empty() && static_cast<uint8_t>(in[0]) == kVersionLz4) {
-    Reader r(in.substr(1));
-    const uint64_t size = r.Varint();
-    const std::string_view packed = in.substr(in.size() - r.remaining());
-    // LZ4 expands at most ~255 times: a larger claim is malformed, and no
-    // buffer is ever larger than that (or than kMaxDecoded).
-    if (!r.ok() || size == 0 || size > kMaxDecoded || size > 255 * packed.size() + 16)
-      return Status::Corruption("commit log entry: bad compressed size");
-    std::string v1(static_cast<size_t>(size), '\0');
-    const int n = LZ4_decompress_safe(packed.data(), v1.data(), static_cast<int>(packed.size()),
-                                      static_cast<int>(v1.size()));
-    if (n < 0 || static_cast<uint64_t>(n) != size)
-      return Status::Corruption("commit log entry: bad compressed block");
-    if (static_cast<uint8_t>(v1[0]) != kVersion)
-      return Status::Corruption("commit log entry: unknown version inside the compressed block");
-    return DecodeBatches(v1, out);
-  }
-  if (in.empty() || static_cast<uint8_t>(in[0]) != kVersion) {
-    return Status::Corruption("commit log entry: unknown version");
-  }
-  Reader r(in.substr(1));
+namespace {
+template <int Layout>
+Status DecodeUncompressed(std::string_view in, std::vector<WriteBatch>* out) {
+  Reader<Layout> r(in.substr(1));
   const size_t n = r.Count();
   out->reserve(n);
   for (size_t i = 0; i < n && r.ok(); ++i) {
@@ -245,6 +241,33 @@ Status DecodeBatches(std::string_view in, std::vector<WriteBatch>* out) {
     return Status::Corruption("commit log entry: bytes after the last batch");
   }
   return Status::OK();
+}
+}  // namespace
+
+Status DecodeBatches(std::string_view in, std::vector<WriteBatch>* out) {
+  out->clear();
+  const uint8_t version = in.empty() ? 0 : static_cast<uint8_t>(in[0]);
+  if (version == kVersionLz4 || version == kVersion1Lz4) {
+    const uint8_t inner = version == kVersionLz4 ? kVersion : kVersion1;
+    Reader<kVersion> r(in.substr(1));
+    const uint64_t size = r.Varint();
+    const std::string_view packed = in.substr(in.size() - r.remaining());
+    // LZ4 expands at most ~255 times: a larger claim is malformed, and no
+    // buffer is ever larger than that (or than kMaxDecoded).
+    if (!r.ok() || size == 0 || size > kMaxDecoded || size > 255 * packed.size() + 16)
+      return Status::Corruption("commit log entry: bad compressed size");
+    std::string v1(static_cast<size_t>(size), '\0');
+    const int n = LZ4_decompress_safe(packed.data(), v1.data(), static_cast<int>(packed.size()),
+                                      static_cast<int>(v1.size()));
+    if (n < 0 || static_cast<uint64_t>(n) != size)
+      return Status::Corruption("commit log entry: bad compressed block");
+    if (static_cast<uint8_t>(v1[0]) != inner)
+      return Status::Corruption("commit log entry: unknown version inside the compressed block");
+    return DecodeBatches(v1, out);
+  }
+  if (version == kVersion) return DecodeUncompressed<kVersion>(in, out);
+  if (version == kVersion1) return DecodeUncompressed<kVersion1>(in, out);
+  return Status::Corruption("commit log entry: unknown version");
 }
 
 }  // namespace parley

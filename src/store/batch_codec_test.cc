@@ -61,15 +61,56 @@ WriteBatch EveryMutation() {
               .tts = true,
               .pinned = true,
               .type = 19,
-              .flags = 4};
-  WriteBatch b = {
-      mut::PutUser{u},         mut::PutApplication{app},   mut::PutSession{sess},
-      mut::DeleteSession{h},   mut::DeleteUserSessions{1}, mut::PutGuild{g},
-      mut::DeleteGuild{16},    mut::PutChannel{c},         mut::DeleteChannel{17},
-      mut::PutRole{r},         mut::DeleteRole{6, 8},      mut::PutMember{m},
-      mut::DeleteMember{6, 1}, mut::PutInvite{inv},        mut::DeleteInvite{"abc"},
-      mut::InsertMessage{msg}, mut::UpdateMessage{msg},    mut::DeleteMessages{9, {14, 18, 19}}};
+              .flags = 4,
+              .embeds = "[{\"type\":\"rich\",\"title\":\"t\"}]",
+              .ref_channel_id = 9,
+              .ref_message_id = 13};
+  Message replied{.id = 13, .channel_id = 9, .guild_id = 6, .author_id = 2, .content = "q"};
+  WriteBatch b = {mut::PutUser{u},
+                  mut::PutApplication{app},
+                  mut::PutSession{sess},
+                  mut::DeleteSession{h},
+                  mut::DeleteUserSessions{1},
+                  mut::PutGuild{g},
+                  mut::DeleteGuild{16},
+                  mut::PutChannel{c},
+                  mut::DeleteChannel{17},
+                  mut::PutRole{r},
+                  mut::DeleteRole{6, 8},
+                  mut::PutMember{m},
+                  mut::DeleteMember{6, 1},
+                  mut::PutInvite{inv},
+                  mut::DeleteInvite{"abc"},
+                  mut::InsertMessage{msg, {replied}},
+                  mut::UpdateMessage{msg, {replied}},
+                  mut::DeleteMessages{9, {14, 18, 19}}};
   return b;
+}
+
+// An entry written before version 3 (no embeds, no references) is still
+// read: a follower may start from a log older than its binary.
+TEST(BatchCodec, ReadsVersionOneEntries) {
+  // Version 1, one batch of one InsertMessage: id 14, channel 9, guild 6,
+  // author 1, content "hi", nonce "", edited_ms 0, tts 0, pinned 1, type 0,
+  // flags 2 (zigzag 4).
+  const auto tag = static_cast<char>(Mutation(mut::InsertMessage{}).index());
+  const std::string v1 = {1, 1, 1, tag, 14, 9, 6, 1, 2, 'h', 'i', 0, 0, 0, 1, 0, 4};
+  std::vector<WriteBatch> back;
+  ASSERT_TRUE(DecodeBatches(v1, &back).ok());
+  ASSERT_EQ(back.size(), 1u);
+  ASSERT_EQ(back[0].size(), 1u);
+  const auto& m = std::get<mut::InsertMessage>(back[0][0]);
+  EXPECT_EQ(m.message.id, 14u);
+  EXPECT_EQ(m.message.content, "hi");
+  EXPECT_TRUE(m.message.pinned);
+  EXPECT_EQ(m.message.flags, 2);
+  EXPECT_EQ(m.message.embeds, "");
+  EXPECT_EQ(m.message.ref_message_id, 0u);
+  EXPECT_TRUE(m.referenced.empty());
+  // The same bytes labelled version 3 lack the new fields: malformed.
+  std::string v3 = v1;
+  v3[0] = 3;
+  EXPECT_TRUE(DecodeBatches(v3, &back).IsCorruption());
 }
 
 TEST(BatchCodec, EveryMutationRoundTrips) {
@@ -151,7 +192,7 @@ TEST(BatchCodec, LargeEntriesAreCompressedAndStillDecodeExactly) {
   for (const WriteBatch& b : in) ptrs.push_back(&b);
   std::string bytes;
   EncodeBatches(ptrs, &bytes);
-  ASSERT_EQ(static_cast<uint8_t>(bytes[0]), 2) << "version 2: LZ4";
+  ASSERT_EQ(static_cast<uint8_t>(bytes[0]), 4) << "version 4: LZ4 of version 3";
   std::vector<WriteBatch> back;
   ASSERT_TRUE(DecodeBatches(bytes, &back).ok());
   EXPECT_EQ(back, in);
@@ -163,15 +204,16 @@ TEST(BatchCodec, LargeEntriesAreCompressedAndStillDecodeExactly) {
   flipped[flipped.size() / 2] ^= 0x5a;
   EXPECT_FALSE(DecodeBatches(flipped, &back).ok() && back == in);
   EXPECT_TRUE(DecodeBatches(std::string("\x02\xff\xff\xff\xff\x0f\x00", 7), &back).IsCorruption());
+  EXPECT_TRUE(DecodeBatches(std::string("\x04\xff\xff\xff\xff\x0f\x00", 7), &back).IsCorruption());
   std::string small = bytes;
   small[1] = 0x10;  // claims 16 bytes: the block decodes to more
   EXPECT_TRUE(DecodeBatches(small, &back).IsCorruption());
-  // Small entries stay version 1.
+  // Small entries stay uncompressed (version 3).
   const WriteBatch one = {mut::DeleteGuild{42}};
   const WriteBatch* single[] = {&one};
   std::string tiny;
   EncodeBatches(single, &tiny);
-  EXPECT_EQ(static_cast<uint8_t>(tiny[0]), 1);
+  EXPECT_EQ(static_cast<uint8_t>(tiny[0]), 3);
 }
 
 }  // namespace

@@ -59,7 +59,7 @@ std::string Trimmed(const char* msg);
 // Parameters of one statement, in the form libpq sends them: numbers and
 // booleans as text, strings and bytes in binary format (their raw bytes, so
 // no terminating NUL and no copy: what they point to must stay valid until
-// the statement is queued). At most 12 parameters: one more aborts the
+// the statement is queued). At most 16 parameters: one more aborts the
 // process, as does a string or byte range longer than INT_MAX.
 class Params {
  public:
@@ -91,7 +91,7 @@ class Params {
   const int* formats() const { return formats_.data(); }
 
  private:
-  static constexpr int kMax = 12;
+  static constexpr int kMax = 16;
   static constexpr size_t kDigits = 24;  // "-9223372036854775808" and a NUL
 
   Params& Add(const char* v, size_t len, int format) {

@@ -191,6 +191,13 @@ BEGIN
 END
 $$;
 )sql",
+    // 4: embeds and message_reference (replies). A constant default: no
+    // table rewrite.
+    R"sql(
+ALTER TABLE messages ADD COLUMN embeds TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN ref_channel_id BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN ref_message_id BIGINT NOT NULL DEFAULT 0;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -208,8 +215,9 @@ constexpr const char* kReadTimeoutSql = "SELECT set_config('statement_timeout', 
 // LoadAll reads whole tables at start-up, which may take long on a big store.
 constexpr const char* kLoadTimeoutSql = "SELECT set_config('statement_timeout', '10min', true)";
 
-#define PARLEY_MESSAGE_COLUMNS \
-  "channel_id, id, guild_id, author_id, content, edited_ms, tts, pinned, type, flags"
+#define PARLEY_MESSAGE_COLUMNS                                                                  \
+  "channel_id, id, guild_id, author_id, content, edited_ms, tts, pinned, type, flags, embeds, " \
+  "ref_channel_id, ref_message_id"
 
 // The writer's statements (sent unnamed, see kSyncCommitOn).
 enum WriterStmt : int {
@@ -335,9 +343,9 @@ constexpr std::array<const char*, kNumWriterStmts> kWriterSql = {
     "DELETE FROM invites WHERE code = $1",
     // kInsertMessage: a plain INSERT, a duplicate key is an error.
     "INSERT INTO messages(" PARLEY_MESSAGE_COLUMNS
-    ") VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    ") VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     // kUpdateMessage
-    "UPDATE messages SET content = $3, edited_ms = $4, pinned = $5, flags = $6 "
+    "UPDATE messages SET content = $3, edited_ms = $4, pinned = $5, flags = $6, embeds = $7 "
     "WHERE channel_id = $1 AND id = $2",
     // kDeleteMessages: $2 is an array of ids.
     "DELETE FROM messages WHERE channel_id = $1 AND id = ANY($2)",
@@ -450,6 +458,9 @@ void RowToMessage(const Row& q, Message* m) {
   m->pinned = q.Bool(7);
   m->type = q.Int32(8);
   m->flags = q.Int32(9);
+  m->embeds = q.Text(10);
+  m->ref_channel_id = q.U64(11);
+  m->ref_message_id = q.U64(12);
 }
 
 // Appends every row of `r` to *out, in row order.
@@ -634,7 +645,10 @@ class Applier {
         .Bool(msg.tts)
         .Bool(msg.pinned)
         .Int(msg.type)
-        .Int(msg.flags);
+        .Int(msg.flags)
+        .Text(msg.embeds)
+        .Int(ToDb(msg.ref_channel_id))
+        .Int(ToDb(msg.ref_message_id));
     Queue(kInsertMessage, p);
   }
   void operator()(const mut::UpdateMessage& m) {
@@ -645,7 +659,8 @@ class Applier {
         .Text(msg.content)
         .Int(msg.edited_ms)
         .Bool(msg.pinned)
-        .Int(msg.flags);
+        .Int(msg.flags)
+        .Text(msg.embeds);
     Queue(kUpdateMessage, p);
   }
   void operator()(const mut::DeleteMessages& m) {

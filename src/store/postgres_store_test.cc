@@ -330,7 +330,6 @@ TEST_F(PostgresStoreTest, CommitLogHoldsEveryCommitOfEveryNodeInPositionOrder) {
       committed[p] = std::move(batch);
     }
   };
-  std::atomic<bool> done{false};
   std::vector<PostgresStore::LogEntry> followed;
   std::thread reader([&] {
     CommitPosition at = 0;
@@ -411,6 +410,31 @@ TEST_F(PostgresStoreTest, SchemaNewerThanTheBinaryIsCorruption) {
   EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
   EXPECT_NE(s.message().find("newer than this binary"), std::string::npos) << s.ToString();
   EXPECT_EQ(store, nullptr);
+}
+
+// A store made before schema step 4 (embeds, replies) keeps its messages
+// and reads them with neither.
+TEST_F(PostgresStoreTest, MigratesMessagesFromBeforeEmbedsAndReplies) {
+  {
+    std::unique_ptr<PostgresStore> store;
+    ASSERT_OK(Open(&store));
+  }
+  Admin admin(db_->conninfo());
+  admin.Rows(
+      "ALTER TABLE messages DROP COLUMN embeds, DROP COLUMN ref_channel_id, "
+      "DROP COLUMN ref_message_id");
+  admin.Rows(
+      "INSERT INTO messages(channel_id, id, guild_id, author_id, content, edited_ms, tts, pinned, "
+      "type, flags) VALUES(5, 6, 7, 8, 'old', 0, false, false, 0, 0)");
+  admin.Rows("UPDATE parley_schema SET version = 3");
+  std::unique_ptr<PostgresStore> store;
+  ASSERT_OK(Open(&store));
+  Message m;
+  ASSERT_OK(store->GetMessage(5, 6, &m));
+  EXPECT_EQ(m.content, "old");
+  EXPECT_EQ(m.embeds, "");
+  EXPECT_EQ(m.ref_message_id, 0u);
+  EXPECT_EQ(admin.Value("SELECT version FROM parley_schema"), "4");
 }
 
 TEST_F(PostgresStoreTest, ReopenKeepsDataPositionAndPartitionCount) {

@@ -118,6 +118,9 @@ void RecordDigest::Add(const Message& m) {
   Num(m.pinned);
   Num(static_cast<uint64_t>(m.type));
   Num(static_cast<uint64_t>(m.flags));
+  Str(m.embeds);
+  Num(m.ref_channel_id);
+  Num(m.ref_message_id);
 }
 
 std::string RecordDigest::Hex() const {

@@ -127,11 +127,18 @@ CREATE TABLE commit_head(
   position INTEGER NOT NULL);
 INSERT INTO commit_head(id, position) VALUES(1, 0);
 )sql",
+    // 2 -> 3: embeds and message_reference (replies).
+    R"sql(
+ALTER TABLE messages ADD COLUMN embeds TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN ref_channel_id INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN ref_message_id INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
-#define PARLEY_MESSAGE_COLUMNS \
-  "channel_id, id, guild_id, author_id, content, edited_ms, tts, pinned, type, flags"
+#define PARLEY_MESSAGE_COLUMNS                                                                  \
+  "channel_id, id, guild_id, author_id, content, edited_ms, tts, pinned, type, flags, embeds, " \
+  "ref_channel_id, ref_message_id"
 
 // Every statement either connection may run, prepared once per connection.
 enum StmtId : int {
@@ -272,9 +279,9 @@ constexpr std::array<const char*, kNumStmts> kStmtSql = {
     "DELETE FROM invites WHERE code = ?1",
     // kInsertMessage: a plain INSERT, a duplicate id is an error.
     "INSERT INTO messages(" PARLEY_MESSAGE_COLUMNS
-    ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     // kUpdateMessage
-    "UPDATE messages SET content = ?3, edited_ms = ?4, pinned = ?5, flags = ?6 "
+    "UPDATE messages SET content = ?3, edited_ms = ?4, pinned = ?5, flags = ?6, embeds = ?7 "
     "WHERE channel_id = ?1 AND id = ?2",
     // kDeleteMessage
     "DELETE FROM messages WHERE channel_id = ?1 AND id = ?2",
@@ -542,6 +549,9 @@ void RowToMessage(const Query& q, Message* m) {
   m->pinned = q.Bool(7);
   m->type = q.Int32(8);
   m->flags = q.Int32(9);
+  m->embeds = q.Text(10);
+  m->ref_channel_id = q.U64(11);
+  m->ref_message_id = q.U64(12);
 }
 
 // Appends every row of `q` to *out, in row order.
@@ -721,6 +731,9 @@ class Applier {
                    .Bind(msg.pinned)
                    .Bind(msg.type)
                    .Bind(msg.flags)
+                   .Bind(msg.embeds)
+                   .Bind(ToDb(msg.ref_channel_id))
+                   .Bind(ToDb(msg.ref_message_id))
                    .Run();
     if (s.IsConflict()) return Status::Conflict("duplicate message id " + std::to_string(msg.id));
     return s;
@@ -734,6 +747,7 @@ class Applier {
         .Bind(msg.edited_ms)
         .Bind(msg.pinned)
         .Bind(msg.flags)
+        .Bind(msg.embeds)
         .Run();
   }
   Status operator()(const mut::DeleteMessages& m) {

@@ -74,6 +74,31 @@ TEST_F(SqliteStoreTest, RefusesANewerSchema) {
   EXPECT_EQ(store_, nullptr);
 }
 
+// A store written by a binary from before schema step 3 (embeds, replies)
+// keeps its messages and reads them with neither.
+TEST_F(SqliteStoreTest, MigratesMessagesFromBeforeEmbedsAndReplies) {
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((path_).c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db,
+                   "ALTER TABLE messages DROP COLUMN embeds;"
+                   "ALTER TABLE messages DROP COLUMN ref_channel_id;"
+                   "ALTER TABLE messages DROP COLUMN ref_message_id;"
+                   "INSERT INTO messages(channel_id, id, guild_id, author_id, content, "
+                   "edited_ms, tts, pinned, type, flags) VALUES(5, 6, 7, 8, 'old', 0, 0, 0, 0, 0);"
+                   "PRAGMA user_version = 2;",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  sqlite3_close(db);
+  ASSERT_TRUE(SqliteStore::Open(path_, &store_).ok());
+  Message m;
+  ASSERT_TRUE(store_->GetMessage(5, 6, &m).ok());
+  EXPECT_EQ(m.content, "old");
+  EXPECT_EQ(m.embeds, "");
+  EXPECT_EQ(m.ref_message_id, 0u);
+}
+
 TEST_F(SqliteStoreTest, AnEmptyFileIsCorruptionNotANewStore) {
   store_.reset();
   const std::string empty = root_ + "/data/empty.db";

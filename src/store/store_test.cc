@@ -92,7 +92,8 @@ std::string Str(const Message& m) {
   std::ostringstream o;
   o << "Message{" << m.id << "," << m.channel_id << "," << m.guild_id << "," << m.author_id << ","
     << m.content << "," << m.nonce << "," << m.edited_ms << "," << m.tts << "," << m.pinned << ","
-    << m.type << "," << m.flags << "}";
+    << m.type << "," << m.flags << "," << m.embeds << "," << m.ref_channel_id << ","
+    << m.ref_message_id << "}";
   return o.str();
 }
 template <typename T>
@@ -317,7 +318,10 @@ TEST_P(StoreTest, MessageRoundTripAndUpdate) {
   m.tts = true;
   m.type = 19;
   m.flags = 4;
-  ASSERT_TRUE(Commit({mut::InsertMessage{m}}).ok());
+  m.embeds = "[{\"type\":\"rich\",\"title\":\"h\xC3\xA9\"}]";
+  m.ref_channel_id = Id(31);
+  m.ref_message_id = Id(99);
+  ASSERT_TRUE(Commit({mut::InsertMessage{m, {Msg(Id(31), Id(99))}}}).ok());
   Message got;
   ASSERT_TRUE(store_->GetMessage(Id(31), Id(100), &got).ok());
   Message want = m;
@@ -331,6 +335,8 @@ TEST_P(StoreTest, MessageRoundTripAndUpdate) {
   edit.flags = 2;
   edit.tts = false;  // not updatable
   edit.type = 0;     // not updatable
+  edit.embeds = "[]";
+  edit.ref_message_id = 0;  // not updatable
   ASSERT_TRUE(Commit({mut::UpdateMessage{edit}}).ok());
   Reopen();
   ASSERT_TRUE(store_->GetMessage(Id(31), Id(100), &got).ok());
@@ -338,6 +344,7 @@ TEST_P(StoreTest, MessageRoundTripAndUpdate) {
   want.edited_ms = 1700000009999;
   want.pinned = true;
   want.flags = 2;
+  want.embeds = "[]";
   EXPECT_EQ(Str(got), Str(want));
 
   EXPECT_TRUE(store_->GetMessage(Id(31), Id(101), &got).IsNotFound());

@@ -36,6 +36,7 @@ struct IsVector<std::vector<T>> : std::true_type {};
 template <class Schema>
 class FieldWriter {
  public:
+  using schema = Schema;
   explicit FieldWriter(std::string* out) : out_(out) {}
 
   void Varint(uint64_t v) {
@@ -82,6 +83,7 @@ class FieldWriter {
 template <class Schema>
 class FieldReader {
  public:
+  using schema = Schema;
   explicit FieldReader(std::string_view in) : p_(in.data()), end_(in.data() + in.size()) {}
 
   bool ok() const { return ok_; }

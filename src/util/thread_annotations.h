@@ -26,5 +26,6 @@
 #define TRY_ACQUIRE(...) PARLEY_THREAD_ANNOTATION(try_acquire_capability(__VA_ARGS__))
 #define EXCLUDES(...) PARLEY_THREAD_ANNOTATION(locks_excluded(__VA_ARGS__))
 #define ASSERT_CAPABILITY(x) PARLEY_THREAD_ANNOTATION(assert_capability(x))
+#define ASSERT_SHARED_CAPABILITY(x) PARLEY_THREAD_ANNOTATION(assert_shared_capability(x))
 #define RETURN_CAPABILITY(x) PARLEY_THREAD_ANNOTATION(lock_returned(x))
 #define NO_THREAD_SAFETY_ANALYSIS PARLEY_THREAD_ANNOTATION(no_thread_safety_analysis)

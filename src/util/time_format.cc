@@ -20,6 +20,33 @@ void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
   *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
 }
 
+// (year, month, day) -> days since 1970-01-01; days_from_civil.
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+// `n` decimal digits at s[*i]; false if they are not there.
+bool Digits(std::string_view s, size_t* i, int n, unsigned* out) {
+  unsigned v = 0;
+  for (int k = 0; k < n; ++k, ++*i) {
+    if (*i >= s.size() || s[*i] < '0' || s[*i] > '9') return false;
+    v = v * 10 + static_cast<unsigned>(s[*i] - '0');
+  }
+  *out = v;
+  return true;
+}
+
+bool Expect(std::string_view s, size_t* i, char c) {
+  if (*i >= s.size() || s[*i] != c) return false;
+  ++*i;
+  return true;
+}
+
 void Put(char* p, unsigned v, int width) {
   for (int i = width - 1; i >= 0; --i) {
     p[i] = static_cast<char>('0' + v % 10);
@@ -64,6 +91,49 @@ int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+std::optional<int64_t> ParseIso8601(std::string_view s) {
+  size_t i = 0;
+  unsigned y, mo, d, h, mi, sec;
+  if (!Digits(s, &i, 4, &y) || !Expect(s, &i, '-') || !Digits(s, &i, 2, &mo) ||
+      !Expect(s, &i, '-') || !Digits(s, &i, 2, &d) || !Expect(s, &i, 'T') ||
+      !Digits(s, &i, 2, &h) || !Expect(s, &i, ':') || !Digits(s, &i, 2, &mi) ||
+      !Expect(s, &i, ':') || !Digits(s, &i, 2, &sec))
+    return std::nullopt;
+  static constexpr unsigned kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (y == 0 || mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
+      h > 23 || mi > 59 || sec > 59)
+    return std::nullopt;
+  int64_t ms = 0;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    int n = 0;
+    int64_t scale = 100;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+      ms += (s[i] - '0') * scale;  // digits past the third count for nothing
+      scale /= 10;
+      ++i;
+      ++n;
+    }
+    if (n == 0) return std::nullopt;
+  }
+  int64_t offset_min = 0;
+  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
+    ++i;
+  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+    const int sign = s[i] == '-' ? -1 : 1;
+    ++i;
+    unsigned oh, om;
+    if (!Digits(s, &i, 2, &oh) || !Expect(s, &i, ':') || !Digits(s, &i, 2, &om) || oh > 23 ||
+        om > 59)
+      return std::nullopt;
+    offset_min = sign * static_cast<int64_t>(oh * 60 + om);
+  }
+  if (i != s.size()) return std::nullopt;
+  const int64_t days = DaysFromCivil(y, mo, d);
+  return ((days * 24 + h) * 60 + mi - offset_min) * 60000 + static_cast<int64_t>(sec) * 1000 + ms;
 }
 
 }  // namespace parley

@@ -129,7 +129,7 @@ bj::object GuildObject(const GuildState& g) {
       break;
     }
   bj::object o;
-  o["id"] = Id(g.guild.id);
+  o["id"] = Id(g.id);
   o["name"] = g.guild.name;
   o["icon"] = StrOrNull(g.guild.icon);
   o["description"] = StrOrNull(g.guild.description);
@@ -168,7 +168,7 @@ bj::object GuildObject(const GuildState& g) {
 }
 
 bj::object PartialGuildObject(const GuildState& g, Snowflake user_id) {
-  return bj::object{{"id", Id(g.guild.id)},
+  return bj::object{{"id", Id(g.id)},
                     {"name", g.guild.name},
                     {"icon", StrOrNull(g.guild.icon)},
                     {"banner", nullptr},
@@ -183,7 +183,7 @@ bj::object InviteObject(const Invite& inv, const GuildState& g, const State& sta
   bj::object o;
   o["type"] = 0;
   o["code"] = inv.code;
-  o["guild"] = bj::object{{"id", Id(g.guild.id)},
+  o["guild"] = bj::object{{"id", Id(g.id)},
                           {"name", g.guild.name},
                           {"icon", StrOrNull(g.guild.icon)},
                           {"splash", nullptr},
@@ -194,7 +194,7 @@ bj::object InviteObject(const Invite& inv, const GuildState& g, const State& sta
                           {"vanity_url_code", nullptr},
                           {"nsfw_level", 0},
                           {"premium_subscription_count", 0}};
-  o["guild_id"] = Id(g.guild.id);
+  o["guild_id"] = Id(g.id);
   auto cit = g.channels.find(inv.channel_id);
   if (cit != g.channels.end())
     o["channel"] = bj::object{
@@ -234,7 +234,40 @@ void ScanMentions(std::string_view s, std::vector<Snowflake>* users,
   }
 }
 
-void AppendMessageJson(std::string* out, const Message& m, const State& state) {
+namespace {
+
+void AppendMessageImpl(std::string* out, const Message& m, const State& state, bool nested,
+                       const Message* referenced, ContentSpan* span);
+
+// content, attachments, embeds and, for a reply, message_reference and
+// (unless nested) referenced_message: one contiguous run, so that the
+// MESSAGE_CONTENT rule can swap it whole. Starts at the content's value.
+void AppendUserContent(std::string* out, const Message& m, const State& state, bool nested,
+                       const Message* referenced) {
+  AppendJsonString(out, m.content);
+  out->append(",\"attachments\":[],\"embeds\":");
+  out->append(m.embeds.empty() ? std::string_view("[]") : std::string_view(m.embeds));
+  if (m.ref_message_id == 0) return;
+  out->append(",\"message_reference\":{\"type\":0,\"message_id\":");
+  AppendJsonId(out, m.ref_message_id);
+  out->append(",\"channel_id\":");
+  AppendJsonId(out, m.ref_channel_id);
+  if (m.guild_id) {
+    out->append(",\"guild_id\":");
+    AppendJsonId(out, m.guild_id);
+  }
+  out->push_back('}');
+  if (nested) return;  // Discord nests one level only
+  out->append(",\"referenced_message\":");
+  if (referenced)
+    AppendMessageImpl(out, *referenced, state, true, nullptr, nullptr);
+  else
+    out->append("null");
+}
+
+void AppendMessageImpl(std::string* out, const Message& m, const State& state, bool nested,
+                       const Message* referenced, ContentSpan* span) {
+  const size_t base = out->size();
   std::vector<Snowflake> user_ids, role_ids;
   ScanMentions(m.content, &user_ids, &role_ids);
   out->append("{\"type\":");
@@ -242,8 +275,23 @@ void AppendMessageJson(std::string* out, const Message& m, const State& state) {
   out->append(",\"channel_id\":");
   AppendJsonId(out, m.channel_id);
   out->append(",\"content\":");
-  AppendJsonString(out, m.content);
-  out->append(",\"attachments\":[],\"embeds\":[],\"timestamp\":\"");
+  if (span) span->begin = out->size() - base;
+  AppendUserContent(out, m, state, nested, referenced);
+  if (span) {
+    span->end = out->size() - base;
+    Message bare = m;
+    bare.content.clear();
+    bare.embeds.clear();
+    Message bare_ref;
+    if (referenced) {
+      bare_ref = *referenced;
+      bare_ref.content.clear();
+      bare_ref.embeds.clear();
+    }
+    span->stripped.clear();
+    AppendUserContent(&span->stripped, bare, state, nested, referenced ? &bare_ref : nullptr);
+  }
+  out->append(",\"timestamp\":\"");
   AppendIso8601(out, SnowflakeTimeMs(m.id));
   out->append("\",\"edited_timestamp\":");
   if (m.edited_ms) {
@@ -286,6 +334,13 @@ void AppendMessageJson(std::string* out, const Message& m, const State& state) {
     out->append(m.nonce);  // already JSON text
   }
   out->push_back('}');
+}
+
+}  // namespace
+
+void AppendMessageJson(std::string* out, const Message& m, const State& state,
+                       const Message* referenced, ContentSpan* span) {
+  AppendMessageImpl(out, m, state, false, referenced, span);
 }
 
 }  // namespace parley::json

@@ -525,6 +525,26 @@ test('MESSAGE_CONTENT: without it content is "" except own messages and mentions
   expectStatus(await A.client.patch(`/channels/${general.id}/messages/${hidden.id}`, { content: 'still secret' }), 200);
   assert.equal((await p.nextDispatch('MESSAGE_UPDATE', (d) => d.id === hidden.id)).d.content, '', 'MESSAGE_UPDATE follows the rule');
   assert.equal((await g.nextDispatch('MESSAGE_UPDATE', (d) => d.id === hidden.id)).d.content, 'still secret');
+
+  // Embeds and a reply's referenced message are user content too.
+  const embeds = [{ title: 'secret title', description: 'secret text' }];
+  const reply = await postMessage(A.client, general.id, 'secret reply', {
+    embeds, message_reference: { message_id: hidden.id },
+  });
+  const pr = (await p.nextDispatch('MESSAGE_CREATE', (d) => d.id === reply.id)).d;
+  assert.equal(pr.content, '');
+  assert.deepEqual(pr.embeds, []);
+  assert.equal(pr.type, 19);
+  assert.equal(pr.message_reference.message_id, hidden.id);
+  assert.equal(pr.referenced_message.id, hidden.id);
+  assert.equal(pr.referenced_message.content, '', 'the referenced message is stripped too');
+  assert.doesNotMatch(JSON.stringify(pr), /secret/, 'nothing of the text reaches the plain bot');
+  const gr = (await g.nextDispatch('MESSAGE_CREATE', (d) => d.id === reply.id)).d;
+  assert.equal(gr.content, 'secret reply');
+  assert.equal(gr.embeds[0].title, 'secret title');
+  assert.equal(gr.referenced_message.content, 'still secret');
+  const ur = (await u.nextDispatch('MESSAGE_CREATE', (d) => d.id === reply.id)).d;
+  assert.deepEqual(ur, gr, 'a user session sees what the granted bot sees');
   for (const gw of [p, g, u]) gw.assertClean();
 });
 

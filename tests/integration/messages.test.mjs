@@ -293,3 +293,91 @@ test('PATCH /users/@me applies the username rules', async () => {
   const ok = expectStatus(await bob.client.patch('/users/@me', { global_name: 'Bob B.' }), 200);
   assert.equal(ok.global_name, 'Bob B.');
 });
+
+test('embeds: stored, normalized, returned by history and edits; bad fields at their path', async () => {
+  const ch = await createChannel(alice.client, guild.id);
+  const embeds = [{
+    title: 'Release 1.2', description: 'Notes', url: 'https://example.test/r', color: 0x00ff00,
+    timestamp: '2026-01-02T03:04:05Z', footer: { text: 'ci' }, author: { name: 'bot' },
+    fields: [{ name: 'tests', value: '289', inline: true }], unknown_key: 1,
+  }];
+  const m = await postMessage(alice.client, ch.id, undefined, { embeds });
+  assert.equal(m.content, '', 'embeds alone make a message');
+  assert.deepEqual(m.embeds, [{
+    type: 'rich', title: 'Release 1.2', description: 'Notes', url: 'https://example.test/r',
+    timestamp: '2026-01-02T03:04:05.000000+00:00', color: 0x00ff00, footer: { text: 'ci' },
+    author: { name: 'bot' }, fields: [{ name: 'tests', value: '289', inline: true }],
+  }]);
+  const got = expectStatus(await bob.client.get(`/channels/${ch.id}/messages/${m.id}`), 200);
+  assert.deepEqual(got.embeds, m.embeds);
+  const [listed] = expectStatus(await bob.client.get(`/channels/${ch.id}/messages?limit=1`), 200);
+  assert.deepEqual(listed.embeds, m.embeds);
+  // An edit replaces them; clearing content and embeds is an empty message.
+  const edited = expectStatus(await alice.client.patch(`/channels/${ch.id}/messages/${m.id}`, {
+    content: 'now with text', embeds: [{ title: 'only' }],
+  }), 200);
+  assert.deepEqual(edited.embeds, [{ type: 'rich', title: 'only' }]);
+  expectError(await alice.client.patch(`/channels/${ch.id}/messages/${m.id}`, { content: '', embeds: [] }), 400, 50006);
+  const bad = expectFieldError(await alice.client.post(`/channels/${ch.id}/messages`, {
+    embeds: [{ title: 'x'.repeat(257) }, { color: -1 }, { image: { url: 'ftp://x' } }],
+  }), 'embeds');
+  assert.ok(bad.errors.embeds['0'].title, JSON.stringify(bad));
+  assert.ok(bad.errors.embeds['1'].color, JSON.stringify(bad));
+  assert.ok(bad.errors.embeds['2'].image.url, JSON.stringify(bad));
+  expectFieldError(await alice.client.post(`/channels/${ch.id}/messages`, {
+    embeds: Array.from({ length: 11 }, () => ({ title: 't' })),
+  }), 'embeds');
+  expectFieldError(await alice.client.post(`/channels/${ch.id}/messages`, {
+    embeds: [{ description: 'd'.repeat(4096) }, { description: 'd'.repeat(2000) }],
+  }), 'embeds', 'over 6000 characters in all');
+});
+
+test('replies: message_reference → type 19 with referenced_message, in replies and history', async () => {
+  const ch = await createChannel(alice.client, guild.id);
+  const q = await postMessage(bob.client, ch.id, 'question?');
+  const r = await postMessage(alice.client, ch.id, 'answer', { message_reference: { message_id: q.id } });
+  assert.equal(r.type, 19);
+  assert.deepEqual(r.message_reference, { type: 0, message_id: q.id, channel_id: ch.id, guild_id: guild.id });
+  assert.equal(r.referenced_message.id, q.id);
+  assert.equal(r.referenced_message.content, 'question?');
+  assert.equal(r.referenced_message.author.id, bob.user.id);
+  assert.ok(!('referenced_message' in r.referenced_message), 'one level deep');
+  // A reply to a reply: its referenced message carries message_reference, not its own referenced_message.
+  const rr = await postMessage(bob.client, ch.id, 'thanks', { message_reference: { message_id: r.id, channel_id: ch.id } });
+  assert.equal(rr.referenced_message.id, r.id);
+  assert.equal(rr.referenced_message.message_reference.message_id, q.id);
+  assert.ok(!('referenced_message' in rr.referenced_message));
+  // History and single reads carry them too.
+  const page = expectStatus(await alice.client.get(`/channels/${ch.id}/messages?around=${r.id}&limit=3`), 200);
+  assert.deepEqual(page.map((m) => m.id), [rr.id, r.id, q.id]);
+  assert.equal(page[0].referenced_message.id, r.id);
+  assert.equal(page[1].referenced_message.content, 'question?');
+  assert.ok(!('message_reference' in page[2]) && !('referenced_message' in page[2]), 'a plain message has neither');
+  // The answered message deleted: referenced_message is null, message_reference stays.
+  expectStatus(await bob.client.del(`/channels/${ch.id}/messages/${q.id}`), 204);
+  const after = expectStatus(await alice.client.get(`/channels/${ch.id}/messages/${r.id}`), 200);
+  assert.equal(after.referenced_message, null);
+  assert.equal(after.message_reference.message_id, q.id);
+  // Unknown: 50035 unless fail_if_not_exists is false (then a plain message).
+  const unknown = expectFieldError(await alice.client.post(`/channels/${ch.id}/messages`, {
+    content: 'x', message_reference: { message_id: q.id },
+  }), 'message_reference');
+  assert.equal(unknown.errors.message_reference._errors[0].code, 'MESSAGE_REFERENCE_UNKNOWN_MESSAGE');
+  const plain = await postMessage(alice.client, ch.id, 'x', { message_reference: { message_id: q.id, fail_if_not_exists: false } });
+  assert.equal(plain.type, 0);
+  assert.ok(!('message_reference' in plain));
+  // Other channels, forwards and malformed ids are refused.
+  expectFieldError(await alice.client.post(`/channels/${chan.id}/messages`, {
+    content: 'x', message_reference: { message_id: r.id },
+  }), 'message_reference', 'a message of another channel');
+  expectFieldError(await alice.client.post(`/channels/${ch.id}/messages`, {
+    content: 'x', message_reference: { message_id: r.id, type: 1 },
+  }), 'message_reference');
+  expectFieldError(await alice.client.post(`/channels/${ch.id}/messages`, {
+    content: 'x', message_reference: { message_id: 'abc' },
+  }), 'message_reference');
+  // An edit keeps the reference.
+  const e = expectStatus(await bob.client.patch(`/channels/${ch.id}/messages/${rr.id}`, { content: 'thanks!' }), 200);
+  assert.equal(e.type, 19);
+  assert.equal(e.referenced_message.id, r.id);
+});
