@@ -124,6 +124,8 @@ Api::Api(Deps deps, ApiOptions options)
   add(verb::get, "/guilds/{}/members/{}", true, "", kDefault, true, GetMember);
   add(verb::put, "/guilds/{}/members/{}", true, "", {10, 10}, true, AddMember);
   add(verb::patch, "/guilds/{}/members/{}", true, "", {10, 10}, true, PatchMember);
+  // Discord's deprecated "Modify Current User Nick" (eris's editNickname).
+  add(verb::patch, "/guilds/{}/members/@me/nick", true, "", {10, 10}, true, PatchMember);
   add(verb::delete_, "/guilds/{}/members/{}", true, "", {10, 10}, true, KickMember);
   add(verb::get, "/guilds/{}/roles", true, "", kDefault, true, ListRoles);
   add(verb::post, "/guilds/{}/roles", true, "", {10, 10}, true, CreateRole);

@@ -99,14 +99,18 @@ void AddMember(Api& api, const CallPtr& call) {
 void PatchMember(Api& api, const CallPtr& call) {
   auto g = MemberGuild(api, call);
   if (!g) return;
-  // "@me" is the caller (discord.js sets the bot's nickname that way).
-  std::optional<Snowflake> uid = call->params[1] == "@me"
+  // "@me" is the caller (discord.js sets the bot's nickname that way), and
+  // so is Discord's older PATCH /guilds/{id}/members/@me/nick (eris's
+  // editNickname): one parameter, only `nick`, and the reply is {nick}.
+  const bool nick_route = call->params.size() == 1;
+  std::optional<Snowflake> uid = nick_route || call->params[1] == "@me"
                                      ? std::optional(call->user->id)
                                      : ParamId(call, 1, ApiError::UnknownMember());
   if (!uid) return;
   auto body = std::make_shared<bj::object>();
   if (!call->ParseBody(body.get())) return;
-  api.CommitBuilt(call, [&api, g, call, body, uid = *uid]() -> Built {
+  if (nick_route) body->erase("roles");
+  api.CommitBuilt(call, [&api, g, call, body, uid = *uid, nick_route]() -> Built {
     ReaderLock lock(&g->mu);
     auto it = g->members.find(uid);
     if (it == g->members.end()) return Built::Fail(ApiError::UnknownMember());
@@ -165,7 +169,12 @@ void PatchMember(Api& api, const CallPtr& call) {
     if (!errs.empty()) return Built::Fail(errs.ToError());
     Built b;
     if (changed) b.batch.push_back(mut::PutMember{m});
-    b.reply = [&api, call, m] { call->Reply(200, json::MemberObject(m, api.state())); };
+    b.reply = [&api, call, m, nick_route] {
+      if (nick_route)
+        return call->Reply(
+            200, bj::object{{"nick", m.nick.empty() ? bj::value(nullptr) : bj::value(m.nick)}});
+      call->Reply(200, json::MemberObject(m, api.state()));
+    };
     return b;
   });
 }

@@ -108,7 +108,7 @@ void Gateway::OnUpgrade(int loop, net::Request&& req, tcp::socket&& socket,
   // (Boost.URL 1.81's parse_query read past the end of a string_view's last
   // value here, so this is split by hand.)
   std::string v, encoding, compress;
-  bool has_compress = false;
+  bool has_compress = false, has_v = false;
   while (!query.empty()) {
     size_t amp = query.find('&');
     std::string_view kv = query.substr(0, amp);
@@ -116,7 +116,10 @@ void Gateway::OnUpgrade(int loop, net::Request&& req, tcp::socket&& socket,
     size_t eq = kv.find('=');
     std::string_view key = kv.substr(0, eq);
     std::string_view val = eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1);
-    if (key == "v") v = val;
+    if (key == "v") {
+      v = val;
+      has_v = true;
+    }
     if (key == "encoding") encoding = val;
     if (key == "compress") {
       compress = val;
@@ -126,7 +129,10 @@ void Gateway::OnUpgrade(int loop, net::Request&& req, tcp::socket&& socket,
   Compression mode = Compression::kNone;
   bool bad_encoding = !encoding.empty() && encoding != "json";
   bool bad_compress = has_compress && !compress.empty() && !ParseCompression(compress, &mode);
-  bool bad_version = v != "10" && v != "9";
+  // No `v` at all is v10 (Discord's docs advise passing it, and Parley
+  // speaks only v10, whose shapes v9 shares): oceanic.js's URL override
+  // connects without a query.
+  bool bad_version = has_v && v != "10" && v != "9";
   spdlog::debug("gateway upgrade: {}", target);
 
   boost::system::error_code ec;

@@ -166,9 +166,9 @@ bool DecodeIdentify(const json::object& d, Identify* id, DecodeError* err) {
   if (const json::value* properties = Optional(d, "properties")) {
     if (!properties->is_object()) return DecodeFail(err, "properties must be an object");
   }
-  if (const json::value* compress = Optional(d, "compress")) {
-    if (!compress->is_bool()) return DecodeFail(err, "compress must be a bool");
-  }
+  // `compress` (payload compression) is ignored: Parley compresses the
+  // transport only. oceanic.js sends the name of the transport compression
+  // it asked for ("zlib-stream") here, so any type is accepted.
 
   if (const json::value* lt = Optional(d, "large_threshold")) {
     if (lt->is_uint64() || (lt->is_int64() && lt->get_int64() > kMaxLargeThreshold)) {

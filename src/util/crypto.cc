@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "util/time_format.h"
+
 namespace parley {
 
 Status InitCrypto() {
@@ -24,8 +26,16 @@ std::string NewToken(Snowflake user_id) {
   std::string id = std::to_string(user_id);
   unsigned char secret[24];
   randombytes_buf(secret, sizeof secret);
-  return Base64Url(reinterpret_cast<const unsigned char*>(id.data()), id.size()) + "." +
-         Base64Url(secret, sizeof secret);
+  const auto now = static_cast<uint32_t>(NowMs() / 1000);
+  const unsigned char stamp[4] = {
+      static_cast<unsigned char>(now >> 24), static_cast<unsigned char>(now >> 16),
+      static_cast<unsigned char>(now >> 8), static_cast<unsigned char>(now)};
+  std::string token = Base64Url(reinterpret_cast<const unsigned char*>(id.data()), id.size());
+  token.push_back('.');
+  token.append(Base64Url(stamp, sizeof stamp));
+  token.push_back('.');
+  token.append(Base64Url(secret, sizeof secret));
+  return token;
 }
 
 TokenHash HashToken(std::string_view token) {

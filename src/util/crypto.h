@@ -12,8 +12,10 @@ namespace parley {
 // REQUIRES: called once before any other function here (sodium_init).
 Status InitCrypto();
 
-// A new auth token: "<base64url(user id)>.<base64url(24 random bytes)>", so
-// 192 random bits, in the shape Discord tokens have.
+// A new auth token in the three-part shape of Discord's:
+// "<base64url(user id)>.<base64url(4-byte big-endian Unix seconds)>.
+// <base64url(24 random bytes)>": 192 random bits. Libraries read the first
+// part as the bot's id and some (seyfert) mask the third in their logs.
 std::string NewToken(Snowflake user_id);
 TokenHash HashToken(std::string_view token);
 

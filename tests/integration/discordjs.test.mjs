@@ -12,8 +12,11 @@ import { Client as DjsClient, Collection, Events, GatewayIntentBits as I, Status
 import WebSocket from 'ws';
 import {
   startServer, register, createGuild, createChannel, postMessage, expectStatus, expectError,
-  isSnowflake, sleep, uniqueName,
+  isSnowflake, sleep, uniqueName, until as untilFor, withTimeout,
 } from './lib/server.mjs';
+
+/** until() with this file's default wait. */
+const until = (fn, what, opts = {}) => untilFor(fn, what, { timeoutMs: WAIT_MS, ...opts });
 
 // The suite runs under ASan on 2 cores: generous, but bounded, waits.
 const WAIT_MS = 20_000;
@@ -40,32 +43,6 @@ let bot1; // {client, log, ...} once ready
 let bot2;
 
 // ---------------------------------------------------------------- helpers
-
-/** Resolve p, or reject after ms with a message naming `what`. */
-async function withTimeout(p, ms, what) {
-  let timer;
-  try {
-    return await Promise.race([
-      p,
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Poll fn() until it returns something truthy; fail after timeoutMs with diag(). */
-async function until(fn, what, { timeoutMs = WAIT_MS, diag = () => '' } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() >= deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${diag()}`);
-    await sleep(25);
-  }
-}
 
 const RECORDED = [
   Events.ClientReady, Events.MessageCreate, Events.MessageUpdate, Events.MessageDelete,

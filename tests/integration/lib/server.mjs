@@ -49,6 +49,32 @@ export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Resolve p, or reject after ms with a message naming `what`. */
+export async function withTimeout(p, ms, what) {
+  let timer;
+  try {
+    return await Promise.race([
+      p,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Poll fn() (may be async) until it returns something truthy; fail after timeoutMs with diag(). */
+export async function until(fn, what, { timeoutMs = 20_000, diag = () => '' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() >= deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${diag()}`);
+    await sleep(25);
+  }
+}
+
 /** A free TCP port on 127.0.0.1 (listen on 0, close, reuse the number). */
 export function freePort() {
   return new Promise((resolve, reject) => {

@@ -1,0 +1,136 @@
+// eris 0.18, unmodified, against Parley (issue 11; docs/compatibility.md).
+// eris's REST client always speaks HTTPS to `rest.domain` without a port
+// option; the documented way to reach a plain-HTTP server is its `rest.agent`
+// option: an agent whose connections are plain TCP (createConnection), with
+// the port in `domain` (it becomes the Host header). The gateway URL comes
+// from GET /gateway/bot.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import Eris from 'eris';
+import { postMessage } from '../lib/server.mjs';
+import { startWorld, until, EventLog, TEST_MS } from './harness.mjs';
+
+let world;
+const bots = [];
+
+/** An eris client for `bot`, connected and ready; every event recorded in `seen`. */
+async function connect(bot, intents) {
+  const agent = new http.Agent({ keepAlive: true });
+  agent.protocol = 'https:'; // eris calls https.request; the agent makes it plain TCP
+  agent.createConnection = () => net.connect(world.rest.port, '127.0.0.1');
+  const client = new Eris(`Bot ${bot.token}`, {
+    intents,
+    restMode: true,
+    rest: { agent, domain: `127.0.0.1:${world.rest.port}`, baseURL: '/api/v10' },
+  });
+  const b = { client, agent, warnings: [], resumed: 0 };
+  b.log = new EventLog('eris', () => `\nwarnings: ${b.warnings.slice(-10).join('\n')}`);
+  for (const ev of ['messageCreate', 'messageUpdate', 'messageDelete', 'guildMemberUpdate']) {
+    client.on(ev, (...args) => b.log.push(ev, ...args));
+  }
+  client.on('warn', (m) => b.warnings.push(String(m)));
+  client.on('error', (e) => b.warnings.push(`error: ${e?.stack ?? e}`));
+  client.on('shardResume', () => b.resumed++);
+  bots.push(b);
+  const ready = new Promise((resolve) => client.once('ready', resolve));
+  await client.connect();
+  let isReady = false;
+  ready.then(() => { isReady = true; });
+  await until(() => isReady, 'eris ready', { diag: () => `\nwarnings: ${b.warnings.join('\n')}` });
+  return b;
+}
+
+const event = (b, ev, pred) => b.log.wait(ev, pred);
+
+let granted;
+let plain;
+
+before(async () => {
+  world = await startWorld();
+  granted = await connect(world.granted, ['guilds', 'guildMembers', 'guildMessages', 'guildMessageTyping', 'guildPresences', 'messageContent']);
+  plain = await connect(world.plain, ['guilds', 'guildMessages']);
+});
+after(async () => {
+  for (const b of bots) {
+    b.client.disconnect({ reconnect: false });
+    b.agent.destroy();
+  }
+  if (world) await world.stop();
+});
+
+test('login: ready, the guild with its channels and roles in the cache', { timeout: TEST_MS }, async () => {
+  const c = granted.client;
+  assert.equal(c.user.id, world.granted.botId);
+  assert.equal(c.user.bot, true);
+  const g = c.guilds.get(world.guild.id);
+  assert.ok(g, 'guild cached');
+  assert.equal(g.channels.get(world.chan.id)?.name, 'library-chat');
+  assert.ok(g.roles.get(world.guild.id), '@everyone cached');
+  assert.ok(g.members.get(world.granted.botId), 'own member cached');
+  assert.deepEqual(granted.warnings.filter((w) => /Non-consecutive/.test(w)), [], 'sequence numbers are dense');
+});
+
+test('a user\'s message arrives with content (MESSAGE_CONTENT) and without it', { timeout: TEST_MS }, async () => {
+  const m = await postMessage(world.owner.client, world.chan.id, 'hello eris');
+  const [g] = await event(granted, 'messageCreate', (msg) => msg.id === m.id);
+  assert.equal(g.content, 'hello eris');
+  assert.equal(g.channel.id, world.chan.id);
+  const [p] = await event(plain, 'messageCreate', (msg) => msg.id === m.id);
+  assert.equal(p.content, '');
+});
+
+test('send, reply, embed, edit, delete, history before/after/around', { timeout: TEST_MS }, async () => {
+  const c = granted.client;
+  const q = await postMessage(world.owner.client, world.chan.id, 'eris question');
+  const sent = await c.createMessage(world.chan.id, 'from eris');
+  assert.equal(sent.content, 'from eris');
+  const reply = await c.createMessage(world.chan.id, { content: 'eris answer', messageReference: { messageID: q.id } });
+  assert.equal(reply.type, 19);
+  assert.equal(reply.messageReference.messageID, q.id);
+  assert.equal(reply.referencedMessage.id, q.id);
+  const embed = await c.createMessage(world.chan.id, { embeds: [{ title: 'eris embed', fields: [{ name: 'a', value: 'b' }] }] });
+  assert.equal(embed.embeds[0].title, 'eris embed');
+  const edited = await c.editMessage(world.chan.id, sent.id, 'from eris, edited');
+  assert.equal(edited.content, 'from eris, edited');
+  assert.ok(edited.editedTimestamp);
+  await event(granted, 'messageUpdate', (msg) => msg.id === sent.id && msg.content === 'from eris, edited');
+  await c.deleteMessage(world.chan.id, embed.id);
+  await event(granted, 'messageDelete', (msg) => msg.id === embed.id);
+  const before = await c.getMessages(world.chan.id, { before: reply.id, limit: 2 });
+  assert.deepEqual(before.map((m) => m.id), [sent.id, q.id]);
+  const afterQ = await c.getMessages(world.chan.id, { after: q.id, limit: 10 });
+  assert.deepEqual(afterQ.map((m) => m.id).sort(), [sent.id, reply.id].sort());
+  const around = await c.getMessages(world.chan.id, { around: sent.id, limit: 3 });
+  assert.deepEqual(around.map((m) => m.id), [reply.id, sent.id, q.id]);
+});
+
+test('typing, own presence seen by a user, members fetch/list/search, own nickname', { timeout: TEST_MS }, async () => {
+  const c = granted.client;
+  const user = await world.userSession();
+  await c.sendChannelTyping(world.chan.id);
+  await user.nextDispatch('TYPING_START', (d) => d.user_id === world.granted.botId && d.channel_id === world.chan.id);
+  c.editStatus('idle', [{ name: 'eris tests', type: 0 }]);
+  const pres = await user.nextDispatch('PRESENCE_UPDATE', (d) => d.user.id === world.granted.botId && d.status === 'idle');
+  assert.equal(pres.d.activities[0].name, 'eris tests');
+  const member = await c.getRESTGuildMember(world.guild.id, world.owner.user.id);
+  assert.equal(member.id, world.owner.user.id);
+  const members = await c.getRESTGuildMembers(world.guild.id, { limit: 100 });
+  assert.ok(members.some((m) => m.id === world.plain.botId));
+  const found = await c.searchGuildMembers(world.guild.id, world.owner.user.username.slice(0, 4), 10);
+  assert.ok(found.some((m) => m.id === world.owner.user.id));
+  await c.editNickname(world.guild.id, 'Eris Bot');
+  await event(granted, 'guildMemberUpdate', (g, m) => m.id === world.granted.botId && m.nick === 'Eris Bot');
+  assert.equal(c.guilds.get(world.guild.id).members.get(world.granted.botId).nick, 'Eris Bot');
+});
+
+test('the connection cut without a close frame: it resumes and gets the message once', { timeout: TEST_MS }, async () => {
+  assert.ok(world.gw.cut() >= 1);
+  const m = await postMessage(world.owner.client, world.chan.id, 'eris, while away');
+  await until(() => granted.resumed > 0, 'shardResume', { diag: () => `\nwarnings: ${granted.warnings.slice(-10).join('\n')}` });
+  await event(granted, 'messageCreate', (msg) => msg.id === m.id);
+  const m2 = await postMessage(world.owner.client, world.chan.id, 'eris, after');
+  await event(granted, 'messageCreate', (msg) => msg.id === m2.id);
+  assert.equal(granted.log.count('messageCreate', (msg) => msg.id === m.id), 1, 'exactly once');
+});
