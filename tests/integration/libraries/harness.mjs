@@ -209,6 +209,19 @@ export async function startWorld(serverOpts = {}) {
   };
 }
 
+/**
+ * History paging through a library: `fetchIds(query)` returns the ids (as
+ * strings) of what the library fetched for `query` ({before | after |
+ * around, limit}), in the order it gives them; [a, b, c] are three
+ * consecutive messages of the channel, oldest first, and the newest ones.
+ */
+export async function checkHistory(fetchIds, [a, b, c]) {
+  assert.deepEqual(await fetchIds({ before: c, limit: 2 }), [b, a], 'before: newest first');
+  // Some libraries reorder `after` pages: compare the sets.
+  assert.deepEqual((await fetchIds({ after: a, limit: 10 })).sort(), [b, c].sort(), 'after');
+  assert.deepEqual(await fetchIds({ around: b, limit: 3 }), [c, b, a], 'around: newest first');
+}
+
 /** The guild's REST view of message `id`, or null once it is gone. */
 export async function fetchMessage(world, channelId, id) {
   const res = await world.owner.client.get(`/channels/${channelId}/messages/${id}`);
