@@ -154,10 +154,10 @@ void Gateway::OnUpgrade(int loop, net::Request&& req, tcp::socket&& socket,
       "Sec-WebSocket-Accept: ";
   head += net::WebSocketAccept(key);
   head += "\r\n\r\n";
-  // The 101 goes out in a write of its own, before Hello (queued below and
-  // flushed at the end of this loop iteration): some clients (seyfert 5)
-  // drop any bytes that arrive together with the 101. A fresh socket takes
-  // these ~130 bytes at once; whatever it does not take is queued.
+  // The 101 goes out in a write of its own, Hello LoopHub::kHelloDelayMs
+  // later (QueueHello): some clients (seyfert 5) drop any bytes that arrive
+  // together with the 101. A fresh socket takes these ~130 bytes at once;
+  // whatever it does not take is queued.
   size_t sent = lean.write_some(boost::asio::buffer(head), ec);
   if (ec) sent = 0;
   boost::intrusive_ptr<Conn> c(new Conn(&hub, std::move(lean), mode, options_.max_frame_bytes));
@@ -169,8 +169,7 @@ void Gateway::OnUpgrade(int loop, net::Request&& req, tcp::socket&& socket,
     c->Close(close_code::kDecodeError,
              bad_encoding ? "unsupported encoding" : "unsupported compression");
   } else {
-    c->SendPayload("{\"op\":10,\"d\":{\"heartbeat_interval\":" +
-                   std::to_string(options_.heartbeat_interval_ms) + "},\"s\":null,\"t\":null}");
+    hub.QueueHello(c.get());
   }
   c->MarkDirty();
   c->Start(leftover);  // links c into the hub's list

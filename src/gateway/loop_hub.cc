@@ -28,7 +28,8 @@ LoopHub::LoopHub(Gateway* gw, int index, asio::io_context& ctx)
       ctx_(ctx),
       rbuf_(std::make_unique<uint8_t[]>(kReadBufferSize)),
       sweep_(ctx),
-      flush_timer_(ctx) {}
+      flush_timer_(ctx),
+      hello_timer_(ctx) {}
 
 LoopHub::~LoopHub() {
   // The list's references (the loops have stopped; pending handlers, which
@@ -160,8 +161,30 @@ void LoopHub::Sweep() {
   for (Session* s : expired) EndSession(s);
 }
 
+void LoopHub::QueueHello(Conn* c) {
+  c->hello_pending_ = true;
+  hello_queue_.emplace_back(c);
+  if (hello_queue_.size() > 1) return;  // the timer is running
+  hello_timer_.expires_after(std::chrono::milliseconds(kHelloDelayMs));
+  hello_timer_.async_wait([this](boost::system::error_code ec) {
+    std::vector<boost::intrusive_ptr<Conn>> due;
+    due.swap(hello_queue_);
+    if (ec) return;
+    for (auto& c : due) SendHello(c.get());
+  });
+}
+
+void LoopHub::SendHello(Conn* c) {
+  if (!c->hello_pending_) return;
+  c->hello_pending_ = false;
+  if (c->phase() != Conn::Phase::kOpen) return;
+  c->SendPayload("{\"op\":10,\"d\":{\"heartbeat_interval\":" +
+                 std::to_string(gw_->options().heartbeat_interval_ms) + "},\"s\":null,\"t\":null}");
+}
+
 void LoopHub::Shutdown() {
   sweep_.cancel();
+  hello_timer_.cancel();
   next_flush_ns_ = 0;
   std::vector<boost::intrusive_ptr<Conn>> all(conns_.begin(), conns_.end());
   for (auto& c : all) {

@@ -169,8 +169,9 @@ class Conn : public net::WsFrameParser::Handler,
   bool write_waiting_ : 1 = false;
   bool dirty_ : 1 = false;
   bool shut_down_ : 1 = false;
-  bool auth_synced_ : 1 = false;  // cluster mode: a refused identify waited once
-  bool identifying_ : 1 = false;  // cluster mode: its identify asks the shared counters
+  bool auth_synced_ : 1 = false;    // cluster mode: a refused identify waited once
+  bool identifying_ : 1 = false;    // cluster mode: its identify asks the shared counters
+  bool hello_pending_ : 1 = false;  // upgraded; Hello not sent yet (LoopHub::QueueHello)
 
   friend class LoopHub;
   friend class Gateway;  // sets address_slot_ at the upgrade
@@ -255,6 +256,16 @@ class LoopHub {
 
   void StartSweep();
   void Shutdown();  // op 7 + close 4000 to every connection
+  // Sends `c` its Hello kHelloDelay from now, in a write apart from the
+  // 101: seyfert 5 (and any client that reads the upgrade with Node's
+  // http 'upgrade' event and drops its `head`) loses bytes that arrive in
+  // the same read as the 101, which two back-to-back writes on loopback
+  // often do. One timer per loop for every connection waiting; a payload
+  // from the client before then gets its Hello first (SendHello).
+  static constexpr int kHelloDelayMs = 15;
+  void QueueHello(Conn* c);
+  // Sends Hello now if `c` still waits for it.
+  void SendHello(Conn* c);
   // Readable from any thread (metrics).
   int64_t connection_count() const { return open_count_.load(std::memory_order_relaxed); }
   int64_t session_count() const { return session_count_.load(std::memory_order_relaxed); }
@@ -330,6 +341,8 @@ class LoopHub {
   int64_t next_flush_ns_ = 0;  // flush pacing: no pass before this (steady clock)
   boost::asio::steady_timer sweep_;
   boost::asio::steady_timer flush_timer_;
+  boost::asio::steady_timer hello_timer_;
+  std::vector<boost::intrusive_ptr<Conn>> hello_queue_;  // waiting for hello_timer_
   std::vector<Session*> scratch_;
   FramePtr stripped_;  // ContentFrame's
   uint64_t session_counter_ = 0;

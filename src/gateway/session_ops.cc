@@ -42,6 +42,7 @@ bool ToPresence(const PresenceUpdate& p, Presence* out) {
 }  // namespace
 
 bool LoopHub::HandlePayload(Conn* c, const ClientPayload& p) {
+  SendHello(c);  // Hello always comes first
   switch (p.op) {
     case op::kHeartbeat: {
       c->Beat(now_ms());
