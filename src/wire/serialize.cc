@@ -236,17 +236,22 @@ void ScanMentions(std::string_view s, std::vector<Snowflake>* users,
 
 namespace {
 
+// `blank`: the message as a bot without MESSAGE_CONTENT sees it (content,
+// embeds and mentions empty), written without copying the message.
 void AppendMessageImpl(std::string* out, const Message& m, const State& state, bool nested,
-                       const Message* referenced, ContentSpan* span);
+                       bool blank, const Message* referenced, ContentSpan* span);
 
 // content, attachments, embeds and, for a reply, message_reference and
 // (unless nested) referenced_message: one contiguous run, so that the
 // MESSAGE_CONTENT rule can swap it whole. Starts at the content's value.
 void AppendUserContent(std::string* out, const Message& m, const State& state, bool nested,
-                       const Message* referenced) {
-  AppendJsonString(out, m.content);
+                       bool blank, const Message* referenced) {
+  if (blank)
+    out->append("\"\"");
+  else
+    AppendJsonString(out, m.content);
   out->append(",\"attachments\":[],\"embeds\":");
-  out->append(m.embeds.empty() ? std::string_view("[]") : std::string_view(m.embeds));
+  out->append(blank || m.embeds.empty() ? std::string_view("[]") : std::string_view(m.embeds));
   if (m.ref_message_id == 0) return;
   out->append(",\"message_reference\":{\"type\":0,\"message_id\":");
   AppendJsonId(out, m.ref_message_id);
@@ -260,36 +265,27 @@ void AppendUserContent(std::string* out, const Message& m, const State& state, b
   if (nested) return;  // Discord nests one level only
   out->append(",\"referenced_message\":");
   if (referenced)
-    AppendMessageImpl(out, *referenced, state, true, nullptr, nullptr);
+    AppendMessageImpl(out, *referenced, state, true, blank, nullptr, nullptr);
   else
     out->append("null");
 }
 
 void AppendMessageImpl(std::string* out, const Message& m, const State& state, bool nested,
-                       const Message* referenced, ContentSpan* span) {
+                       bool blank, const Message* referenced, ContentSpan* span) {
   const size_t base = out->size();
   std::vector<Snowflake> user_ids, role_ids;
-  ScanMentions(m.content, &user_ids, &role_ids);
+  if (!blank) ScanMentions(m.content, &user_ids, &role_ids);
   out->append("{\"type\":");
   AppendJsonInt(out, m.type);
   out->append(",\"channel_id\":");
   AppendJsonId(out, m.channel_id);
   out->append(",\"content\":");
   if (span) span->begin = out->size() - base;
-  AppendUserContent(out, m, state, nested, referenced);
+  AppendUserContent(out, m, state, nested, blank, referenced);
   if (span) {
     span->end = out->size() - base;
-    Message bare = m;
-    bare.content.clear();
-    bare.embeds.clear();
-    Message bare_ref;
-    if (referenced) {
-      bare_ref = *referenced;
-      bare_ref.content.clear();
-      bare_ref.embeds.clear();
-    }
     span->stripped.clear();
-    AppendUserContent(&span->stripped, bare, state, nested, referenced ? &bare_ref : nullptr);
+    AppendUserContent(&span->stripped, m, state, nested, true, referenced);
   }
   out->append(",\"timestamp\":\"");
   AppendIso8601(out, SnowflakeTimeMs(m.id));
@@ -340,7 +336,7 @@ void AppendMessageImpl(std::string* out, const Message& m, const State& state, b
 
 void AppendMessageJson(std::string* out, const Message& m, const State& state,
                        const Message* referenced, ContentSpan* span) {
-  AppendMessageImpl(out, m, state, false, referenced, span);
+  AppendMessageImpl(out, m, state, false, false, referenced, span);
 }
 
 }  // namespace parley::json

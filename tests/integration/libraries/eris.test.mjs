@@ -10,7 +10,7 @@ import http from 'node:http';
 import net from 'node:net';
 import Eris from 'eris';
 import { postMessage } from '../lib/server.mjs';
-import { startWorld, until, EventLog, checkHistory, TEST_MS } from './harness.mjs';
+import { startWorld, until, withTimeout, EventLog, checkHistory, TEST_MS, WAIT_MS } from './harness.mjs';
 
 let world;
 const bots = [];
@@ -36,9 +36,7 @@ async function connect(bot, intents) {
   bots.push(b);
   const ready = new Promise((resolve) => client.once('ready', resolve));
   await client.connect();
-  let isReady = false;
-  ready.then(() => { isReady = true; });
-  await until(() => isReady, 'eris ready', { diag: () => `\nwarnings: ${b.warnings.join('\n')}` });
+  await withTimeout(ready, WAIT_MS, 'eris ready');
   return b;
 }
 

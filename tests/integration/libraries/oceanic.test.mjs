@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from 'oceanic.js';
 import { postMessage } from '../lib/server.mjs';
-import { startWorld, until, EventLog, checkHistory, TEST_MS } from './harness.mjs';
+import { startWorld, until, withTimeout, EventLog, checkHistory, TEST_MS, WAIT_MS } from './harness.mjs';
 
 let world;
 const bots = [];
@@ -30,9 +30,7 @@ async function connect(bot, intents, { compress = false } = {}) {
   bots.push(b);
   const ready = new Promise((resolve) => client.once('ready', resolve));
   await client.connect();
-  let isReady = false;
-  ready.then(() => { isReady = true; });
-  await until(() => isReady, 'oceanic ready', { diag: () => `\nwarnings: ${b.warnings.join('\n')}` });
+  await withTimeout(ready, WAIT_MS, 'oceanic ready');
   return b;
 }
 
