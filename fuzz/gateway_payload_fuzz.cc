@@ -17,20 +17,13 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "fuzz_check.h"
 #include "gateway/payload.h"
 
 namespace {
 
 namespace gw = parley::gateway;
 namespace json = boost::json;
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (0)
 
 bool IsStatus(std::string_view s) {
   return s == "online" || s == "idle" || s == "dnd" || s == "invisible" || s == "offline";

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "fuzz_check.h"
 #include "net/websocket_frames.h"
 
 namespace {
@@ -25,14 +26,6 @@ namespace {
 using parley::net::WsFrameParser;
 using parley::net::WsOpcode;
 using Status = WsFrameParser::Status;
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (0)
 
 struct Event {
   char kind;  // 'm' message, 'i' ping, 'o' pong, 'c' close

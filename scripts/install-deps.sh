@@ -25,6 +25,9 @@ PACKAGES=(
   # (tests/integration/pgbouncer.test.mjs); cluster mode: hiredis to build
   # against, nginx in front of several nodes in the cluster tests.
   pgbouncer libhiredis-dev nginx-light
+  # node-gyp (bundled with npm) builds erlpack, the ETF runs of the bot
+  # library tests, with python3, make and g++ (build-essential).
+  python3
   # clang: its thread-safety analysis of the lock annotations
   # (scripts/check-thread-safety.sh, in CI), the ThreadSanitizer build
   # (scripts/tsan-check.sh) and the libFuzzer targets (fuzz/).

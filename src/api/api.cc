@@ -94,6 +94,7 @@ Api::Api(Deps deps, ApiOptions options)
   add(verb::post, "/applications", true, "", {10, 10}, false, CreateApplication);
   add(verb::get, "/applications", true, "", kDefault, false, ListApplications);
   add(verb::get, "/applications/@me", true, "", kDefault, false, GetCurrentApplication);
+  add(verb::patch, "/applications/@me", true, "", {10, 10}, false, PatchApplication);
   // "Get Current Bot Application Information": what every bot library asks
   // for at start-up.
   add(verb::get, "/oauth2/applications/@me", true, "", kDefault, false, GetCurrentApplication);
@@ -129,6 +130,7 @@ Api::Api(Deps deps, ApiOptions options)
   add(verb::delete_, "/guilds/{}/members/{}", true, "", {10, 10}, true, KickMember);
   add(verb::get, "/guilds/{}/roles", true, "", kDefault, true, ListRoles);
   add(verb::post, "/guilds/{}/roles", true, "", {10, 10}, true, CreateRole);
+  add(verb::get, "/guilds/{}/roles/{}", true, "", kDefault, true, GetRole);
   add(verb::patch, "/guilds/{}/roles/{}", true, "", {10, 10}, true, PatchRole);
   add(verb::delete_, "/guilds/{}/roles/{}", true, "", {10, 10}, true, DeleteRole);
   add(verb::put, "/guilds/{}/members/{}/roles/{}", true, "member-roles", {10, 10}, true,
@@ -196,24 +198,39 @@ void Api::Dispatch(const CallPtr& call) {
   }
   std::span<const std::string_view> rest(segs.begin() + first, segs.end());
 
+  // The most specific pattern that matches the path wins, then the method:
+  // a literal segment beats "{}" at the first place they differ, as on
+  // Discord ("/channels/{}/messages/pins" is not message "pins",
+  // "/applications/@me" not application "@me"). A path whose most specific
+  // pattern lacks the method is 405, even if a vaguer one has it.
   const Route* match = nullptr;
-  bool path_matched = false;
-  for (const Route& r : routes_) {
-    if (r.segments.size() != rest.size()) continue;
-    bool ok = true;
-    for (size_t i = 0; i < rest.size() && ok; ++i)
-      ok = r.segments[i] == "{}" || r.segments[i] == rest[i];
-    if (!ok) continue;
-    // "/users/@me" must not fall into "/users/{}" for another method.
-    path_matched = true;
-    if (r.method == call->req.method()) {
-      match = &r;
-      break;
+  const Route* best = nullptr;
+  const auto matches = [&](const Route& r) {
+    if (r.segments.size() != rest.size()) return false;
+    for (size_t i = 0; i < rest.size(); ++i) {
+      if (r.segments[i] != "{}" && r.segments[i] != rest[i]) return false;
     }
+    return true;
+  };
+  // <0: a is more specific than b; 0: the same pattern; >0: less specific.
+  const auto specificity = [](const Route& a, const Route& b) {
+    for (size_t i = 0; i < a.segments.size(); ++i) {
+      const bool la = a.segments[i] != "{}", lb = b.segments[i] != "{}";
+      if (la != lb) return la ? -1 : 1;
+    }
+    return 0;
+  };
+  for (const Route& r : routes_) {
+    if (!matches(r)) continue;
+    const int cmp = best ? specificity(r, *best) : -1;
+    if (cmp > 0) continue;
+    if (cmp < 0) {
+      best = &r;
+      match = nullptr;
+    }
+    if (match == nullptr && r.method == call->req.method()) match = &r;
   }
-  if (!match) {
-    return call->Fail(path_matched ? ApiError::MethodNotAllowed() : ApiError::NotFound());
-  }
+  if (!match) return call->Fail(best ? ApiError::MethodNotAllowed() : ApiError::NotFound());
   call->metrics = &match->metrics;
   if (options_.cluster) call->api = this;
   call->params.clear();  // a second run (RetryAfterSync)

@@ -60,6 +60,26 @@ void CheckUsername(const bj::object& body, std::string* out, FormErrors* errs, c
 
 namespace {
 
+// Discord's application object for what Parley has: no teams, no
+// interactions (verify_key, Discord's Ed25519 key for signing them, is a
+// stable hex value derived from the id), event webhooks disabled (1).
+bj::object ApplicationObject(const Application& app, const User* owner, const User* bot) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const TokenHash h = HashToken("parley verify_key " + std::to_string(app.id));
+  std::string verify_key;
+  for (uint8_t b : h) {
+    verify_key.push_back(kHex[b >> 4]);
+    verify_key.push_back(kHex[b & 15]);
+  }
+  bj::object o{{"id", json::Id(app.id)},   {"name", app.name},   {"icon", nullptr},
+               {"description", ""},        {"bot_public", true}, {"bot_require_code_grant", false},
+               {"verify_key", verify_key}, {"team", nullptr},    {"event_webhooks_status", 1},
+               {"flags", app.flags}};
+  if (owner) o["owner"] = json::UserObject(*owner);
+  if (bot) o["bot"] = json::UserObject(*bot);
+  return o;
+}
+
 void CheckPassword(const bj::object& body, std::string* out, FormErrors* errs) {
   auto* v = body.if_contains("password");
   if (!v || !v->is_string()) {
@@ -184,16 +204,8 @@ void CreateApplication(Api& api, const CallPtr& call) {
   batch.push_back(mut::PutUser{bot});
   batch.push_back(mut::PutApplication{app});
   batch.push_back(mut::PutSession{Session{HashToken(token), bot.id, NowMs()}});
-  bj::object reply{{"id", json::Id(app.id)},
-                   {"name", app.name},
-                   {"icon", nullptr},
-                   {"description", ""},
-                   {"bot_public", true},
-                   {"bot_require_code_grant", false},
-                   {"flags", app.flags},
-                   {"owner", json::UserObject(*call->user)},
-                   {"bot", json::UserObject(bot)},
-                   {"token", token}};
+  bj::object reply = ApplicationObject(app, &*call->user, &bot);
+  reply["token"] = token;
   std::string out = bj::serialize(reply);
   api.CommitWithStatus(std::move(batch), [call, out = std::move(out)](Status s) mutable {
     if (!s.ok()) return call->Fail(ApiError::Internal());
@@ -203,12 +215,9 @@ void CreateApplication(Api& api, const CallPtr& call) {
 
 namespace {
 bj::object ApplicationObject(Api& api, const Application& app) {
-  bj::object o{{"id", json::Id(app.id)}, {"name", app.name},   {"icon", nullptr},
-               {"description", ""},      {"bot_public", true}, {"bot_require_code_grant", false},
-               {"flags", app.flags}};
-  if (auto owner = api.state().GetUser(app.owner_id)) o["owner"] = json::UserObject(*owner);
-  if (auto bot = api.state().GetUser(app.id)) o["bot"] = json::UserObject(*bot);
-  return o;
+  auto owner = api.state().GetUser(app.owner_id);
+  auto bot = api.state().GetUser(app.id);
+  return ApplicationObject(app, owner ? &*owner : nullptr, bot ? &*bot : nullptr);
 }
 }  // namespace
 
@@ -254,23 +263,34 @@ void ResetBotToken(Api& api, const CallPtr& call) {
 // privileged gateway intents (GATEWAY_PRESENCE 1<<12, GATEWAY_GUILD_MEMBERS
 // 1<<14, GATEWAY_MESSAGE_CONTENT 1<<18 and their *_LIMITED bits 13, 15, 19).
 void PatchApplication(Api& api, const CallPtr& call) {
-  auto id = ParseSnowflake(call->params[0]);
+  // PATCH /applications/@me ("Edit Current Application"): a bot edits its
+  // own; PATCH /applications/{id}: the owner edits one of theirs.
+  const bool current = call->params.empty();
+  if (current && !call->user->bot) return call->Fail(ApiError::UnknownApplication());
+  auto id = current ? std::optional<Snowflake>(call->user->id) : ParseSnowflake(call->params[0]);
   auto app = id ? api.state().GetApplication(*id) : std::nullopt;
   if (!app) return call->Fail(ApiError::UnknownApplication());
-  if (app->owner_id != call->user->id) return call->Fail(ApiError::MissingAccess());
+  if (!current && app->owner_id != call->user->id) return call->Fail(ApiError::MissingAccess());
   bj::object body;
   if (!call->ParseBody(&body)) return;
-  constexpr uint64_t kIntentFlags =
-      (1ull << 12) | (1ull << 13) | (1ull << 14) | (1ull << 15) | (1ull << 18) | (1ull << 19);
+  // The gateway intent flags; the bot itself may set only the *_LIMITED
+  // ones (Discord: "only limited intent flags can be updated").
+  constexpr uint64_t kLimitedFlags = (1ull << 13) | (1ull << 15) | (1ull << 19);
+  constexpr uint64_t kIntentFlags = kLimitedFlags | (1ull << 12) | (1ull << 14) | (1ull << 18);
+  const uint64_t settable = current ? kLimitedFlags : kIntentFlags;
   FormErrors errs;
   Application next = *app;
   if (auto* f = body.if_contains("flags")) {
+    // Flags the application has and the caller may not set stay as they
+    // are (sent back or not).
+    const uint64_t kept = app->flags & ~settable;
     if (!f->is_int64() || f->as_int64() < 0 ||
-        (static_cast<uint64_t>(f->as_int64()) & ~kIntentFlags))
+        ((static_cast<uint64_t>(f->as_int64()) & ~settable) & ~kept))
       errs.Add("flags", "BASE_TYPE_BAD_FLAGS",
-               "Only the gateway intent flags (1<<12..1<<15, 1<<18, 1<<19) can be set.");
+               current ? "Only the limited gateway intent flags (1<<13, 1<<15, 1<<19) can be set."
+                       : "Only the gateway intent flags (1<<12..1<<15, 1<<18, 1<<19) can be set.");
     else
-      next.flags = static_cast<uint64_t>(f->as_int64());
+      next.flags = (static_cast<uint64_t>(f->as_int64()) & settable) | kept;
   }
   if (body.contains("name")) {
     std::string name;

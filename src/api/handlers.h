@@ -46,6 +46,7 @@ void KickMember(Api& api, const CallPtr& call);
 
 // roles.cc
 void ListRoles(Api& api, const CallPtr& call);
+void GetRole(Api& api, const CallPtr& call);
 void CreateRole(Api& api, const CallPtr& call);
 void PatchRole(Api& api, const CallPtr& call);
 void DeleteRole(Api& api, const CallPtr& call);

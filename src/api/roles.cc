@@ -73,6 +73,16 @@ void ListRoles(Api& api, const CallPtr& call) {
   call->Reply(200, out);
 }
 
+void GetRole(Api& api, const CallPtr& call) {
+  auto g = MemberGuild(api, call);
+  if (!g) return;
+  auto id = ParseSnowflake(call->params[1]);
+  ReaderLock lock(&g->mu);
+  auto it = id ? g->roles.find(*id) : g->roles.end();
+  if (it == g->roles.end()) return call->Fail(ApiError::UnknownRole());
+  call->Reply(200, json::RoleObject(it->second));
+}
+
 void CreateRole(Api& api, const CallPtr& call) {
   auto g = MemberGuild(api, call);
   if (!g) return;

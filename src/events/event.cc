@@ -1,8 +1,15 @@
 #include "events/event.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <bit>
+#include <boost/json/monotonic_resource.hpp>
 #include <chrono>
 
+#include "encoding/etf.h"
+#include "encoding/json_text.h"
+#include "encoding/msgpack.h"
 #include "metrics/server_metrics.h"
 #include "util/clock.h"
 
@@ -17,10 +24,93 @@ size_t Digits(uint64_t v) {
   }
   return n;
 }
+
+// The size of seq as the encodings write it (etf::AppendUnsigned,
+// msgpack::AppendUnsigned).
+size_t SeqSize(Encoding e, uint64_t seq) {
+  switch (e) {
+    case Encoding::kJson:
+      break;
+    case Encoding::kEtf:
+      if (seq <= 255) return 2;
+      if (seq <= uint64_t{INT32_MAX}) return 5;
+      return 3 + (std::bit_width(seq) + 7) / 8;
+    case Encoding::kMsgpack:
+      if (seq <= 0x7F) return 1;
+      if (seq <= 0xFF) return 2;
+      if (seq <= 0xFFFF) return 3;
+      if (seq <= 0xFFFFFFFF) return 5;
+      return 9;
+  }
+  return Digits(seq);
+}
+
+// The frame of `type` and `d_json` in ETF or MessagePack: a map of t, op,
+// d and, last, s (its value spliced in by AppendPayload).
+std::unique_ptr<const Frame> Encode(const Frame& json, Encoding e) {
+  auto f = std::make_unique<Frame>();
+  f->created_ns = json.created_ns;
+  f->type = json.type;
+  f->encoding = e;
+  constexpr std::string_view kHead = "{\"t\":\"",
+                             kHeadEnd = "\",\"s\":", kTail = ",\"op\":0,\"d\":";
+  std::string_view type = json.head, d = json.tail;
+  bool shaped = type.starts_with(kHead) && type.ends_with(kHeadEnd) && d.starts_with(kTail) &&
+                d.ends_with('}');
+  if (shaped) {
+    type = type.substr(kHead.size(), type.size() - kHead.size() - kHeadEnd.size());
+    d = d.substr(kTail.size(), d.size() - kTail.size() - 1);
+  }
+  // `d` parsed once; null if it does not parse (never: Parley's own JSON).
+  unsigned char buffer[4096];
+  boost::json::monotonic_resource arena(buffer, sizeof buffer);
+  boost::json::value v;
+  const Status s =
+      shaped ? encoding::ParseJson(d, &arena, &v) : Status::InvalidArgument("not a dispatch frame");
+  std::string& out = f->head;
+  out.reserve(json.head.size() + json.tail.size() + 32);
+  if (e == Encoding::kEtf) {
+    using namespace encoding::etf;
+    out.push_back(static_cast<char>(kVersion));
+    out.push_back(static_cast<char>(kMap));
+    out.append("\0\0\0\4", 4);
+    AppendAtom(&out, "t");
+    AppendBinary(&out, type);
+    AppendAtom(&out, "op");
+    AppendInteger(&out, 0);
+    AppendAtom(&out, "d");
+    AppendTerm(&out, v);
+    AppendAtom(&out, "s");
+  } else {
+    using namespace encoding::msgpack;
+    AppendMapHeader(&out, 4);
+    AppendString(&out, "t");
+    AppendString(&out, type);
+    AppendString(&out, "op");
+    AppendInteger(&out, 0);
+    AppendString(&out, "d");
+    AppendValue(&out, v);
+    AppendString(&out, "s");
+  }
+  // A failure here is a bug, made loud (the client gets the event with a
+  // null `d` rather than nothing).
+  if (!s.ok()) spdlog::error("frame {} not re-encoded: {}", json.head.substr(0, 40), s.message());
+  return f;
+}
 }  // namespace
 
 size_t Frame::size_with_seq(uint64_t seq) const {
-  return head.size() + Digits(seq) + tail.size();
+  return head.size() + SeqSize(encoding, seq) + tail.size();
+}
+
+const Frame& Frame::In(Encoding e) const {
+  if (e == Encoding::kJson) return *this;
+  const int i = e == Encoding::kEtf ? 0 : 1;
+  std::call_once(once_[i], [&] {
+    other_[i] = Encode(*this, e);
+    metrics::M().frames_encoded[i]->Inc();
+  });
+  return *other_[i];
 }
 
 uint64_t TokenTag(const TokenHash& hash) {
@@ -46,6 +136,16 @@ FramePtr MakeDispatch(std::string_view type, std::string_view d_json) {
 
 void AppendPayload(std::string* out, const Frame& f, uint64_t seq) {
   out->append(f.head);
+  if (f.encoding == Encoding::kEtf) {
+    encoding::etf::AppendUnsigned(out, seq);
+    out->append(f.tail);
+    return;
+  }
+  if (f.encoding == Encoding::kMsgpack) {
+    encoding::msgpack::AppendUnsigned(out, seq);
+    out->append(f.tail);
+    return;
+  }
   char buf[24];
   char* end = buf + sizeof buf;
   char* p = end;

@@ -11,18 +11,36 @@
 #include <string_view>
 #include <vector>
 
+#include "encoding/encoding.h"
 #include "model/types.h"
 
 namespace parley::events {
 
+using encoding::Encoding;
+
 // One dispatch payload without its sequence number:
 //   head + <s> + tail == {"t":"TYPE","s":<s>,"op":0,"d":{...}}
+// in JSON, as every frame is built; the same payload in ETF or MessagePack
+// (In) is a map whose last entry is "s", so that there head + <s> is the
+// whole payload and tail is empty.
 struct Frame {
   std::string head;
   std::string tail;
   int64_t created_ns = 0;  // steady clock; for the delivery-latency metric
   uint8_t type = 0;        // metrics::EventTypeIndex of the event type
+  Encoding encoding = Encoding::kJson;
   size_t size_with_seq(uint64_t seq) const;
+
+  // This JSON frame in encoding `e`: *this for JSON, else built from head
+  // and tail on the first call for `e` (by whichever thread asks first;
+  // the others wait), so that an event is re-encoded once per encoding
+  // whatever the number of sessions that use it. REQUIRES: a JSON frame
+  // (head and tail as above).
+  const Frame& In(Encoding e) const;
+
+ private:
+  mutable std::once_flag once_[2];                 // ETF, MessagePack
+  mutable std::unique_ptr<const Frame> other_[2];  // set once, under once_
 };
 using FramePtr = std::shared_ptr<const Frame>;
 
@@ -33,7 +51,7 @@ uint64_t TokenTag(const TokenHash& hash);
 // Builds a dispatch frame from its type and its serialized `d`.
 FramePtr MakeDispatch(std::string_view type, std::string_view d_json);
 
-// Appends the payload text (head, seq, tail) to *out.
+// Appends the payload (head, seq in f's encoding, tail) to *out.
 void AppendPayload(std::string* out, const Frame& f, uint64_t seq);
 
 struct Event {

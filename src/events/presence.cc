@@ -168,6 +168,25 @@ std::vector<std::pair<Snowflake, Presence>> PresenceRegistry::LocalSnapshot() co
   return out;
 }
 
+namespace {
+// `activities` (gateway::DecodeActivities' compact text: every object
+// starts with {"name":, which cannot occur inside one of its strings) with
+// Discord's required `created_at` first in each: when the session set its
+// presence (Presence::updated_ms).
+void AppendActivities(std::string* out, std::string_view activities, int64_t created_ms) {
+  constexpr std::string_view kStart = "{\"name\":";
+  size_t pos = 0;
+  for (size_t at; (at = activities.find(kStart, pos)) != std::string_view::npos;
+       pos = at + kStart.size()) {
+    out->append(activities.substr(pos, at - pos));
+    out->append("{\"created_at\":");
+    AppendJsonInt(out, created_ms);
+    out->append(",\"name\":");
+  }
+  out->append(activities.substr(pos));
+}
+}  // namespace
+
 void AppendPresenceJson(std::string* out, Snowflake user, Snowflake guild_id, const Presence& p) {
   out->append("{\"user\":{\"id\":");
   AppendJsonId(out, user);
@@ -176,7 +195,11 @@ void AppendPresenceJson(std::string* out, Snowflake user, Snowflake guild_id, co
   out->append(",\"status\":");
   AppendJsonString(out, p.visible_status());
   out->append(",\"activities\":");
-  out->append(p.visible_status() == "offline" ? std::string_view("[]") : p.activities_json);
+  if (p.visible_status() == "offline") {
+    out->append("[]");
+  } else {
+    AppendActivities(out, p.activities_json, p.updated_ms);
+  }
   out->append(",\"client_status\":{");
   if (p.visible_status() != "offline") {
     out->append("\"web\":");

@@ -11,6 +11,7 @@
 
 #include <boost/asio/post.hpp>
 #include <cerrno>
+#include <cstdint>
 #include <utility>
 
 #include "gateway/loop_hub.h"
@@ -21,11 +22,12 @@ namespace parley::gateway {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-Conn::Conn(LoopHub* hub, Socket&& socket, Compression c, uint32_t max_frame)
+Conn::Conn(LoopHub* hub, Socket&& socket, Compression c, Encoding e, uint32_t max_frame)
     : hub_(hub),
       socket_(std::move(socket)),
       parser_(max_frame),
-      compressor_(c, hub->gw().options().compression) {
+      compressor_(c, hub->gw().options().compression),
+      encoding_(static_cast<uint8_t>(e)) {
   const int64_t now = hub_->now_ms();
   deadline_base_ms_ = static_cast<uint32_t>(now);
   opened_ms_ = static_cast<uint32_t>(now);
@@ -104,13 +106,34 @@ bool Conn::OnMessage(net::WsOpcode opcode, std::string_view payload) {
     Close(close_code::kRateLimited, "rate limited");
     return false;
   }
-  if (opcode != net::WsOpcode::kText) {
-    Close(close_code::kDecodeError, "binary payloads are not supported");
+  // JSON comes in text frames, ETF and MessagePack in binary ones.
+  if ((opcode == net::WsOpcode::kBinary) != encoding::IsBinary(encoding())) {
+    Close(close_code::kDecodeError, opcode == net::WsOpcode::kBinary
+                                        ? "binary payloads need encoding=etf or msgpack"
+                                        : "text payloads need encoding=json");
     return false;
+  }
+  std::string_view json = payload;
+  static thread_local std::string decoded;
+  if (encoding() != Encoding::kJson) {
+    // The size limit is on what the client sent; its JSON form may be larger.
+    if (payload.size() > kMaxClientPayloadBytes) {
+      Close(close_code::kDecodeError, "payload too large");
+      return false;
+    }
+    decoded.clear();
+    if (Status s = encoding::ToJson(encoding(), payload, &decoded); !s.ok()) {
+      spdlog::debug("gateway: closing 4002 ({}) after a {} payload of {} bytes", s.message(),
+                    encoding::EncodingName(encoding()), payload.size());
+      Close(close_code::kDecodeError, s.message());
+      return false;
+    }
+    json = decoded;
   }
   ClientPayload p;
   DecodeError err;
-  if (!DecodeClientPayload(payload, &p, &err)) {
+  if (!DecodeClientPayload(json, &p, &err,
+                           encoding() == Encoding::kJson ? kMaxClientPayloadBytes : SIZE_MAX)) {
     spdlog::debug("gateway: closing {} ({}) after payload {:.200}", err.close_code, err.reason,
                   payload);
     Close(err.close_code, err.reason);
@@ -143,17 +166,21 @@ void Conn::OnClose(uint16_t code, std::string_view) {
   MarkDirty();
 }
 
-void Conn::AppendMessage(std::string_view json) {
+void Conn::AppendMessage(std::string_view payload) {
   auto& m = metrics::M();
   const int mode = static_cast<int>(compressor_.mode());
   const size_t before = pending();
-  m.bytes_raw[mode]->Inc(json.size());
+  m.bytes_raw[mode]->Inc(payload.size());
   if (compressor_.mode() == Compression::kNone) {
-    net::AppendTextFrame(&Out(), json);
+    if (encoding::IsBinary(encoding())) {
+      net::AppendBinaryFrame(&Out(), payload);
+    } else {
+      net::AppendTextFrame(&Out(), payload);
+    }
   } else {
     static thread_local std::string packed;
     packed.clear();
-    if (Status s = compressor_.Compress(json, &packed); !s.ok()) {
+    if (Status s = compressor_.Compress(payload, &packed); !s.ok()) {
       spdlog::warn("gateway compression failed: {}", s.ToString());
       Close(close_code::kUnknownError, "compression failed");
       return;
@@ -176,8 +203,9 @@ void Conn::Queued() {
   MarkDirty();
 }
 
-void Conn::SendDispatch(const Frame& f, uint64_t seq) {
+void Conn::SendDispatch(const Frame& json_frame, uint64_t seq) {
   if (phase_ != Phase::kOpen) return;
+  const Frame& f = json_frame.In(encoding());  // re-encoded once per event
   hub_->gw().dispatches_.fetch_add(1, std::memory_order_relaxed);
   metrics::M().dispatches[f.type]->Inc();
   hub_->NoteDelivery(f.created_ns);
@@ -186,7 +214,8 @@ void Conn::SendDispatch(const Frame& f, uint64_t seq) {
     std::string& out = Out();
     const size_t before = pending();
     const size_t n = f.size_with_seq(seq);
-    net::AppendFrameHeader(&out, net::WsOpcode::kText, n);
+    net::AppendFrameHeader(
+        &out, encoding::IsBinary(encoding()) ? net::WsOpcode::kBinary : net::WsOpcode::kText, n);
     AppendPayload(&out, f, seq);
     metrics::M().bytes_raw[0]->Inc(n);
     metrics::M().bytes_wire[0]->Inc(pending() - before);
@@ -201,7 +230,18 @@ void Conn::SendDispatch(const Frame& f, uint64_t seq) {
 
 void Conn::SendPayload(std::string_view json) {
   if (phase_ != Phase::kOpen) return;
-  AppendMessage(json);
+  if (encoding() == Encoding::kJson) return AppendMessage(json);
+  // Per connection, but only the few payloads that are not events (Hello,
+  // heartbeat ACKs, op 9, READY's parts are dispatches): cheap next to
+  // their round trip.
+  static thread_local std::string encoded;
+  encoded.clear();
+  if (Status s = encoding::FromJson(encoding(), json, &encoded); !s.ok()) {
+    spdlog::error("gateway: payload not re-encoded ({}): {:.80}", s.message(), json);
+    Close(close_code::kUnknownError, "encoding failed");
+    return;
+  }
+  AppendMessage(encoded);
 }
 
 void Conn::BeginClosing(bool end_session) {
@@ -341,6 +381,7 @@ void Conn::MigrateTo(int to, std::function<void(Conn*)> then) {
     int fd;
     tcp protocol;
     Compression mode;
+    Encoding encoding;
     std::string out;
     uint32_t deadline_base;
     uint32_t address_slot;
@@ -348,7 +389,7 @@ void Conn::MigrateTo(int to, std::function<void(Conn*)> then) {
     uint16_t window_count;
     std::string host;
   };
-  auto m = std::make_shared<Moved>(Moved{fd, proto, compressor_.mode(),
+  auto m = std::make_shared<Moved>(Moved{fd, proto, compressor_.mode(), encoding(),
                                          out_ ? out_->substr(out_sent_) : std::string(),
                                          deadline_base_ms_, std::exchange(address_slot_, 0u),
                                          window_start_s_, window_count_, hub_->TakeHost(this)});
@@ -369,7 +410,7 @@ void Conn::MigrateTo(int to, std::function<void(Conn*)> then) {
       if (auto* counts = gw->options().per_address) counts->Release(m->address_slot);
       return;
     }
-    boost::intrusive_ptr<Conn> c(new Conn(&hub, std::move(sock), m->mode, max_frame));
+    boost::intrusive_ptr<Conn> c(new Conn(&hub, std::move(sock), m->mode, m->encoding, max_frame));
     c->compressor_ = std::move(*comp);
     if (!m->out.empty()) c->out_ = std::make_unique<std::string>(std::move(m->out));
     c->deadline_base_ms_ = m->deadline_base;

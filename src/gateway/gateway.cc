@@ -127,7 +127,8 @@ void Gateway::OnUpgrade(int loop, net::Request&& req, tcp::socket&& socket,
     }
   }
   Compression mode = Compression::kNone;
-  bool bad_encoding = !encoding.empty() && encoding != "json";
+  Encoding payload_encoding = Encoding::kJson;
+  bool bad_encoding = !encoding.empty() && !encoding::ParseEncoding(encoding, &payload_encoding);
   bool bad_compress = has_compress && !compress.empty() && !ParseCompression(compress, &mode);
   // No `v` at all is v10 (Discord's docs advise passing it, and Parley
   // speaks only v10, whose shapes v9 shares): oceanic.js's URL override
@@ -160,7 +161,8 @@ void Gateway::OnUpgrade(int loop, net::Request&& req, tcp::socket&& socket,
   // whatever it does not take is queued.
   size_t sent = lean.write_some(boost::asio::buffer(head), ec);
   if (ec) sent = 0;
-  boost::intrusive_ptr<Conn> c(new Conn(&hub, std::move(lean), mode, options_.max_frame_bytes));
+  boost::intrusive_ptr<Conn> c(
+      new Conn(&hub, std::move(lean), mode, payload_encoding, options_.max_frame_bytes));
   c->address_slot_ = address_slot;
   if (sent < head.size()) c->QueueRaw(std::string_view(head).substr(sent));
   if (bad_version) {

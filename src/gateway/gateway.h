@@ -33,6 +33,7 @@
 namespace parley::gateway {
 
 // The event layer's names, used throughout the gateway.
+using encoding::Encoding;
 using events::AppendPayload;
 using events::Event;
 using events::EventBatch;

@@ -84,12 +84,15 @@ class Conn : public net::WsFrameParser::Handler,
  public:
   enum class Phase : uint8_t { kOpen, kClosing, kGone };
 
-  Conn(LoopHub* hub, Socket&& socket, Compression c, uint32_t max_frame);
+  // `e`: the encoding of its payloads, both ways (json, etf, msgpack).
+  Conn(LoopHub* hub, Socket&& socket, Compression c, Encoding e, uint32_t max_frame);
   ~Conn() override;
 
   // Starts reading; `leftover` bytes (read with the HTTP request) first.
   void Start(std::string_view leftover);
-  // Queues one dispatch (sequence spliced in) / one non-dispatch payload.
+  // Queues one dispatch (sequence spliced in) / one non-dispatch payload,
+  // in the connection's encoding. REQUIRES: f is a JSON frame; json is
+  // JSON text.
   void SendDispatch(const Frame& f, uint64_t seq);
   void SendPayload(std::string_view json);
   // Sends a Close frame with `code`, then ends the connection once it is
@@ -131,7 +134,10 @@ class Conn : public net::WsFrameParser::Handler,
   void WaitRead();
   void OnReadable(boost::system::error_code ec);
   void WaitWrite();
-  void AppendMessage(std::string_view json);
+  // Frames one payload already in the connection's encoding (compressed
+  // if the connection is).
+  void AppendMessage(std::string_view payload);
+  Encoding encoding() const { return static_cast<Encoding>(encoding_); }
   // The output buffer, taken from the loop's pool on first use and given
   // back once written (idle connections hold none).
   std::string& Out();
@@ -162,7 +168,8 @@ class Conn : public net::WsFrameParser::Handler,
   // When Hello was sent (the identify deadline), now_ms() modulo 2^32:
   // compared by unsigned difference, right for spans under 49 days.
   uint32_t opened_ms_ = 0;
-  uint16_t window_count_ = 0;
+  uint16_t window_count_ : 14 = 0;  // payloads in the window (at most 121)
+  uint16_t encoding_ : 2 = 0;       // Encoding (sharing the bytes: Conn's size class)
   Phase phase_ = Phase::kOpen;
   // One byte for all the flags: Conn stays in its 160-byte size class.
   bool asked_beat_ : 1 = false;

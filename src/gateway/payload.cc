@@ -277,8 +277,8 @@ bool DecodeRequestMembers(const json::object& d, RequestGuildMembers* r, DecodeE
   return true;
 }
 
-bool Decode(std::string_view text, ClientPayload* out, DecodeError* err) {
-  if (text.size() > kMaxClientPayloadBytes) return DecodeFail(err, "payload too large");
+bool Decode(std::string_view text, ClientPayload* out, DecodeError* err, size_t max_bytes) {
+  if (text.size() > max_bytes) return DecodeFail(err, "payload too large");
 
   // The whole tree lives in one arena: a 4 KiB payload fits the stack buffer
   // or needs a few geometric blocks after it.
@@ -335,9 +335,10 @@ bool Decode(std::string_view text, ClientPayload* out, DecodeError* err) {
 
 }  // namespace
 
-bool DecodeClientPayload(std::string_view text, ClientPayload* out, DecodeError* err) {
+bool DecodeClientPayload(std::string_view text, ClientPayload* out, DecodeError* err,
+                         size_t max_bytes) {
   try {
-    return Decode(text, out, err);
+    return Decode(text, out, err, max_bytes);
   } catch (...) {
     // Only std::bad_alloc can get here. The reason fits std::string's small
     // buffer, so reporting it does not allocate.

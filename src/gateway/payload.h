@@ -100,7 +100,9 @@ struct DecodeError {
 // Decodes one text message from a client. Returns true and fills *out, or
 // returns false and fills *err with the close code to use:
 //   - not JSON, not an object, `op` missing / not an integer, `d` or one of
-//     its fields of the wrong type, text over kMaxClientPayloadBytes -> 4002;
+//     its fields of the wrong type, text over `max_bytes` (Discord's 4096;
+//     the JSON form of an ETF or MessagePack payload, whose own size was
+//     checked, may be larger) -> 4002;
 //   - an op a client may not send (anything but 1, 2, 3, 4, 6, 8) -> 4001;
 //   - op 2: `shard` not [i, n] with 0 <= i < n <= kMaxShardCount -> 4010;
 //     `intents` not an integer, negative, or with bits outside
@@ -108,6 +110,7 @@ struct DecodeError {
 // Op 4 (voice) decodes with no fields (Parley has no voice; it is ignored).
 // REQUIRES: out, err non-null. Never throws; never allocates more than a
 // small multiple of text.size().
-bool DecodeClientPayload(std::string_view text, ClientPayload* out, DecodeError* err);
+bool DecodeClientPayload(std::string_view text, ClientPayload* out, DecodeError* err,
+                         size_t max_bytes = kMaxClientPayloadBytes);
 
 }  // namespace parley::gateway

@@ -16,6 +16,21 @@ namespace parley::load {
 
 namespace json = boost::json;
 
+namespace {
+
+// Per MESSAGE_CREATE received in the step: its bytes on the wire (frame
+// header included, compressed if the session is) and its payload in the
+// session's encoding (decompressed).
+json::object MessageBytesJson(const std::vector<std::string>& rep) {
+  const double n = Sum(rep, "messages");
+  if (n <= 0) return {{"messages", 0}};
+  return {{"messages", n},
+          {"wire_avg", std::round(Sum(rep, "wire_bytes") / n * 10) / 10},
+          {"payload_avg", std::round(Sum(rep, "payload_bytes") / n * 10) / 10}};
+}
+
+}  // namespace
+
 StepResult RunFanoutStep(const Options& o, int pid, std::vector<Worker>& ws, Publisher& pub,
                          uint64_t receivers_ready, int step, double rate,
                          const std::function<void(int64_t start_ns)>& during) {
@@ -69,33 +84,38 @@ StepResult RunFanoutStep(const Options& o, int pid, std::vector<Worker>& ws, Pub
   row.drained = behind == 0;
   row.pass = row.loss == 0 && row.failed == 0 && h.total() > 0 &&
              h.Percentile(99) <= static_cast<uint64_t>(o.p99_ms * 1000);
-  row.json = json::object{{"rate_msgs_per_s", rate},
-                          {"receivers_ready", receivers_ready},
-                          {"scheduled", ps.scheduled},
-                          {"sent", ps.sent},
-                          {"acked", ps.acked},
-                          {"post_failures", CountsJson(ps.failures)},
-                          {"pipelined_sends", ps.pipelined},
-                          {"send_lag_max_ms", std::round(ps.max_lag_ns / 1e4) / 100},
-                          {"sends_late_over_1ms", ps.late_1ms},
-                          {"ack_latency", LatencyJson(ps.ack_us)},
-                          {"deliveries_per_s", std::round(row.deliveries_s)},
-                          {"deliveries_total", Sum(rep, "delivered")},
-                          {"latency", LatencyJson(h)},
-                          {"loss_on_open_sessions", row.loss_open},
-                          {"loss_on_dropped_sessions", Sum(rep, "loss_dropped")},
-                          {"sessions_with_loss", row.lossy},
-                          {"extra_deliveries", Sum(rep, "extra")},
-                          {"duplicates", row.dups},
-                          {"reorders", row.reorders},
-                          {"sessions_alive", Sum(st, "alive")},
-                          {"sessions_dropped", CountsJson(Reasons(st, "d."))},
-                          {"seq_gaps_total", Sum(st, "seq_gaps")},
-                          {"drained", row.drained},
-                          {"server_cpu_cores", std::round(row.server_cpu * 1000) / 1000},
-                          {"server_breakdown", Breakdown(probe0, probe1)},
-                          {"generator_cpu", CpuJson(gc)},
-                          {"pass", row.pass}};
+  row.json = json::object{
+      {"rate_msgs_per_s", rate},
+      {"receivers_ready", receivers_ready},
+      {"scheduled", ps.scheduled},
+      {"sent", ps.sent},
+      {"acked", ps.acked},
+      {"post_failures", CountsJson(ps.failures)},
+      {"pipelined_sends", ps.pipelined},
+      {"send_lag_max_ms", std::round(ps.max_lag_ns / 1e4) / 100},
+      {"sends_late_over_1ms", ps.late_1ms},
+      {"ack_latency", LatencyJson(ps.ack_us)},
+      {"deliveries_per_s", std::round(row.deliveries_s)},
+      {"message_create_bytes", MessageBytesJson(rep)},
+      {"server_cpu_us_per_delivery", row.server_cpu > 0 && row.deliveries_s > 0
+                                         ? std::round(row.server_cpu / row.deliveries_s * 1e8) / 100
+                                         : -1.0},
+      {"deliveries_total", Sum(rep, "delivered")},
+      {"latency", LatencyJson(h)},
+      {"loss_on_open_sessions", row.loss_open},
+      {"loss_on_dropped_sessions", Sum(rep, "loss_dropped")},
+      {"sessions_with_loss", row.lossy},
+      {"extra_deliveries", Sum(rep, "extra")},
+      {"duplicates", row.dups},
+      {"reorders", row.reorders},
+      {"sessions_alive", Sum(st, "alive")},
+      {"sessions_dropped", CountsJson(Reasons(st, "d."))},
+      {"seq_gaps_total", Sum(st, "seq_gaps")},
+      {"drained", row.drained},
+      {"server_cpu_cores", std::round(row.server_cpu * 1000) / 1000},
+      {"server_breakdown", Breakdown(probe0, probe1)},
+      {"generator_cpu", CpuJson(gc)},
+      {"pass", row.pass}};
   std::fprintf(
       stderr, "step %d: %.0f deliveries/s, p99 %.1f ms, loss %llu, dups %llu, reorders %llu\n",
       step, row.deliveries_s, Ms(h.Percentile(99)), static_cast<unsigned long long>(row.loss),

@@ -20,6 +20,8 @@ constexpr const char* kUsage =
     "        --threads T [1]  --procs P [1]  --source-addrs K [auto]\n"
     "        --users U [100]  --concurrency C [64 handshakes per thread]\n"
     "        --session-timeout-s S [60]  --intents N [513]  --timeout-s S [300]\n"
+    "        --encoding json|etf|msgpack [json]  --compress zlib-stream|zstd-stream\n"
+    "          (Parley's gateway sessions: the payload encoding, transport compression)\n"
     "        --json  --results-dir DIR [<repo>/bench/results]  --no-record\n"
     "idle:   --warmup N [500]  --settle-s S [10]  --idle-s S [30]\n"
     "fanout: --duration S [10]  --size B [100]  --publishers P [4]\n"
@@ -95,6 +97,14 @@ Options ParseOptions(int argc, char** argv) {
       auto p = ParseProtocol(v);
       if (!p) Usage("--protocol: parley, ws, socketio, nats or redis, not " + v);
       o.protocol = *p;
+    } else if (a == "--encoding") {
+      std::string v = val();
+      if (!encoding::ParseEncoding(v, &o.encoding))
+        Usage("--encoding: json, etf or msgpack, not " + v);
+    } else if (a == "--compress") {
+      o.compress = val();
+      if (o.compress != "zlib-stream" && o.compress != "zstd-stream")
+        Usage("--compress: zlib-stream or zstd-stream, not " + o.compress);
     } else if (a == "--drop-at-s") {
       o.drop_at_s = num();
     } else if (a == "--resume-limit-s") {

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "encoding/encoding.h"
 #include "load/protocol.h"
 
 namespace parley::load {
@@ -17,6 +18,9 @@ struct Options {
   std::vector<int> more_pids;  // the rest of it (--pid A,B,...): other nodes, nginx, databases
   int threads = 1, procs = 1, source_addrs = -1, users = 100, timeout_s = 300;
   int concurrency = 64, session_timeout_s = 60, intents = 1 | (1 << 9);
+  // Parley's gateway sessions: encoding=, compress= ("" none).
+  encoding::Encoding encoding = encoding::Encoding::kJson;
+  std::string compress;
   bool json = false, record = true;
   std::string results_dir;
   // idle

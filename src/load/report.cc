@@ -69,13 +69,18 @@ void Record(const Options& o, json::object report) {
 }
 
 json::object Header(const Options& o) {
-  return json::object{{"scenario", o.scenario},
-                      {"protocol", ProtocolName(o.protocol)},
-                      {"date", UtcNow()},
-                      {"commit", GitCommit()},
-                      {"machine", Machine()},
-                      {"command", o.command},
-                      {"server", {{"host", o.host}, {"port", o.port}}}};
+  json::object h{{"scenario", o.scenario},
+                 {"protocol", ProtocolName(o.protocol)},
+                 {"date", UtcNow()},
+                 {"commit", GitCommit()},
+                 {"machine", Machine()},
+                 {"command", o.command},
+                 {"server", {{"host", o.host}, {"port", o.port}}}};
+  if (o.protocol == Protocol::kParley) {
+    h["encoding"] = std::string(encoding::EncodingName(o.encoding));
+    h["compress"] = o.compress.empty() ? "none" : o.compress;
+  }
+  return h;
 }
 
 CpuShare Share(const Options& o, double cpu_s, double wall_s, int procs) {

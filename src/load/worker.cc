@@ -25,6 +25,10 @@
 #include <string_view>
 #include <thread>
 
+#include "encoding/encoding.h"
+#include "encoding/etf.h"
+#include "encoding/msgpack.h"
+#include "load/decompressor.h"
 #include "load/histogram.h"
 #include "load/peer_wire.h"
 #include "load/sysinfo.h"
@@ -64,6 +68,7 @@ struct Session {
   std::unique_ptr<std::string> in;          // partial frame (or handshake) between reads
   std::unique_ptr<std::string> out;         // bytes the socket did not take yet
   std::unique_ptr<std::string> session_id;  // Parley: from READY, for Resume
+  std::unique_ptr<Decompressor> inflate;    // Parley with --compress: this connection's stream
   int64_t t0 = 0, next_beat = 0;
   uint64_t last_id = 0;  // order key of the last delivery (message id; peers: k + 1)
   int64_t last_s = 0;
@@ -100,6 +105,12 @@ struct Loop {
   // Current fan-out step.
   int64_t step = -1, warm_end = 0;
   uint64_t measured = 0;
+  // MESSAGE_CREATEs of this step: how many, their bytes on the wire (frame
+  // headers included, compressed if the connection is) and their payload
+  // bytes in the encoding (decompressed).
+  uint64_t step_messages = 0, step_wire_bytes = 0, step_payload_bytes = 0;
+  size_t frame_wire = 0, frame_payload = 0;  // of the message being handled
+  std::string inflated, decoded;             // scratch for binary messages
   Histogram latency_us;
 
   uint64_t Rand() {
@@ -125,6 +136,10 @@ struct Loop {
   size_t ConsumeNats(Session* s, const char* p, size_t n);
   size_t ConsumeRedis(Session* s, const char* p, size_t n);
   void OnText(Session* s, std::string_view p);
+  // Parley: a binary message (compressed, or ETF / MessagePack).
+  void OnBinary(Session* s, std::string_view p);
+  // Parley: sends one gateway payload, given as JSON, in cfg.encoding.
+  void SendGateway(Session* s, std::string_view json);
   void OnGatewayPayload(Session* s, std::string_view p);
   void OnSocketIoPacket(Session* s, std::string_view p);
   void OnMessage(Session* s, std::string_view p);
@@ -162,6 +177,9 @@ void Loop::Start(Session* s) {
   if (!s->resuming) s->t0 = NowNs();
   if (!first_start) first_start = s->t0;
   s->state = kConnecting;
+  s->inflate.reset();  // a new connection: a new stream
+  Decompressor::Kind kind;
+  if (Parley() && Decompressor::Parse(cfg.compress, &kind)) s->inflate = Decompressor::Make(kind);
   ErrorCode ec;
   s->sock.open(tcp::v4(), ec);
   if (ec) return End(s, "socket-" + ec.message());
@@ -187,10 +205,12 @@ void Loop::OnConnected(Session* s, ErrorCode ec) {
     case Protocol::kWs:
     case Protocol::kSocketIo: {
       for (auto& b : s->key) b = static_cast<unsigned char>(Rand());
-      const char* target = cfg.protocol == Protocol::kParley ? "/?v=10&encoding=json"
-                           : cfg.protocol == Protocol::kWs
-                               ? "/"
-                               : "/socket.io/?EIO=4&transport=websocket";
+      std::string target =
+          cfg.protocol == Protocol::kParley
+              ? "/?v=10&encoding=" + std::string(encoding::EncodingName(cfg.encoding))
+          : cfg.protocol == Protocol::kWs ? "/"
+                                          : "/socket.io/?EIO=4&transport=websocket";
+      if (Parley() && !cfg.compress.empty()) target += "&compress=" + cfg.compress;
       s->state = kHandshake;
       WriteRaw(s, ws::UpgradeRequest(cfg.host, cfg.port, target, s->key));
       break;
@@ -283,9 +303,18 @@ size_t Loop::ConsumeFrames(Session* s, const char* p, size_t n) {
       return pos;
     }
     pos += f.size;
+    frame_wire = f.size;
+    frame_payload = f.payload.size();
     switch (f.opcode) {
       case 1:
         OnText(s, f.payload);
+        break;
+      case 2:
+        if (!Parley()) {
+          End(s, "unexpected-opcode-2");
+          return pos;
+        }
+        OnBinary(s, f.payload);
         break;
       case 8: {
         int code = f.payload.size() >= 2 ? (static_cast<uint8_t>(f.payload[0]) << 8) |
@@ -414,6 +443,34 @@ void Loop::OnSocketIoPacket(Session* s, std::string_view p) {
   }
 }
 
+void Loop::OnBinary(Session* s, std::string_view p) {
+  std::string error;
+  if (s->inflate) {
+    if (!s->inflate->Message(p, &inflated, &error)) return End(s, error);
+    p = inflated;
+    frame_payload = p.size();
+  }
+  if (cfg.encoding == encoding::Encoding::kJson) return OnGatewayPayload(s, p);
+  // Decoded in full, as a client library does (erlpack, a MessagePack
+  // decoder), into the JSON text the rest of this tool reads.
+  decoded.clear();
+  Status st = cfg.encoding == encoding::Encoding::kEtf
+                  ? encoding::etf::ToJson(p, &decoded, /*atom_keys=*/true)
+                  : encoding::msgpack::ToJson(p, &decoded);
+  if (!st.ok()) return End(s, "decode-" + Sanitize(st.message()));
+  OnGatewayPayload(s, decoded);
+}
+
+void Loop::SendGateway(Session* s, std::string_view json) {
+  if (cfg.encoding == encoding::Encoding::kJson) return SendFrame(s, 1, json);
+  std::string packed;
+  Status st = cfg.encoding == encoding::Encoding::kEtf
+                  ? encoding::etf::FromJson(json, &packed, encoding::etf::Keys::kBinaries)
+                  : encoding::msgpack::FromJson(json, &packed);
+  if (!st.ok()) return End(s, "encode-" + Sanitize(st.message()));
+  SendFrame(s, 2, packed);
+}
+
 void Loop::OnGatewayPayload(Session* s, std::string_view p) {
   int64_t op = peer::IntAfter(p, "\"op\":");
   switch (op) {
@@ -429,7 +486,12 @@ void Loop::OnGatewayPayload(Session* s, std::string_view p) {
         size_t e = p.find('"', t + 5);
         if (e != std::string_view::npos) type = p.substr(t + 5, e - t - 5);
       }
-      if (type == "MESSAGE_CREATE") return OnMessage(s, p);
+      if (type == "MESSAGE_CREATE") {
+        ++step_messages;
+        step_wire_bytes += frame_wire;
+        step_payload_bytes += frame_payload;
+        return OnMessage(s, p);
+      }
       if (type == "GUILD_CREATE" && !s->ready) return OnReady(s);
       if (type == "RESUMED" && s->resuming) return OnResumed(s);
       if (type == "READY") {
@@ -450,15 +512,15 @@ void Loop::OnGatewayPayload(Session* s, std::string_view p) {
       s->state = kIdentified;
       const std::string& token = cfg.tokens[s->index % cfg.tokens.size()];
       if (s->resuming && s->session_id) {
-        return SendFrame(s, 1,
-                         "{\"op\":6,\"d\":{\"token\":\"" + token + "\",\"session_id\":\"" +
-                             *s->session_id + "\",\"seq\":" + std::to_string(s->last_s) + "}}");
+        return SendGateway(s, "{\"op\":6,\"d\":{\"token\":\"" + token + "\",\"session_id\":\"" +
+                                  *s->session_id + "\",\"seq\":" + std::to_string(s->last_s) +
+                                  "}}");
       }
       std::string id = "{\"op\":2,\"d\":{\"token\":\"" + token +
                        "\",\"intents\":" + std::to_string(cfg.intents) +
                        ",\"properties\":{\"os\":\"linux\",\"browser\":\"parley-load\","
                        "\"device\":\"parley-load\"}}}";
-      return SendFrame(s, 1, id);
+      return SendGateway(s, id);
     }
     case 11:
       ++acks;
@@ -548,7 +610,7 @@ void Loop::Beat(Session* s) {
                              : std::string("{\"op\":1,\"d\":null}");
   ++beats;
   s->next_beat = NowNs() + std::max<int64_t>(interval_ms, 1000) * 1'000'000;
-  SendFrame(s, 1, hb);
+  SendGateway(s, hb);
 }
 
 void Loop::SendFrame(Session* s, uint8_t opcode, std::string_view payload) {
@@ -854,6 +916,7 @@ int RunWorker(const WorkerConfig& cfg, int fd) {
         l.step = id;
         l.warm_end = warm_end;
         l.measured = 0;
+        l.step_messages = l.step_wire_bytes = l.step_payload_bytes = 0;
         l.latency_us.Reset();
         for (auto& s : l.sessions) {
           s.recv = s.dups = s.reorders = 0;
@@ -864,7 +927,7 @@ int RunWorker(const WorkerConfig& cfg, int fd) {
     } else if (cmd == "behind" || cmd == "report") {
       const uint64_t acked = std::stoull(arg);
       uint64_t behind = 0, loss_open = 0, loss_dropped = 0, lossy = 0, extra = 0, dups = 0;
-      uint64_t reorders = 0, measured = 0, delivered = 0;
+      uint64_t reorders = 0, measured = 0, delivered = 0, messages = 0, wire = 0, payload = 0;
       Histogram h;
       const bool full = cmd == "report";
       OnEachLoop(loops, [&](Loop& l) {
@@ -885,6 +948,9 @@ int RunWorker(const WorkerConfig& cfg, int fd) {
         if (full) {
           h.Add(l.latency_us);
           measured += l.measured;
+          messages += l.step_messages;
+          wire += l.step_wire_bytes;
+          payload += l.step_payload_bytes;
         }
       });
       if (!full) {
@@ -894,7 +960,9 @@ int RunWorker(const WorkerConfig& cfg, int fd) {
                 std::to_string(loss_open) + " loss_dropped=" + std::to_string(loss_dropped) +
                 " lossy_sessions=" + std::to_string(lossy) + " extra=" + std::to_string(extra) +
                 " dups=" + std::to_string(dups) + " reorders=" + std::to_string(reorders) +
-                " measured=" + std::to_string(measured) +
+                " measured=" + std::to_string(measured) + " messages=" + std::to_string(messages) +
+                " wire_bytes=" + std::to_string(wire) +
+                " payload_bytes=" + std::to_string(payload) +
                 " cpu=" + std::to_string(SelfCpuSeconds()) + " h=" + h.Encode());
       }
     } else if (cmd == "quit") {

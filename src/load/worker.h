@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "encoding/encoding.h"
 #include "load/protocol.h"
 
 namespace parley::load {
@@ -37,6 +38,10 @@ struct WorkerConfig {
   // 4000, op 7) reconnects at once and Resumes, as discord.js does.
   bool resume_on_loss = false;
   int timeout_s = 300;  // the worker exits on its own after this (+60 s)
+  // Parley: the gateway's payload encoding and transport compression
+  // ("" none, "zlib-stream", "zstd-stream"), both as a client asks for them.
+  encoding::Encoding encoding = encoding::Encoding::kJson;
+  std::string compress;
 };
 
 // In the forked child: serves commands on control_fd until quit or EOF.

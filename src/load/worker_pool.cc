@@ -53,6 +53,8 @@ std::vector<Worker> SpawnWorkers(const Options& o, const std::vector<std::string
     for (int a = 0; a < addrs; ++a) cfg.source_addrs.push_back("127.0.0." + std::to_string(2 + a));
     cfg.concurrency = o.concurrency;
     cfg.intents = o.intents;
+    cfg.encoding = o.encoding;
+    cfg.compress = o.compress;
     cfg.session_timeout_s = o.session_timeout_s;
     cfg.resume_on_loss = o.kill_pid != 0;
     cfg.timeout_s = o.timeout_s;

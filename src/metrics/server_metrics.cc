@@ -59,6 +59,12 @@ ServerMetrics::ServerMetrics() {
                                   "Gateway bytes queued on sockets (frames), by compression",
                                   fmt::format("compression=\"{}\"", modes[i]));
   }
+  const char* encodings[] = {"etf", "msgpack"};
+  for (int i = 0; i < 2; ++i)
+    frames_encoded[i] = &r.NewCounter(
+        "parley_gateway_frames_encoded_total",
+        "Dispatch frames re-encoded from JSON, by encoding (once per event and encoding)",
+        fmt::format("encoding=\"{}\"", encodings[i]));
   gateway_socket_writes =
       &r.NewCounter("parley_gateway_socket_writes_total",
                     "send() calls on gateway sockets (several dispatches may share one)");

@@ -66,6 +66,9 @@ struct ServerMetrics {
   // compression, and frames on the wire.
   std::array<Counter*, 3> bytes_raw{};
   std::array<Counter*, 3> bytes_wire{};
+  // Dispatch frames re-encoded from JSON (events::Frame::In), by encoding
+  // (etf, msgpack): once per event and encoding, whatever the sessions.
+  std::array<Counter*, 2> frames_encoded{};
   Histogram* delivery_latency;     // commit -> written to the socket
   Counter* gateway_socket_writes;  // send() calls on gateway sockets
   Counter* gateway_flush_passes;   // FlushDirty passes (one per loop iteration with output)

@@ -164,6 +164,7 @@ bj::object GuildObject(const GuildState& g) {
   o["safety_alerts_channel_id"] = nullptr;
   o["nsfw_level"] = 0;
   o["premium_progress_bar_enabled"] = false;
+  o["incidents_data"] = nullptr;
   return o;
 }
 
@@ -196,9 +197,10 @@ bj::object InviteObject(const Invite& inv, const GuildState& g, const State& sta
                           {"premium_subscription_count", 0}};
   o["guild_id"] = Id(g.id);
   auto cit = g.channels.find(inv.channel_id);
-  if (cit != g.channels.end())
-    o["channel"] = bj::object{
-        {"id", Id(cit->second.id)}, {"type", cit->second.type}, {"name", cit->second.name}};
+  o["channel"] = cit == g.channels.end() ? bj::value(nullptr)
+                                         : bj::value(bj::object{{"id", Id(cit->second.id)},
+                                                                {"type", cit->second.type},
+                                                                {"name", cit->second.name}});
   if (auto u = state.GetUser(inv.inviter_id)) o["inviter"] = UserObject(*u);
   o["expires_at"] = inv.max_age > 0
                         ? bj::value(FormatIso8601(inv.created_ms + int64_t(inv.max_age) * 1000))

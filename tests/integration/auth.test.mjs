@@ -231,6 +231,24 @@ test('applications: create a bot, authenticate as it, GET /applications/@me', as
   // library calls at start-up.
   const oauthMe = expectStatus(await bot.get('/oauth2/applications/@me'), 200, 'GET /oauth2/applications/@me');
   assert.deepEqual(oauthMe, appMe);
+  // Discord's required fields, as Parley has them: no teams, event
+  // webhooks disabled, a stable 64-hex verify_key (no interactions here).
+  for (const a of [app, appMe]) {
+    assert.match(a.verify_key, /^[0-9a-f]{64}$/, 'verify_key');
+    assert.equal(a.team, null, 'team');
+    assert.equal(a.event_webhooks_status, 1, 'event_webhooks_status');
+  }
+  assert.equal(app.verify_key, appMe.verify_key, 'verify_key is stable');
+
+  // "Edit Current Application": the bot sets its own limited intent flags
+  // (not the others, nor anything for a user token, which has no
+  // application); the owner's flags stay.
+  const LIMITED_CONTENT = 1 << 19, CONTENT = 1 << 18, MEMBERS = 1 << 14;
+  expectStatus(await owner.client.patch(`/applications/${app.id}`, { flags: MEMBERS }), 200, 'owner grants GUILD_MEMBERS');
+  const edited = expectStatus(await bot.patch('/applications/@me', { flags: LIMITED_CONTENT }), 200, 'PATCH /applications/@me');
+  assert.equal(edited.flags, LIMITED_CONTENT | MEMBERS, 'the limited flag set, the owner\'s kept');
+  expectFieldError(await bot.patch('/applications/@me', { flags: CONTENT }), 'flags', 'a bot cannot set GATEWAY_MESSAGE_CONTENT');
+  expectError(await owner.client.patch('/applications/@me', { flags: 0 }), 404, 10002, 'a user has no current application');
 
   // Bot tokens need the "Bot " prefix
   expectError(await request(srv, 'GET', '/users/@me', { token: app.token }), 401, 0, 'bot token without prefix');

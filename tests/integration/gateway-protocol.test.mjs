@@ -275,7 +275,7 @@ test('4002: not JSON, not an object, bad op, wrong field type, binary frame, ove
   await expectCloseFor(srv, sized(4097), 4002, '4097-byte payload');
 
   // unsupported encoding / compress in the query
-  for (const query of ['v=10&encoding=etf', 'v=10&encoding=json&compress=gzip', 'v=10&encoding=json&compress=zlib']) {
+  for (const query of ['v=10&encoding=xml', 'v=10&encoding=erlpack', 'v=10&encoding=json&compress=gzip', 'v=10&encoding=json&compress=zlib']) {
     const gw = await conn(srv, { query, waitHello: false });
     await gw.expectClose(4002, 20_000, query);
   }

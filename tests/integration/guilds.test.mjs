@@ -66,6 +66,24 @@ test('guild name validation and unknown guild', async () => {
   expectError(await a.client.get(`/channels/${fakeSnowflake()}`), 404, 10003, 'unknown channel');
 });
 
+test('GET /guilds/{id}/roles/{id}; Discord\'s required guild fields; the most specific route decides', async () => {
+  const a = await register(srv);
+  const { guild } = await createGuild(a.client);
+  const g = expectStatus(await a.client.get(`/guilds/${guild.id}`), 200);
+  assert.ok('incidents_data' in g && g.incidents_data === null, 'incidents_data: null');
+  const role = expectStatus(await a.client.post(`/guilds/${guild.id}/roles`, { name: 'mods' }), 200);
+  assert.deepEqual(expectStatus(await a.client.get(`/guilds/${guild.id}/roles/${role.id}`), 200), role);
+  const everyone = expectStatus(await a.client.get(`/guilds/${guild.id}/roles/${guild.id}`), 200);
+  assert.equal(everyone.name, '@everyone');
+  expectError(await a.client.get(`/guilds/${guild.id}/roles/1234567890123456789`), 404, 10011, 'unknown role');
+  const outsider = await register(srv);
+  expectError(await outsider.client.get(`/guilds/${guild.id}/roles/${role.id}`), 403, 50001, 'not a member');
+  // "/guilds/{id}/members/search" is the search route whatever the method:
+  // PATCH is 405, not member "search" of "/guilds/{id}/members/{id}".
+  expectError(await a.client.patch(`/guilds/${guild.id}/members/search`, { nick: 'x' }), 405, 0, 'PATCH members/search');
+  expectError(await a.client.del(`/guilds/${guild.id}/members/search`), 405, 0, 'DELETE members/search');
+});
+
 test('PATCH /guilds/{id} needs MANAGE_GUILD; DELETE is owner-only → 204', async () => {
   const a = await register(srv);
   const b = await register(srv);

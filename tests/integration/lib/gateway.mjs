@@ -5,8 +5,10 @@
 // interleaved fragments, raw bytes), and so that it can check every frame the
 // server sends: unmasked, no RSV bits, known opcodes, minimal length encoding,
 // control frames unfragmented and ≤ 125 bytes, fragments properly sequenced,
-// text messages valid UTF-8, each message exactly one JSON object with an
-// integer `op`, dispatches numbered s = 1, 2, 3, ... with no gap.
+// each message exactly one payload of the connection's encoding (encoding=
+// in the query: JSON in valid UTF-8 text frames; ETF or MessagePack in
+// binary frames, payloadCodec) with an integer `op`, dispatches numbered
+// s = 1, 2, 3, ... with no gap.
 //
 // Transport compression (compress= in the query):
 //   zlib-stream: one zlib inflate stream for the whole connection; every
@@ -23,6 +25,39 @@ import net from 'node:net';
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/**
+ * The codec of a payload encoding (encoding= in the query): JSON; ETF with
+ * erlpack, built by scripts/test.sh in tests/integration/libraries/etf
+ * (kept out of the top-level node_modules: eris, oceanic.js and detritus
+ * switch to ETF whenever they find it); MessagePack with @msgpack/msgpack.
+ */
+export function payloadCodec(encoding) {
+  if (encoding === 'etf') {
+    let erlpack;
+    try {
+      erlpack = require(path.join(repoRoot, 'tests/integration/libraries/etf/node_modules/erlpack'));
+    } catch (e) {
+      throw new Error(`encoding=etf needs erlpack (npm ci --prefix tests/integration/libraries/etf, scripts/test.sh does it): ${e.message}`);
+    }
+    return { binary: true, encode: (o) => erlpack.pack(o), decode: (b) => erlpack.unpack(b) };
+  }
+  if (encoding === 'msgpack') {
+    const { encode, decode } = require('@msgpack/msgpack');
+    return { binary: true, encode: (o) => Buffer.from(encode(o)), decode: (b) => decode(b) };
+  }
+  return {
+    binary: false,
+    encode: (o) => Buffer.from(JSON.stringify(o), 'utf8'),
+    decode: (b) => JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(b)),
+  };
+}
 
 export const OP = {
   DISPATCH: 0,
@@ -130,8 +165,10 @@ function describePayload(p) {
  *   closeInfo    the same object, once closed
  */
 export class GatewayClient {
-  constructor(socket, { compress = null, label = 'gw', port } = {}) {
+  constructor(socket, { compress = null, encoding = 'json', label = 'gw', port } = {}) {
     this.socket = socket;
+    this.encoding = encoding;
+    this.codec = payloadCodec(encoding);
     this.label = label;
     this.port = port;
     this.compress = compress;
@@ -186,6 +223,8 @@ export class GatewayClient {
     const params = new URLSearchParams(query);
     const compress = params.get('compress');
     const mode = compress === 'zlib-stream' || compress === 'zstd-stream' ? compress : null;
+    const enc = params.get('encoding');
+    const encoding = enc === 'etf' || enc === 'msgpack' ? enc : 'json';
     const socket = net.connect({ host, port, ...(localAddress ? { localAddress } : {}) });
     socket.setNoDelay(true);
     await new Promise((resolve, reject) => {
@@ -278,7 +317,7 @@ export class GatewayClient {
       socket.destroy();
       throw new Error(`gateway: bad 101 answer: ${problems.join('; ')}\n${head}`);
     }
-    const gw = new GatewayClient(socket, { compress: mode, label: label ?? `gw:${port}`, port });
+    const gw = new GatewayClient(socket, { compress: mode, encoding, label: label ?? `gw:${port}`, port });
     gw.handshakeHeaders = hdrs;
     if (mode === 'zlib-stream') gw._setupZlib();
     if (mode === 'zstd-stream') await gw._setupZstd();
@@ -482,30 +521,24 @@ export class GatewayClient {
   }
 
   _onMessage(opcode, data, wire) {
-    if (this.compress && opcode === WS_OP.TEXT) {
-      this._violation(`text message under compress=${this.compress} (expected binary frames): ${data.toString('latin1').slice(0, 200)}`);
-    } else if (!this.compress && opcode === WS_OP.BINARY) {
-      this._violation(`binary message without compression (${data.length} bytes)`);
+    const binary = this.compress || this.codec.binary;
+    if (binary && opcode === WS_OP.TEXT) {
+      this._violation(`text message under compress=${this.compress} encoding=${this.encoding} (expected binary frames): ${data.toString('latin1').slice(0, 200)}`);
+    } else if (!binary && opcode === WS_OP.BINARY) {
+      this._violation(`binary message without compression or a binary encoding (${data.length} bytes)`);
     }
     this._enqueueTask(async () => {
-      let text;
-      if (opcode === WS_OP.BINARY && this.compress === 'zlib-stream') text = await this._inflateMessage(data);
-      else if (opcode === WS_OP.BINARY && this.compress === 'zstd-stream') text = this._zstdMessage(data);
-      else {
-        try {
-          text = new TextDecoder('utf-8', { fatal: true }).decode(data);
-        } catch {
-          this._violation(`text message is not valid UTF-8 (${data.length} bytes)`);
-          return;
-        }
-      }
-      if (text === null) return;
+      let bytes = data;
+      if (opcode === WS_OP.BINARY && this.compress === 'zlib-stream') bytes = await this._inflateMessage(data);
+      else if (opcode === WS_OP.BINARY && this.compress === 'zstd-stream') bytes = this._zstdMessage(data);
+      if (bytes === null) return;
       this._messagesDecoded++;
       let p;
       try {
-        p = JSON.parse(text);
+        p = this.codec.decode(bytes);
       } catch (e) {
-        this._violation(`message #${this._messagesDecoded} is not exactly one JSON value (${e.message}): ${JSON.stringify(text.slice(0, 300))}`);
+        const shown = this.codec.binary ? bytes.subarray(0, 100).toString('hex') : JSON.stringify(bytes.toString('latin1').slice(0, 300));
+        this._violation(`message #${this._messagesDecoded} is not exactly one ${this.encoding} value (${e.message}): ${shown}`);
         return;
       }
       this._onPayload(p, wire);
@@ -533,7 +566,7 @@ export class GatewayClient {
       this._violation(`zlib-stream: a ${data.length}-byte message inflated to nothing`);
       return null;
     }
-    return this._utf8(out, 'zlib-stream');
+    return out;
   }
 
   _zstdMessage(data) {
@@ -554,16 +587,7 @@ export class GatewayClient {
       );
       return null;
     }
-    return this._utf8(out, 'zstd-stream');
-  }
-
-  _utf8(buf, what) {
-    try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(buf);
-    } catch {
-      this._violation(`${what}: decompressed payload is not valid UTF-8`);
-      return null;
-    }
+    return out;
   }
 
   _onPayload(p, wire) {
@@ -765,9 +789,10 @@ export class GatewayClient {
     this.sendFrame(WS_OP.BINARY, buf, opts);
   }
 
-  /** Send one gateway payload as a JSON text frame. */
+  /** Send one gateway payload in the connection's encoding (JSON: a text frame; ETF, MessagePack: binary). */
   send(obj) {
-    this.sendText(JSON.stringify(obj));
+    if (this.codec.binary) this.sendBinary(this.codec.encode(obj));
+    else this.sendText(JSON.stringify(obj));
   }
 
   /**

@@ -19,7 +19,7 @@ const bots = [];
 async function connect(bot, intents, { compress = true } = {}) {
   const client = new ClusterClient(bot.token, {
     rest: { baseUrl: `${world.rest.origin}/api/v10` },
-    gateway: { intents, compress, encoding: 'json' },
+    gateway: { intents, compress }, // encoding: the library's default (ETF when erlpack is installed)
   });
   const b = { client, warnings: [], packets: [] };
   b.log = new EventLog('detritus', () => `\nwarnings: ${b.warnings.slice(-10).join('\n')}`);

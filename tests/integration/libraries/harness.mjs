@@ -54,8 +54,18 @@ export class GatewayProxy {
     this.targetPort = targetPort;
     this.pairs = new Set();
     this.connections = 0;
+    this.targets = []; // the request target (path and query) of every upgrade
     this.server = net.createServer((client) => {
       this.connections++;
+      let head = '';
+      const onHead = (d) => {
+        head += d.toString('latin1');
+        const line = head.indexOf('\r\n');
+        if (line < 0 && head.length < 8192) return;
+        client.off('data', onHead);
+        this.targets.push(head.slice(0, line).split(' ')[1] ?? '');
+      };
+      client.on('data', onHead);
       const upstream = net.connect(this.targetPort, '127.0.0.1');
       const pair = { client, upstream };
       this.pairs.add(pair);
@@ -197,14 +207,24 @@ export async function startWorld(serverOpts = {}) {
       sessions.push(s);
       return s;
     },
-    /** Stops everything; then fails if any request of the library got a non-2xx answer. */
+    /**
+     * Stops everything; then fails if any request of the library got a
+     * non-2xx answer, or (PARLEY_LIB_ENCODING=etf: the ETF run, with erlpack
+     * on NODE_PATH) if the library did not use that encoding on every
+     * gateway connection.
+     */
     async stop() {
       for (const s of sessions) s.destroy();
       const unexpected = rest.unexpected();
+      const encodings = gw.targets.map((t) => new URLSearchParams(t.split('?')[1] ?? '').get('encoding') ?? 'json');
       await rest.close();
       await gw.close();
       await srv.stopAndAssertClean();
       assert.deepEqual(unexpected, [], 'every request the library made was answered 2xx');
+      const want = process.env.PARLEY_LIB_ENCODING;
+      if (want && gw.connections > 0) {
+        assert.deepEqual([...new Set(encodings)], [want], `the library's gateway connections used encoding=${want}: ${gw.targets.join(', ')}`);
+      }
     },
   };
 }
