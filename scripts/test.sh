@@ -53,13 +53,14 @@ scripts/install-deps.sh
 # Test clients (discord.js, ws, fzstd), pinned in package-lock.json.
 begin "npm ci"
 npm ci --no-audit --no-fund
-# erlpack for the ETF runs of the bot library tests, in a directory of its
-# own (tests/integration/libraries/etf), compiled by node-gyp against this
+# The bot libraries' native add-ons (erlpack, zlib-sync, zstd-napi: the
+# native run of the library tests), in a directory of their own
+# (tests/integration/libraries/native), compiled by node-gyp against this
 # Node's own headers when the machine has them (NodeSource's nodejs
 # installs them under /usr/include/node; node-gyp would download them).
-begin "npm ci erlpack"
+begin "npm ci native"
 if [ -f /usr/include/node/node.h ]; then export npm_config_nodedir=/usr; fi
-npm ci --prefix tests/integration/libraries/etf --no-audit --no-fund
+npm ci --prefix tests/integration/libraries/native --no-audit --no-fund
 begin format
 scripts/check-format.sh
 begin build

@@ -34,7 +34,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 
 /**
  * The codec of a payload encoding (encoding= in the query): JSON; ETF with
- * erlpack, built by scripts/test.sh in tests/integration/libraries/etf
+ * erlpack, built by scripts/test.sh in tests/integration/libraries/native
  * (kept out of the top-level node_modules: eris, oceanic.js and detritus
  * switch to ETF whenever they find it); MessagePack with @msgpack/msgpack.
  */
@@ -42,9 +42,9 @@ export function payloadCodec(encoding) {
   if (encoding === 'etf') {
     let erlpack;
     try {
-      erlpack = require(path.join(repoRoot, 'tests/integration/libraries/etf/node_modules/erlpack'));
+      erlpack = require(path.join(repoRoot, 'tests/integration/libraries/native/node_modules/erlpack'));
     } catch (e) {
-      throw new Error(`encoding=etf needs erlpack (npm ci --prefix tests/integration/libraries/etf, scripts/test.sh does it): ${e.message}`);
+      throw new Error(`encoding=etf needs erlpack (npm ci --prefix tests/integration/libraries/native, scripts/test.sh does it): ${e.message}`);
     }
     return { binary: true, encode: (o) => erlpack.pack(o), decode: (b) => erlpack.unpack(b) };
   }

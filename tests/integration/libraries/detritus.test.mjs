@@ -41,7 +41,7 @@ let granted;
 let plain;
 
 before(async () => {
-  world = await startWorld();
+  world = await startWorld({}, { native: { encoding: 'etf' } });
   granted = await connect(world.granted, GI.GUILDS | GI.GUILD_MEMBERS | GI.GUILD_MESSAGES | GI.GUILD_MESSAGE_TYPING | GI.GUILD_PRESENCES | GI.MESSAGE_CONTENT);
   plain = await connect(world.plain, GI.GUILDS | GI.GUILD_MESSAGES, { compress: false });
 });

@@ -36,7 +36,7 @@ let granted;
 let plain;
 
 before(async () => {
-  world = await startWorld();
+  world = await startWorld({}, { native: { compress: 'zlib-stream' } });
   granted = await connect(world.granted, [I.Guilds, I.GuildMembers, I.GuildMessages, I.GuildMessageTyping, I.GuildPresences, I.MessageContent]);
   plain = await connect(world.plain, [I.Guilds, I.GuildMessages]);
 });

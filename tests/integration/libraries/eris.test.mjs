@@ -16,12 +16,13 @@ let world;
 const bots = [];
 
 /** An eris client for `bot`, connected and ready; every event recorded in `seen`. */
-async function connect(bot, intents) {
+async function connect(bot, intents, { compress = false } = {}) {
   const agent = new http.Agent({ keepAlive: true });
   agent.protocol = 'https:'; // eris calls https.request; the agent makes it plain TCP
   agent.createConnection = () => net.connect(world.rest.port, '127.0.0.1');
   const client = new Eris(`Bot ${bot.token}`, {
     intents,
+    compress,
     restMode: true,
     rest: { agent, domain: `127.0.0.1:${world.rest.port}`, baseURL: '/api/v10' },
   });
@@ -46,7 +47,7 @@ let granted;
 let plain;
 
 before(async () => {
-  world = await startWorld();
+  world = await startWorld({}, { native: { encoding: 'etf' } });
   granted = await connect(world.granted, ['guilds', 'guildMembers', 'guildMessages', 'guildMessageTyping', 'guildPresences', 'messageContent']);
   plain = await connect(world.plain, ['guilds', 'guildMessages']);
 });
@@ -126,4 +127,18 @@ test('the connection cut without a close frame: it resumes and gets the message 
   const m2 = await postMessage(world.owner.client, world.chan.id, 'eris, after');
   await event(granted, 'messageCreate', (msg) => msg.id === m2.id);
   assert.equal(granted.log.count('messageCreate', (msg) => msg.id === m.id), 1, 'exactly once');
+});
+
+// zlib-stream: eris inflates with zlib-sync when it finds it (the native
+// run), else with pako (a plain npm package, in package.json).
+test(`zlib-stream (${process.env.PARLEY_LIB_NATIVE ? 'zlib-sync' : 'pako'})`, { timeout: TEST_MS }, async () => {
+  const z = await connect(world.granted, ['guilds', 'guildMessages', 'messageContent'], { compress: true });
+  const m = await postMessage(world.owner.client, world.chan.id, 'eris, compressed');
+  assert.equal((await event(z, 'messageCreate', (msg) => msg.id === m.id))[0].content, 'eris, compressed');
+  world.gw.cut();
+  const m2 = await postMessage(world.owner.client, world.chan.id, 'eris, compressed, while away');
+  await until(() => z.resumed > 0, 'shardResume over zlib-stream', { diag: () => `\nwarnings: ${z.warnings.slice(-10).join('\n')}` });
+  await event(z, 'messageCreate', (msg) => msg.id === m2.id);
+  assert.equal(z.log.count('messageCreate', (msg) => msg.id === m2.id), 1, 'exactly once');
+  assert.ok(world.gw.targets.some((t) => t.includes('compress=zlib-stream')), `asked for zlib-stream: ${world.gw.targets.join(', ')}`);
 });

@@ -183,7 +183,7 @@ export class RestRecorder {
  *   rest      RestRecorder; rest.origin is the library's REST base
  *   gw        GatewayProxy; the library's gateway traffic passes it
  */
-export async function startWorld(serverOpts = {}) {
+export async function startWorld(serverOpts = {}, { native = {} } = {}) {
   const srv = await startServer(serverOpts);
   const gw = await new GatewayProxy(srv.port).listen();
   const rest = await new RestRecorder(srv.port, `127.0.0.1:${gw.port}`).listen();
@@ -209,9 +209,11 @@ export async function startWorld(serverOpts = {}) {
     },
     /**
      * Stops everything; then fails if any request of the library got a
-     * non-2xx answer, or (PARLEY_LIB_ENCODING=etf: the ETF run, with erlpack
-     * on NODE_PATH) if the library did not use that encoding on every
-     * gateway connection.
+     * non-2xx answer, or, in the native run (PARLEY_LIB_NATIVE=1: the
+     * add-ons of libraries/native found), if the library's gateway
+     * connections did not all ask for what its add-ons bring:
+     * `native.encoding` (eris, oceanic.js, detritus: etf with erlpack) and
+     * `native.compress` (discord.js: zlib-stream with zlib-sync).
      */
     async stop() {
       for (const s of sessions) s.destroy();
@@ -221,9 +223,14 @@ export async function startWorld(serverOpts = {}) {
       await gw.close();
       await srv.stopAndAssertClean();
       assert.deepEqual(unexpected, [], 'every request the library made was answered 2xx');
-      const want = process.env.PARLEY_LIB_ENCODING;
-      if (want && gw.connections > 0) {
-        assert.deepEqual([...new Set(encodings)], [want], `the library's gateway connections used encoding=${want}: ${gw.targets.join(', ')}`);
+      if (process.env.PARLEY_LIB_NATIVE && gw.connections > 0) {
+        if (native.encoding) {
+          assert.deepEqual([...new Set(encodings)], [native.encoding], `the library's gateway connections used encoding=${native.encoding}: ${gw.targets.join(', ')}`);
+        }
+        if (native.compress) {
+          const compressions = gw.targets.map((t) => new URLSearchParams(t.split('?')[1] ?? '').get('compress'));
+          assert.deepEqual([...new Set(compressions)], [native.compress], `the library's gateway connections used compress=${native.compress}: ${gw.targets.join(', ')}`);
+        }
       }
     },
   };

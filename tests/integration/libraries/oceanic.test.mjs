@@ -5,6 +5,7 @@
 // Node 20).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { Client } from 'oceanic.js';
 import { postMessage } from '../lib/server.mjs';
 import { startWorld, until, withTimeout, EventLog, checkHistory, TEST_MS, WAIT_MS } from './harness.mjs';
@@ -40,7 +41,7 @@ let granted;
 let plain;
 
 before(async () => {
-  world = await startWorld();
+  world = await startWorld({}, { native: { encoding: 'etf' } });
   granted = await connect(world.granted, ['GUILDS', 'GUILD_MEMBERS', 'GUILD_MESSAGES', 'GUILD_MESSAGE_TYPING', 'GUILD_PRESENCES', 'MESSAGE_CONTENT']);
   plain = await connect(world.plain, ['GUILDS', 'GUILD_MESSAGES']);
 });
@@ -128,4 +129,27 @@ test('zlib-stream', { timeout: TEST_MS }, async () => {
   await until(() => z.resumed > 0, 'shardResume over zlib-stream');
   await event(z, 'messageCreate', (msg) => msg.id === m2.id);
   assert.equal(z.log.count('messageCreate', (msg) => msg.id === m2.id), 1);
+});
+
+// zstd-stream needs zstd-napi, a native add-on: built in the native run
+// (tests/integration/libraries/native, NODE_PATH), which must not skip it.
+const zstdNapi = (() => {
+  try {
+    createRequire(import.meta.url).resolve('zstd-napi');
+    return true;
+  } catch {
+    return false;
+  }
+})();
+test('zstd-stream (zstd-napi)', { timeout: TEST_MS, skip: !zstdNapi && !process.env.PARLEY_LIB_NATIVE && 'zstd-napi is not installed (the native run has it)' }, async () => {
+  assert.ok(zstdNapi, 'the native run finds zstd-napi');
+  const z = await connect(world.granted, ['GUILDS', 'GUILD_MESSAGES', 'MESSAGE_CONTENT'], { compress: 'zstd-stream' });
+  const m = await postMessage(world.owner.client, world.chan.id, 'oceanic, zstd');
+  assert.equal((await event(z, 'messageCreate', (msg) => msg.id === m.id))[0].content, 'oceanic, zstd');
+  world.gw.cut();
+  const m2 = await postMessage(world.owner.client, world.chan.id, 'oceanic, zstd, while away');
+  await until(() => z.resumed > 0, 'shardResume over zstd-stream');
+  await event(z, 'messageCreate', (msg) => msg.id === m2.id);
+  assert.equal(z.log.count('messageCreate', (msg) => msg.id === m2.id), 1, 'exactly once');
+  assert.ok(world.gw.targets.some((t) => t.includes('compress=zstd-stream')), `asked for zstd-stream: ${world.gw.targets.join(', ')}`);
 });
