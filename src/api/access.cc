@@ -81,4 +81,26 @@ std::optional<ChannelAccess> AccessChannel(Api& api, const CallPtr& call, uint64
   return a;
 }
 
+std::optional<PositionItem> ReadPositionItem(const boost::json::value& v, size_t i,
+                                             FormErrors* errs) {
+  const std::string at = std::to_string(i);
+  const boost::json::object* o = v.if_object();
+  const boost::json::value* id_v = o ? o->if_contains("id") : nullptr;
+  std::optional<Snowflake> id;
+  if (id_v && id_v->is_string()) id = ParseSnowflake(id_v->as_string());
+  if (!id) {
+    errs->Add(at + ".id", "BASE_TYPE_REQUIRED", "This field is required");
+    return std::nullopt;
+  }
+  PositionItem item{o, *id, std::nullopt};
+  if (const boost::json::value* pos = o->if_contains("position"); pos && !pos->is_null()) {
+    if (!pos->is_int64()) {
+      errs->Add(at + ".position", "NUMBER_TYPE_COERCE", "Value is not int.");
+      return std::nullopt;
+    }
+    item.position = pos->as_int64();
+  }
+  return item;
+}
+
 }  // namespace parley::handlers

@@ -119,6 +119,7 @@ Api::Api(Deps deps, ApiOptions options)
   add(verb::delete_, "/guilds/{}", true, "", {10, 10}, true, DeleteGuild);
   add(verb::get, "/guilds/{}/channels", true, "", kDefault, true, ListGuildChannels);
   add(verb::post, "/guilds/{}/channels", true, "", {10, 10}, true, CreateGuildChannel);
+  add(verb::patch, "/guilds/{}/channels", true, "", {10, 10}, true, PatchChannelPositions);
   add(verb::get, "/guilds/{}/members", true, "", {10, 10}, true, ListMembers);
   // Before /members/{}: "search" is not a user id.
   add(verb::get, "/guilds/{}/members/search", true, "", {10, 10}, true, SearchMembers);
@@ -129,7 +130,32 @@ Api::Api(Deps deps, ApiOptions options)
   add(verb::patch, "/guilds/{}/members/@me/nick", true, "", {10, 10}, true, PatchMember);
   add(verb::delete_, "/guilds/{}/members/{}", true, "", {10, 10}, true, KickMember);
   add(verb::get, "/guilds/{}/roles", true, "", kDefault, true, ListRoles);
+  // What Parley has none of (empty_collections.cc).
+  add(verb::get, "/guilds/{}/emojis", true, "", kDefault, true, ListGuildEmojis);
+  add(verb::get, "/guilds/{}/emojis/{}", true, "", kDefault, true, GetGuildEmoji);
+  add(verb::get, "/guilds/{}/stickers", true, "", kDefault, true, ListGuildStickers);
+  add(verb::get, "/guilds/{}/stickers/{}", true, "", kDefault, true, GetGuildSticker);
+  add(verb::get, "/guilds/{}/scheduled-events", true, "", kDefault, true, ListScheduledEvents);
+  add(verb::get, "/guilds/{}/scheduled-events/{}", true, "", kDefault, true, GetScheduledEvent);
+  add(verb::get, "/guilds/{}/threads/active", true, "", kDefault, true, ListActiveThreads);
+  add(verb::get, "/guilds/{}/integrations", true, "", kDefault, true, ListIntegrations);
+  add(verb::get, "/guilds/{}/auto-moderation/rules", true, "", kDefault, true,
+      ListAutoModerationRules);
+  add(verb::get, "/guilds/{}/auto-moderation/rules/{}", true, "", kDefault, true,
+      GetAutoModerationRule);
+  add(verb::get, "/channels/{}/threads/archived/public", true, "", kDefault, true,
+      ListArchivedThreads);
+  add(verb::get, "/channels/{}/threads/archived/private", true, "", kDefault, true,
+      ListArchivedThreads);
+  add(verb::get, "/channels/{}/users/@me/threads/archived/private", true, "", kDefault, true,
+      ListJoinedPrivateArchivedThreads);
+  add(verb::get, "/users/@me/channels", true, "", kDefault, false, ListDmChannels);
+  add(verb::get, "/applications/{}/emojis", true, "", kDefault, false, ListApplicationEmojis);
+  add(verb::get, "/applications/{}/emojis/{}", true, "", kDefault, false, GetApplicationEmoji);
+  add(verb::get, "/applications/{}/entitlements", true, "", kDefault, false, ListEntitlements);
+  add(verb::get, "/applications/{}/skus", true, "", kDefault, false, ListSkus);
   add(verb::post, "/guilds/{}/roles", true, "", {10, 10}, true, CreateRole);
+  add(verb::patch, "/guilds/{}/roles", true, "", {10, 10}, true, PatchRolePositions);
   add(verb::get, "/guilds/{}/roles/{}", true, "", kDefault, true, GetRole);
   add(verb::patch, "/guilds/{}/roles/{}", true, "", {10, 10}, true, PatchRole);
   add(verb::delete_, "/guilds/{}/roles/{}", true, "", {10, 10}, true, DeleteRole);
@@ -582,6 +608,17 @@ bool Call::ParseBody(boost::json::object* out) {
     return false;
   }
   *out = std::move(v.as_object());
+  return true;
+}
+
+bool Call::ParseArrayBody(boost::json::array* out) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(req.body(), ec);
+  if (ec || !v.is_array()) {
+    Fail(ApiError::InvalidJson());
+    return false;
+  }
+  *out = std::move(v.as_array());
   return true;
 }
 

@@ -123,6 +123,8 @@ struct Call : std::enable_shared_from_this<Call> {
   // Parses the body as a JSON object; on failure replies 400/50109 and
   // returns false.
   bool ParseBody(boost::json::object* out);
+  // The same for a JSON array body (position edits).
+  bool ParseArrayBody(boost::json::array* out);
   // A query parameter, or "" when absent.
   std::string QueryParam(std::string_view name) const;
   bool HasQueryParam(std::string_view name) const;

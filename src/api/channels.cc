@@ -1,6 +1,7 @@
 // Channels: read, modify, delete, permission overwrites, typing.
 #include <boost/json/serialize.hpp>
 #include <functional>
+#include <map>
 
 #include "api/handlers.h"
 #include "events/event_builder.h"
@@ -153,6 +154,46 @@ void PatchChannel(Api& api, const CallPtr& call) {
         return std::nullopt;
       },
       true);
+}
+
+void PatchChannelPositions(Api& api, const CallPtr& call) {
+  auto g = MemberGuild(api, call);
+  if (!g) return;
+  auto body = std::make_shared<bj::array>();
+  if (!call->ParseArrayBody(body.get())) return;
+  api.CommitBuilt(call, [g, call, body]() -> Built {
+    ReaderLock lock(&g->mu);
+    if (!(g->GuildPermissions(call->user->id) & perm::kManageChannels))
+      return Built::Fail(ApiError::MissingPermissions());
+    FormErrors errs;
+    std::map<Snowflake, Channel> moved;
+    for (size_t i = 0; i < body->size(); ++i) {
+      auto item = ReadPositionItem((*body)[i], i, &errs);
+      if (!item) continue;
+      const Channel* c = FindChannel(*g, item->id);
+      if (c == nullptr) return Built::Fail(ApiError::UnknownChannel());
+      const uint64_t p = g->ChannelPermissions(*c, call->user->id);
+      if (!(p & perm::kViewChannel)) return Built::Fail(ApiError::MissingAccess());
+      if (!(p & perm::kManageChannels)) return Built::Fail(ApiError::MissingPermissions());
+      // Parley has no categories: a channel can only stay at the top level.
+      if (const bj::value* parent = item->object->if_contains("parent_id");
+          parent && !parent->is_null()) {
+        errs.Add(std::to_string(i) + ".parent_id", "CHANNEL_PARENT_INVALID", "Unknown category.");
+        continue;
+      }
+      if (!item->position) continue;
+      const int pos = static_cast<int>(std::clamp<int64_t>(*item->position, 0, 1000));
+      if (pos == c->position) continue;
+      Channel updated = *c;
+      updated.position = pos;
+      moved[updated.id] = std::move(updated);
+    }
+    if (!errs.empty()) return Built::Fail(errs.ToError());
+    Built b;
+    b.status = 204;
+    for (auto& [_, c] : moved) b.batch.push_back(mut::PutChannel{std::move(c)});
+    return b;
+  });
 }
 
 void DeleteChannel(Api& api, const CallPtr& call) {

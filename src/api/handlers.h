@@ -44,9 +44,31 @@ void AddMember(Api& api, const CallPtr& call);
 void PatchMember(Api& api, const CallPtr& call);
 void KickMember(Api& api, const CallPtr& call);
 
+// empty_collections.cc: what Parley has none of, answered as Discord does
+// for a guild, channel or application without any.
+void ListGuildEmojis(Api& api, const CallPtr& call);
+void GetGuildEmoji(Api& api, const CallPtr& call);
+void ListGuildStickers(Api& api, const CallPtr& call);
+void GetGuildSticker(Api& api, const CallPtr& call);
+void ListScheduledEvents(Api& api, const CallPtr& call);
+void GetScheduledEvent(Api& api, const CallPtr& call);
+void ListActiveThreads(Api& api, const CallPtr& call);
+void ListIntegrations(Api& api, const CallPtr& call);
+void ListAutoModerationRules(Api& api, const CallPtr& call);
+void GetAutoModerationRule(Api& api, const CallPtr& call);
+void ListArchivedThreads(Api& api, const CallPtr& call);
+void ListJoinedPrivateArchivedThreads(Api& api, const CallPtr& call);
+void ListDmChannels(Api& api, const CallPtr& call);
+void ListApplicationEmojis(Api& api, const CallPtr& call);
+void GetApplicationEmoji(Api& api, const CallPtr& call);
+void ListEntitlements(Api& api, const CallPtr& call);
+void ListSkus(Api& api, const CallPtr& call);
+
 // roles.cc
 void ListRoles(Api& api, const CallPtr& call);
 void GetRole(Api& api, const CallPtr& call);
+// PATCH /guilds/{id}/roles [{id, position?}]: "Modify Guild Role Positions".
+void PatchRolePositions(Api& api, const CallPtr& call);
 void CreateRole(Api& api, const CallPtr& call);
 void PatchRole(Api& api, const CallPtr& call);
 void DeleteRole(Api& api, const CallPtr& call);
@@ -55,6 +77,9 @@ void RemoveMemberRole(Api& api, const CallPtr& call);
 
 // channels.cc
 void GetChannel(Api& api, const CallPtr& call);
+// PATCH /guilds/{id}/channels [{id, position?, parent_id?, lock_permissions?}]:
+// "Modify Guild Channel Positions".
+void PatchChannelPositions(Api& api, const CallPtr& call);
 void PatchChannel(Api& api, const CallPtr& call);
 void DeleteChannel(Api& api, const CallPtr& call);
 void PutOverwrite(Api& api, const CallPtr& call);
@@ -112,6 +137,17 @@ enum class NameKind : uint8_t {
 };
 void CheckUsername(const boost::json::object& body, std::string* out, FormErrors* errs,
                    const char* field, NameKind kind);
+
+// Entry i of a position edit's array body ([{id, position?, ...}], roles
+// and channels): its object, id and position (nullopt: absent or null);
+// nullopt after adding Discord's errors under "<i>.id" / "<i>.position".
+struct PositionItem {
+  const boost::json::object* object;
+  Snowflake id;
+  std::optional<int64_t> position;
+};
+std::optional<PositionItem> ReadPositionItem(const boost::json::value& v, size_t i,
+                                             FormErrors* errs);
 
 // params[i] as a snowflake, or nullopt after failing with `err`.
 std::optional<Snowflake> ParamId(const CallPtr& call, size_t i, const ApiError& err);

@@ -1,6 +1,7 @@
 // Roles and role assignment.
 #include <algorithm>
 #include <boost/json/serialize.hpp>
+#include <map>
 
 #include "api/handlers.h"
 #include "model/permissions.h"
@@ -146,6 +147,48 @@ void PatchRole(Api& api, const CallPtr& call) {
     b.status = 200;
     b.body = bj::serialize(json::RoleObject(r));
     b.batch.push_back(mut::PutRole{std::move(r)});
+    return b;
+  });
+}
+
+void PatchRolePositions(Api& api, const CallPtr& call) {
+  auto g = MemberGuild(api, call);
+  if (!g) return;
+  auto body = std::make_shared<bj::array>();
+  if (!call->ParseArrayBody(body.get())) return;
+  api.CommitBuilt(call, [g, call, body]() -> Built {
+    ReaderLock lock(&g->mu);
+    auto mgr = RoleManager(*g, call->user->id);
+    if (!mgr) return Built::Fail(ApiError::MissingPermissions());
+    FormErrors errs;
+    std::map<Snowflake, Role> moved;
+    for (size_t i = 0; i < body->size(); ++i) {
+      auto item = ReadPositionItem((*body)[i], i, &errs);
+      if (!item) continue;
+      auto it = g->roles.find(item->id);
+      if (it == g->roles.end()) return Built::Fail(ApiError::UnknownRole());
+      if (!item->position) continue;
+      if (it->second.id == g->id) continue;  // @everyone stays at 0
+      const int pos = static_cast<int>(std::clamp<int64_t>(*item->position, 1, 1000));
+      // Both where the role is and where it goes must be below the caller.
+      if (!mgr->Outranks(it->second.position) || !mgr->Outranks(pos))
+        return Built::Fail(ApiError::MissingPermissions());
+      if (pos == it->second.position) continue;
+      Role r = it->second;
+      r.position = pos;
+      moved[r.id] = std::move(r);
+    }
+    if (!errs.empty()) return Built::Fail(errs.ToError());
+    // Every role, as it will be (Discord replies with the guild's roles).
+    bj::array out;
+    for (const auto& [id, r] : g->roles) {
+      auto m = moved.find(id);
+      out.push_back(json::RoleObject(m == moved.end() ? r : m->second));
+    }
+    Built b;
+    b.status = 200;
+    b.body = bj::serialize(out);
+    for (auto& [_, r] : moved) b.batch.push_back(mut::PutRole{std::move(r)});
     return b;
   });
 }

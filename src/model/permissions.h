@@ -28,6 +28,7 @@ inline constexpr uint64_t kMentionEveryone = 1ull << 17;
 inline constexpr uint64_t kChangeNickname = 1ull << 26;
 inline constexpr uint64_t kManageNicknames = 1ull << 27;
 inline constexpr uint64_t kManageRoles = 1ull << 28;
+inline constexpr uint64_t kManageThreads = 1ull << 34;
 inline constexpr uint64_t kAll = (1ull << 51) - 1;
 
 // What @everyone gets in a new guild (Discord's default set, trimmed to what

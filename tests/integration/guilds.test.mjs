@@ -78,10 +78,67 @@ test('GET /guilds/{id}/roles/{id}; Discord\'s required guild fields; the most sp
   expectError(await a.client.get(`/guilds/${guild.id}/roles/1234567890123456789`), 404, 10011, 'unknown role');
   const outsider = await register(srv);
   expectError(await outsider.client.get(`/guilds/${guild.id}/roles/${role.id}`), 403, 50001, 'not a member');
+  // "Modify Guild Role Positions" and "Modify Guild Channel Positions".
+  const second = expectStatus(await a.client.post(`/guilds/${guild.id}/roles`, { name: 'helpers' }), 200);
+  const roles = expectStatus(await a.client.patch(`/guilds/${guild.id}/roles`, [{ id: role.id, position: 3 }, { id: second.id, position: 2 }]), 200, 'role positions');
+  assert.deepEqual(roles.map((r) => [r.id, r.position]).sort(), [[guild.id, 0], [role.id, 3], [second.id, 2]].sort());
+  assert.equal(expectStatus(await a.client.get(`/guilds/${guild.id}/roles/${role.id}`), 200).position, 3);
+  expectError(await a.client.patch(`/guilds/${guild.id}/roles`, [{ id: '1234567890123456789', position: 1 }]), 404, 10011, 'unknown role');
+  expectFieldError(await a.client.patch(`/guilds/${guild.id}/roles`, [{ position: 1 }]), '0', 'no id');
+  expectError(await a.client.patch(`/guilds/${guild.id}/roles`, { id: role.id, position: 1 }), 400, 50109, 'not an array');
+  const channels = expectStatus(await a.client.get(`/guilds/${guild.id}/channels`), 200);
+  const first = channels[0];
+  const moved = await a.client.patch(`/guilds/${guild.id}/channels`, [{ id: first.id, position: 7 }]);
+  assert.equal(moved.status, 204, `channel positions: ${moved.status} ${moved.text}`);
+  assert.equal(expectStatus(await a.client.get(`/channels/${first.id}`), 200).position, 7);
+  expectFieldError(await a.client.patch(`/guilds/${guild.id}/channels`, [{ id: first.id, parent_id: first.id }]), '0', 'no categories');
+  const member = await register(srv);
+  await inviteAndJoin(a.client, member.client, first.id);
+  expectError(await member.client.patch(`/guilds/${guild.id}/roles`, [{ id: role.id, position: 1 }]), 403, 50013, 'role positions need MANAGE_ROLES');
+  expectError(await member.client.patch(`/guilds/${guild.id}/channels`, [{ id: first.id, position: 1 }]), 403, 50013, 'channel positions need MANAGE_CHANNELS');
+
   // "/guilds/{id}/members/search" is the search route whatever the method:
   // PATCH is 405, not member "search" of "/guilds/{id}/members/{id}".
   expectError(await a.client.patch(`/guilds/${guild.id}/members/search`, { nick: 'x' }), 405, 0, 'PATCH members/search');
   expectError(await a.client.del(`/guilds/${guild.id}/members/search`), 405, 0, 'DELETE members/search');
+});
+
+test('what Parley has none of is an empty list after Discord\'s checks, and unknown by id', async () => {
+  const a = await register(srv);
+  const b = await register(srv);
+  const outsider = await register(srv);
+  const { guild, general } = await createGuild(a.client);
+  await inviteAndJoin(a.client, b.client, general.id);
+  const g = `/guilds/${guild.id}`;
+  const noThreads = { threads: [], members: [] };
+  for (const [route, empty] of [['/emojis', []], ['/stickers', []], ['/scheduled-events', []], ['/threads/active', noThreads]]) {
+    assert.deepEqual(expectStatus(await b.client.get(g + route), 200, route), empty, route);
+    expectError(await outsider.client.get(g + route), 403, 50001, `${route}: not a member`);
+  }
+  for (const route of ['/integrations', '/auto-moderation/rules']) {
+    assert.deepEqual(expectStatus(await a.client.get(g + route), 200, route), [], route);
+    expectError(await b.client.get(g + route), 403, 50013, `${route} needs MANAGE_GUILD`);
+  }
+  const id = '1234567890123456789';
+  expectError(await b.client.get(`${g}/emojis/${id}`), 404, 10014, 'unknown emoji');
+  expectError(await b.client.get(`${g}/stickers/${id}`), 404, 10060, 'unknown sticker');
+  expectError(await b.client.get(`${g}/scheduled-events/${id}`), 404, 10070, 'unknown event');
+  expectError(await a.client.get(`${g}/auto-moderation/rules/${id}`), 404, 0, 'unknown rule');
+  const archived = { threads: [], members: [], has_more: false };
+  assert.deepEqual(expectStatus(await b.client.get(`/channels/${general.id}/threads/archived/public`), 200), archived);
+  expectError(await b.client.get(`/channels/${general.id}/threads/archived/private`), 403, 50013, 'private archived threads need MANAGE_THREADS');
+  assert.deepEqual(expectStatus(await a.client.get(`/channels/${general.id}/threads/archived/private`), 200), archived);
+  assert.deepEqual(expectStatus(await b.client.get(`/channels/${general.id}/users/@me/threads/archived/private`), 200), archived);
+  expectError(await outsider.client.get(`/channels/${general.id}/threads/archived/public`), 403, 50001, 'not a member');
+  assert.deepEqual(expectStatus(await b.client.get('/users/@me/channels'), 200), [], 'no DM channels');
+  // A bot's own application.
+  const app = expectStatus(await a.client.post('/applications', { name: uniqueName('app') }), [200, 201]);
+  const bot = srv.client(app.token, { bot: true });
+  assert.deepEqual(expectStatus(await bot.get(`/applications/${app.id}/emojis`), 200), { items: [] });
+  expectError(await bot.get(`/applications/${app.id}/emojis/${id}`), 404, 10014, 'unknown application emoji');
+  assert.deepEqual(expectStatus(await bot.get(`/applications/${app.id}/entitlements`), 200), []);
+  assert.deepEqual(expectStatus(await bot.get(`/applications/${app.id}/skus`), 200), []);
+  expectError(await a.client.get(`/applications/${app.id}/skus`), 403, 50001, 'the owner\'s user token is not the application');
 });
 
 test('PATCH /guilds/{id} needs MANAGE_GUILD; DELETE is owner-only → 204', async () => {
