@@ -18,7 +18,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <limits>
 #include <string>
 #include <string_view>
 
@@ -50,7 +49,9 @@ json::value Parse(const std::string& text) {
 bool Same(const json::value& a, const json::value& b) {
   if (a.is_number() && b.is_number() && (a.is_double() || b.is_double())) {
     const double x = a.to_number<double>(), y = b.to_number<double>();
-    return x == y || std::fabs(x - y) <= 4 * std::numeric_limits<double>::epsilon() * std::fabs(x);
+    double t = x;  // at most 4 representable steps apart (subnormals too)
+    for (int i = 0; i < 4 && t != y; ++i) t = std::nextafter(t, y);
+    return t == y;
   }
   if (a.kind() != b.kind()) return a == b;  // int64 / uint64 compare by value
   if (a.is_array()) {

@@ -144,9 +144,9 @@ Api::Api(Deps deps, ApiOptions options)
   add(verb::get, "/guilds/{}/auto-moderation/rules/{}", true, "", kDefault, true,
       GetAutoModerationRule);
   add(verb::get, "/channels/{}/threads/archived/public", true, "", kDefault, true,
-      ListArchivedThreads);
+      ListPublicArchivedThreads);
   add(verb::get, "/channels/{}/threads/archived/private", true, "", kDefault, true,
-      ListArchivedThreads);
+      ListPrivateArchivedThreads);
   add(verb::get, "/channels/{}/users/@me/threads/archived/private", true, "", kDefault, true,
       ListJoinedPrivateArchivedThreads);
   add(verb::get, "/users/@me/channels", true, "", kDefault, false, ListDmChannels);

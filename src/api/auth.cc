@@ -191,8 +191,12 @@ void CreateApplication(Api& api, const CallPtr& call) {
   // The bot user's name must be unique like any username: add a suffix when
   // the plain name is taken.
   std::string username = name;
+  // At most 26 bytes of the name, cut between characters (never inside one).
+  size_t keep = std::min<size_t>(name.size(), 26);
+  while (keep > 0 && keep < name.size() && (static_cast<uint8_t>(name[keep]) & 0xC0) == 0x80)
+    --keep;
   for (int i = 0; api.state().UserIdByName(ToLower(username)); ++i)
-    username = name.substr(0, 26) + "_" + RandomCode(4);
+    username = name.substr(0, keep) + "_" + RandomCode(4);
   User bot;
   bot.id = api.ids().Next();
   bot.username = username;

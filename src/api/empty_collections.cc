@@ -89,12 +89,12 @@ void GetAutoModerationRule(Api& api, const CallPtr& call) {
   GuildItem(api, call, perm::kManageGuild, ApiError::NotFound());
 }
 
-void ListArchivedThreads(Api& api, const CallPtr& call) {
-  // Public: READ_MESSAGE_HISTORY; private (the route's last segment):
-  // MANAGE_THREADS too.
-  const bool priv = call->req.target().find("/private") != std::string_view::npos;
-  const uint64_t need = perm::kReadMessageHistory | (priv ? perm::kManageThreads : 0);
-  if (!AccessChannel(api, call, need)) return;
+void ListPublicArchivedThreads(Api& api, const CallPtr& call) {
+  if (!AccessChannel(api, call, perm::kReadMessageHistory)) return;
+  call->Reply(200, NoThreads(true));
+}
+void ListPrivateArchivedThreads(Api& api, const CallPtr& call) {
+  if (!AccessChannel(api, call, perm::kReadMessageHistory | perm::kManageThreads)) return;
   call->Reply(200, NoThreads(true));
 }
 void ListJoinedPrivateArchivedThreads(Api& api, const CallPtr& call) {

@@ -170,10 +170,12 @@ void PatchRolePositions(Api& api, const CallPtr& call) {
       if (!item->position) continue;
       if (it->second.id == g->id) continue;  // @everyone stays at 0
       const int pos = static_cast<int>(std::clamp<int64_t>(*item->position, 1, 1000));
+      // Unchanged entries are not checked: libraries send every role
+      // (discord.js's setPosition), the caller's own top role among them.
+      if (pos == it->second.position) continue;
       // Both where the role is and where it goes must be below the caller.
       if (!mgr->Outranks(it->second.position) || !mgr->Outranks(pos))
         return Built::Fail(ApiError::MissingPermissions());
-      if (pos == it->second.position) continue;
       Role r = it->second;
       r.position = pos;
       moved[r.id] = std::move(r);

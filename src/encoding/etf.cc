@@ -120,8 +120,8 @@ void AppendTerm(std::string* out, const json::value& v, Keys keys) {
 Status FromJson(std::string_view json_text, std::string* out, Keys keys) {
   unsigned char buffer[4096];
   json::monotonic_resource arena(buffer, sizeof buffer);
-  json::value v;
-  if (Status s = ParseJson(json_text, &arena, &v); !s.ok()) return s;
+  json::value v(&arena);
+  if (Status s = ParseJson(json_text, &v); !s.ok()) return s;
   out->push_back(static_cast<char>(kVersion));
   AppendTerm(out, v, keys);
   return Status::OK();
@@ -188,13 +188,16 @@ class Reader {
   // An element count: each element takes a byte at least.
   bool Count(uint32_t n) { return n <= left() || Error("truncated term"); }
 
-  bool Atom(std::string* out, uint32_t length) {
+  // `latin1`: ATOM_EXT and SMALL_ATOM_EXT (the UTF-8 tags are UTF-8).
+  bool Atom(std::string* out, uint32_t length, bool latin1) {
     std::string_view name;
     if (!Bytes(length, &name)) return false;
     if (name == "nil" || name == "null") {
       out->append("null");
     } else if (name == "true" || name == "false") {
       out->append(name);
+    } else if (latin1) {
+      AppendJsonLatin1(out, name);
     } else {
       return Text(out, name);
     }
@@ -247,7 +250,12 @@ class Reader {
       } else {
         return Error("a map key that is not a string");
       }
-      if (!Bytes(length, &key) || !Text(out, key)) return false;
+      if (!Bytes(length, &key)) return false;
+      if (tag == kAtom || tag == kSmallAtom) {
+        AppendJsonLatin1(out, key);
+      } else if (!Text(out, key)) {
+        return false;
+      }
       out->push_back(':');
       if (!Term(out, depth + 1)) return false;
     }
@@ -295,10 +303,10 @@ class Reader {
       }
       case kAtom:
       case kAtomUtf8:
-        return U16(&n) && Atom(out, n);
+        return U16(&n) && Atom(out, n, tag == kAtom);
       case kSmallAtom:
       case kSmallAtomUtf8:
-        return U8(&n) && Atom(out, n);
+        return U8(&n) && Atom(out, n, tag == kSmallAtom);
       case kBinary: {
         std::string_view s;
         return U32(&n) && Bytes(n, &s) && Text(out, s);

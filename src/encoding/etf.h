@@ -17,8 +17,8 @@
 // Client to server (ToJson): every tag erlpack writes, and the other plain
 // ones: small/32-bit/big integers (up to 64 bits), NEW_FLOAT_EXT and
 // FLOAT_EXT, atoms of all four tags (nil and null -> null, true, false,
-// others -> string), BINARY_EXT and STRING_EXT -> string, LIST_EXT (proper
-// lists only), NIL_EXT, tuples -> array, MAP_EXT. Refused, as Discord does
+// others -> string; ATOM_EXT and SMALL_ATOM_EXT read as Latin-1), BINARY_EXT and STRING_EXT ->
+// string, LIST_EXT (proper lists only), NIL_EXT, tuples -> array, MAP_EXT. Refused, as Discord does
 // with 4002: atom keys ("you must use string keys"), compressed terms,
 // and anything else (pids, references, funs, bit strings, improper
 // lists, non-finite floats, strings and atoms that are not UTF-8,

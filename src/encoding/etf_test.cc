@@ -101,6 +101,10 @@ TEST(EtfTest, ReadsEveryPlainTerm) {
   EXPECT_EQ(Json(old_float), "2.5");
   EXPECT_EQ(Json(Bytes({131, 100, 0, 4, 'n', 'u', 'l', 'l'})), "null");
   EXPECT_EQ(Json(Bytes({131, 119, 2, 'o', 'k'})), R"("ok")");
+  // ATOM_EXT and SMALL_ATOM_EXT are Latin-1; the UTF-8 tags are UTF-8.
+  EXPECT_EQ(Json(Bytes({131, 115, 1, 0xE9})), "\"\xC3\xA9\"");
+  EXPECT_EQ(Json(Bytes({131, 100, 0, 1, 0xE9})), "\"\xC3\xA9\"");
+  EXPECT_EQ(Json(Bytes({131, 119, 2, 0xC3, 0xA9})), "\"\xC3\xA9\"");
   EXPECT_EQ(Json(Bytes({131, 118, 0, 5, 'f', 'a', 'l', 's', 'e'})), "false");
   EXPECT_EQ(Json(Bytes({131, 107, 0, 2, 'h', '"'})), R"("h\"")");
   EXPECT_EQ(Json(Bytes({131, 104, 2, 97, 1, 106})), "[1,[]]");

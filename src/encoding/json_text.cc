@@ -81,14 +81,32 @@ bool AppendJsonDouble(std::string* out, double v) {
   return true;
 }
 
-Status ParseJson(std::string_view json, boost::json::storage_ptr sp, boost::json::value* v) {
+Status ParseJson(std::string_view json, boost::json::value* v) {
   boost::json::parse_options options;
   options.max_depth = 64;
+  options.allow_invalid_utf8 = true;
   boost::system::error_code ec;
-  *v = boost::json::parse(boost::json::string_view(json.data(), json.size()), ec, std::move(sp),
-                          options);
+  // Parsed into v's storage: the move below is a pointer swap, no copy.
+  boost::json::value parsed = boost::json::parse(boost::json::string_view(json.data(), json.size()),
+                                                 ec, v->storage(), options);
   if (ec) return Status::InvalidArgument("not JSON: " + ec.message());
+  *v = std::move(parsed);
   return Status::OK();
+}
+
+void AppendJsonLatin1(std::string* out, std::string_view bytes) {
+  std::string utf8;
+  utf8.reserve(bytes.size() * 2);
+  for (char ch : bytes) {
+    const auto c = static_cast<uint8_t>(ch);
+    if (c < 0x80) {
+      utf8.push_back(ch);
+    } else {
+      utf8.push_back(static_cast<char>(0xC0 | (c >> 6)));
+      utf8.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    }
+  }
+  AppendJsonText(out, utf8);  // valid by construction
 }
 
 }  // namespace parley::encoding

@@ -22,7 +22,12 @@ bool AppendJsonDouble(std::string* out, double v);
 void AppendJsonUnsigned(std::string* out, uint64_t v, bool negative = false);
 
 // Parses the JSON document `json` (nesting up to 64) into *v, allocating
-// from `sp`: what FromJson re-encodes.
-Status ParseJson(std::string_view json, boost::json::storage_ptr sp, boost::json::value* v);
+// from v's own storage (give it an arena): what FromJson re-encodes. Text
+// that is not UTF-8 inside a string is taken as it is, as the JSON clients
+// get it (the server's JSON is not re-validated on its way out).
+Status ParseJson(std::string_view json, boost::json::value* v);
+// Appends the Latin-1 text `bytes` as a JSON string literal (ETF's
+// ATOM_EXT and SMALL_ATOM_EXT are Latin-1).
+void AppendJsonLatin1(std::string* out, std::string_view bytes);
 
 }  // namespace parley::encoding

@@ -135,8 +135,8 @@ void AppendValue(std::string* out, const json::value& v) {
 Status FromJson(std::string_view json_text, std::string* out) {
   unsigned char buffer[4096];
   json::monotonic_resource arena(buffer, sizeof buffer);
-  json::value v;
-  if (Status s = ParseJson(json_text, &arena, &v); !s.ok()) return s;
+  json::value v(&arena);
+  if (Status s = ParseJson(json_text, &v); !s.ok()) return s;
   AppendValue(out, v);
   return Status::OK();
 }

@@ -64,9 +64,9 @@ std::unique_ptr<const Frame> Encode(const Frame& json, Encoding e) {
   // `d` parsed once; null if it does not parse (never: Parley's own JSON).
   unsigned char buffer[4096];
   boost::json::monotonic_resource arena(buffer, sizeof buffer);
-  boost::json::value v;
+  boost::json::value v(&arena);
   const Status s =
-      shaped ? encoding::ParseJson(d, &arena, &v) : Status::InvalidArgument("not a dispatch frame");
+      shaped ? encoding::ParseJson(d, &v) : Status::InvalidArgument("not a dispatch frame");
   std::string& out = f->head;
   out.reserve(json.head.size() + json.tail.size() + 32);
   if (e == Encoding::kEtf) {

@@ -235,7 +235,10 @@ void Loop::ArmRead(Session* s) {
 void Loop::OnReadable(Session* s, ErrorCode ec) {
   if (s->closed) return;
   if (ec) return End(s, "wait-" + ec.message());
-  for (int i = 0; i < 4 && !s->closed; ++i) {
+  // A handler may end the connection and start a new one (resume on
+  // loss): then nothing more of the old one is read or handled.
+  const uint8_t gen = s->gen;
+  for (int i = 0; i < 4 && !s->closed && s->gen == gen; ++i) {
     size_t n = s->sock.read_some(asio::buffer(buf), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) break;
     if (ec) {
@@ -245,14 +248,15 @@ void Loop::OnReadable(Session* s, ErrorCode ec) {
     Process(s, buf.data(), n);
     if (n < buf.size()) break;
   }
-  if (!s->closed) ArmRead(s);
+  if (!s->closed && s->gen == gen) ArmRead(s);
 }
 
 void Loop::Process(Session* s, const char* p, size_t n) {
+  const uint8_t gen = s->gen;
   if (s->in && !s->in->empty()) {
     s->in->append(p, n);
     size_t used = Consume(s, s->in->data(), s->in->size());
-    if (s->closed) return;
+    if (s->closed || s->gen != gen) return;
     if (used == s->in->size()) {
       s->in.reset();
     } else {
@@ -261,7 +265,7 @@ void Loop::Process(Session* s, const char* p, size_t n) {
     return;
   }
   size_t used = Consume(s, p, n);
-  if (s->closed || used == n) return;
+  if (s->closed || s->gen != gen || used == n) return;
   if (!s->in) s->in = std::make_unique<std::string>();
   s->in->assign(p + used, n - used);
 }
@@ -294,7 +298,8 @@ size_t Loop::ConsumeFrames(Session* s, const char* p, size_t n) {
         break;
     }
   }
-  while (!s->closed && pos < n) {
+  const uint8_t gen = s->gen;  // a handler may replace the connection (resume)
+  while (!s->closed && s->gen == gen && pos < n) {
     ws::Frame f;
     auto r = ws::ParseFrame(p + pos, n - pos, kMaxFrame, &f, &error);
     if (r == ws::FrameResult::kNeedMore) break;
@@ -687,6 +692,10 @@ namespace {
 // (discord.js: not after 4004, 4010-4014 or op 9, which need a new Identify).
 bool Resumable(const std::string& reason) {
   if (reason == "invalid-session" || reason == "closed") return false;
+  // This tool's own decoding failed: a bug to report, not a loss to resume.
+  for (const char* own : {"decode-", "encode-", "zlib-", "zstd-"}) {
+    if (reason.rfind(own, 0) == 0) return false;
+  }
   if (reason.rfind("close-", 0) == 0) {
     const int code = std::atoi(reason.c_str() + 6);
     return code != 1000 && code != 4004 && !(code >= 4010 && code <= 4014);

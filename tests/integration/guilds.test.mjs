@@ -92,6 +92,18 @@ test('GET /guilds/{id}/roles/{id}; Discord\'s required guild fields; the most sp
   assert.equal(moved.status, 204, `channel positions: ${moved.status} ${moved.text}`);
   assert.equal(expectStatus(await a.client.get(`/channels/${first.id}`), 200).position, 7);
   expectFieldError(await a.client.patch(`/guilds/${guild.id}/channels`, [{ id: first.id, parent_id: first.id }]), '0', 'no categories');
+  // A manager below the owner: sending every role (as discord.js does), its
+  // own top role unchanged among them, moves only what it may.
+  const mgrRole = expectStatus(await a.client.post(`/guilds/${guild.id}/roles`, { name: 'mgr', permissions: String(1 << 28) }), 200);
+  const all = expectStatus(await a.client.patch(`/guilds/${guild.id}/roles`, [{ id: mgrRole.id, position: 10 }]), 200);
+  assert.equal(all.find((r) => r.id === mgrRole.id).position, 10);
+  const manager = await register(srv);
+  await inviteAndJoin(a.client, manager.client, first.id);
+  expectStatus(await a.client.put(`/guilds/${guild.id}/members/${manager.user.id}/roles/${mgrRole.id}`), 204, 'give mgr');
+  const everyRole = all.map((r) => ({ id: r.id, position: r.id === second.id ? 4 : r.position }));
+  const after = expectStatus(await manager.client.patch(`/guilds/${guild.id}/roles`, everyRole), 200, 'manager moves one of every role sent');
+  assert.equal(after.find((r) => r.id === second.id).position, 4);
+  expectError(await manager.client.patch(`/guilds/${guild.id}/roles`, [{ id: second.id, position: 11 }]), 403, 50013, 'not above its own top role');
   const member = await register(srv);
   await inviteAndJoin(a.client, member.client, first.id);
   expectError(await member.client.patch(`/guilds/${guild.id}/roles`, [{ id: role.id, position: 1 }]), 403, 50013, 'role positions need MANAGE_ROLES');
