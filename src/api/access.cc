@@ -26,6 +26,15 @@ int QueryLimit(const CallPtr& call, int fallback, int max, FormErrors* errs) {
   return v;
 }
 
+bool OwnApplication(const CallPtr& call) {
+  auto id = call->params.empty() ? std::nullopt : ParseSnowflake(call->params[0]);
+  if (!call->user->bot || !id || *id != call->user->id) {
+    call->Fail(ApiError::MissingAccess());
+    return false;
+  }
+  return true;
+}
+
 std::shared_ptr<GuildState> MemberGuild(Api& api, const CallPtr& call, size_t param) {
   auto gid = ParamId(call, param, ApiError::UnknownGuild());
   if (!gid) return nullptr;

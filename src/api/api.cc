@@ -154,6 +154,36 @@ Api::Api(Deps deps, ApiOptions options)
   add(verb::get, "/applications/{}/emojis/{}", true, "", kDefault, false, GetApplicationEmoji);
   add(verb::get, "/applications/{}/entitlements", true, "", kDefault, false, ListEntitlements);
   add(verb::get, "/applications/{}/skus", true, "", kDefault, false, ListSkus);
+  // Application commands. Creates share one bucket per application.
+  const RateLimit kCommandWrites{25, 5.0};
+  add(verb::get, "/applications/{}/commands", true, "", kDefault, false, ListGlobalCommands);
+  add(verb::post, "/applications/{}/commands", true, "commands", kCommandWrites, false,
+      CreateGlobalCommand);
+  add(verb::put, "/applications/{}/commands", true, "commands", kCommandWrites, false,
+      OverwriteGlobalCommands);
+  add(verb::get, "/applications/{}/commands/{}", true, "", kDefault, false, GetGlobalCommand);
+  add(verb::patch, "/applications/{}/commands/{}", true, "commands", kCommandWrites, false,
+      EditGlobalCommand);
+  add(verb::delete_, "/applications/{}/commands/{}", true, "commands", kCommandWrites, false,
+      DeleteGlobalCommand);
+  add(verb::get, "/applications/{}/guilds/{}/commands", true, "", kDefault, false,
+      ListGuildCommands);
+  add(verb::post, "/applications/{}/guilds/{}/commands", true, "commands", kCommandWrites, false,
+      CreateGuildCommand);
+  add(verb::put, "/applications/{}/guilds/{}/commands", true, "commands", kCommandWrites, false,
+      OverwriteGuildCommands);
+  add(verb::get, "/applications/{}/guilds/{}/commands/permissions", true, "", kDefault, false,
+      ListCommandPermissions);
+  add(verb::get, "/applications/{}/guilds/{}/commands/{}", true, "", kDefault, false,
+      GetGuildCommand);
+  add(verb::patch, "/applications/{}/guilds/{}/commands/{}", true, "commands", kCommandWrites,
+      false, EditGuildCommand);
+  add(verb::delete_, "/applications/{}/guilds/{}/commands/{}", true, "commands", kCommandWrites,
+      false, DeleteGuildCommand);
+  add(verb::get, "/applications/{}/guilds/{}/commands/{}/permissions", true, "", kDefault, false,
+      GetCommandPermissions);
+  add(verb::put, "/applications/{}/guilds/{}/commands/{}/permissions", true, "", kDefault, false,
+      EditCommandPermissions);
   add(verb::post, "/guilds/{}/roles", true, "", {10, 10}, true, CreateRole);
   add(verb::patch, "/guilds/{}/roles", true, "", {10, 10}, true, PatchRolePositions);
   add(verb::get, "/guilds/{}/roles/{}", true, "", kDefault, true, GetRole);

@@ -13,6 +13,7 @@ std::string ApiError::Body() const {
 }
 
 void FormErrors::Add(const std::string& path, const std::string& code, const std::string& message) {
+  ++count_;
   boost::json::object* node = &errors_;
   if (path.empty()) {  // an error of the whole form: errors._errors
     boost::json::value& list = errors_["_errors"];

@@ -46,10 +46,13 @@ class FormErrors {
   // error of the whole form.
   void Add(const std::string& path, const std::string& code, const std::string& message);
   bool empty() const { return errors_.empty(); }
+  // How many errors were added so far.
+  size_t count() const { return count_; }
   ApiError ToError() const { return {400, 50035, "Invalid Form Body", errors_}; }
 
  private:
   boost::json::object errors_;
+  size_t count_ = 0;
 };
 
 }  // namespace parley

@@ -39,16 +39,6 @@ void GuildItem(Api& api, const CallPtr& call, uint64_t need, const ApiError& unk
   if (GuildWith(api, call, need)) call->Fail(unknown);
 }
 
-// A bot's own application (params[0]); anyone else's: 403 50001.
-bool OwnApplication(const CallPtr& call) {
-  auto id = ParseSnowflake(call->params[0]);
-  if (!call->user->bot || !id || *id != call->user->id) {
-    call->Fail(ApiError::MissingAccess());
-    return false;
-  }
-  return true;
-}
-
 bj::object NoThreads(bool paged) {
   bj::object o{{"threads", bj::array()}, {"members", bj::array()}};
   if (paged) o["has_more"] = false;

@@ -1,5 +1,5 @@
 // The REST handlers, one file per resource (auth.cc, users.cc, guilds.cc,
-// channels.cc, members.cc, roles.cc, invites.cc, messages.cc). Each replies
+// channels.cc, members.cc, roles.cc, invites.cc, messages.cc, commands.cc). Each replies
 // or fails `call` exactly once, possibly later from another thread.
 #pragma once
 
@@ -65,6 +65,23 @@ void GetApplicationEmoji(Api& api, const CallPtr& call);
 void ListEntitlements(Api& api, const CallPtr& call);
 void ListSkus(Api& api, const CallPtr& call);
 
+// commands.cc: application commands, global and per guild.
+void ListGlobalCommands(Api& api, const CallPtr& call);
+void CreateGlobalCommand(Api& api, const CallPtr& call);
+void OverwriteGlobalCommands(Api& api, const CallPtr& call);
+void GetGlobalCommand(Api& api, const CallPtr& call);
+void EditGlobalCommand(Api& api, const CallPtr& call);
+void DeleteGlobalCommand(Api& api, const CallPtr& call);
+void ListGuildCommands(Api& api, const CallPtr& call);
+void CreateGuildCommand(Api& api, const CallPtr& call);
+void OverwriteGuildCommands(Api& api, const CallPtr& call);
+void GetGuildCommand(Api& api, const CallPtr& call);
+void EditGuildCommand(Api& api, const CallPtr& call);
+void DeleteGuildCommand(Api& api, const CallPtr& call);
+void ListCommandPermissions(Api& api, const CallPtr& call);
+void GetCommandPermissions(Api& api, const CallPtr& call);
+void EditCommandPermissions(Api& api, const CallPtr& call);
+
 // roles.cc
 void ListRoles(Api& api, const CallPtr& call);
 void GetRole(Api& api, const CallPtr& call);
@@ -110,6 +127,9 @@ void BulkDeleteMessages(Api& api, const CallPtr& call);
 // Shared lookups (access.cc). Each fails `call` and returns null/false when
 // the caller may not proceed.
 
+// Whether params[0] is the caller's own application (the caller is its
+// bot); else 403 50001.
+bool OwnApplication(const CallPtr& call);
 // The guild of params[i], if the caller is a member; 404 10004 / 403 50001.
 std::shared_ptr<GuildState> MemberGuild(Api& api, const CallPtr& call, size_t param = 0);
 // The channel of params[i] and its guild, if the caller can VIEW it and has

@@ -99,12 +99,15 @@ Status CopyRecords(const Snapshot& snap, StoreBackend& to, size_t chunk) {
     if (!add(mut::PutMember{x})) return s;
   for (const Invite& x : snap.invites)
     if (!add(mut::PutInvite{x})) return s;
+  for (const ApplicationCommand& x : snap.commands)
+    if (!add(mut::PutCommand{x})) return s;
   return CommitOne(to, batch);
 }
 
 // One digest per table, in the order of kTables.
-constexpr const char* kTables[] = {"users", "applications", "sessions", "guilds",  "channels",
-                                   "roles", "members",      "invites",  "messages"};
+constexpr const char* kTables[] = {
+    "users",   "applications",         "sessions", "guilds", "channels", "roles", "members",
+    "invites", "application_commands", "messages"};
 constexpr size_t kNumTables = std::size(kTables);
 
 Status Digest(StoreBackend& store, int batch, std::vector<RecordDigest>* out) {
@@ -121,12 +124,13 @@ Status Digest(StoreBackend& store, int batch, std::vector<RecordDigest>* out) {
   for (const auto& x : snap.roles) d[5].Add(x);
   for (const auto& x : snap.members) d[6].Add(x);
   for (const auto& x : snap.invites) d[7].Add(x);
+  for (const auto& x : snap.commands) d[8].Add(x);
   MessageKey after;
   std::vector<Message> page;
   for (;;) {
     s = store.ScanMessages(after, batch, &page);
     if (!s.ok() || page.empty()) return s;
-    for (const Message& m : page) d[8].Add(m);
+    for (const Message& m : page) d[9].Add(m);
     after = {page.back().channel_id, page.back().id};
   }
 }
@@ -170,9 +174,10 @@ int RunMigrate(const MigrateConfig& cfg) {
   }
   std::fprintf(stderr,
                "records: %zu users, %zu applications, %zu sessions, %zu guilds, %zu channels, "
-               "%zu roles, %zu members, %zu invites\n",
+               "%zu roles, %zu members, %zu invites, %zu commands\n",
                src.users.size(), src.applications.size(), src.sessions.size(), src.guilds.size(),
-               src.channels.size(), src.roles.size(), src.members.size(), src.invites.size());
+               src.channels.size(), src.roles.size(), src.members.size(), src.invites.size(),
+               src.commands.size());
 
   // Where an interrupted copy stopped: the newest message of the highest
   // channel the target holds (chunks commit in key order).
@@ -225,11 +230,11 @@ int RunMigrate(const MigrateConfig& cfg) {
     return 1;
   }
   bool same = true;
-  std::printf("%-13s %12s %12s  %s\n", "table", "source", "target", "sha-256 (source)");
+  std::printf("%-20s %12s %12s  %s\n", "table", "source", "target", "sha-256 (source)");
   for (size_t i = 0; i < kNumTables; ++i) {
     bool eq = a[i].count() == b[i].count() && a[i].Hex() == b[i].Hex();
     same = same && eq;
-    std::printf("%-13s %12llu %12llu  %s %s\n", kTables[i],
+    std::printf("%-20s %12llu %12llu  %s %s\n", kTables[i],
                 static_cast<unsigned long long>(a[i].count()),
                 static_cast<unsigned long long>(b[i].count()), a[i].Hex().substr(0, 16).c_str(),
                 eq ? "ok" : "DIFFERENT");

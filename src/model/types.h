@@ -126,6 +126,22 @@ struct Message {
   friend bool operator==(const Message&, const Message&) = default;
 };
 
+// An application command (Discord's slash, user and message commands) of
+// one application, global or in one guild. The keys are columns; the rest
+// of Discord's object (description, options, localizations, permissions,
+// contexts, ...) is `body`, a JSON object validated and normalized by the
+// API (api/command_shape.h).
+struct ApplicationCommand {
+  Snowflake id = 0;
+  Snowflake application_id = 0;
+  Snowflake guild_id = 0;  // 0: a global command
+  int type = 1;            // 1 CHAT_INPUT, 2 USER, 3 MESSAGE, 4 PRIMARY_ENTRY_POINT
+  std::string name;        // unique per (application, guild, type)
+  Snowflake version = 0;   // a new snowflake at every change
+  std::string body;
+  friend bool operator==(const ApplicationCommand&, const ApplicationCommand&) = default;
+};
+
 // One change to durable state. A request's changes travel together as one
 // WriteBatch and commit atomically.
 namespace mut {
@@ -156,7 +172,7 @@ struct PutGuild {
 struct DeleteGuild {
   Snowflake guild_id;
   friend bool operator==(const DeleteGuild&, const DeleteGuild&) = default;
-};  // and its channels, roles, members, invites, messages
+};  // and its channels, roles, members, invites, messages, commands
 struct PutChannel {
   Channel channel;
   friend bool operator==(const PutChannel&, const PutChannel&) = default;
@@ -209,6 +225,16 @@ struct DeleteMessages {
   std::vector<Snowflake> ids;
   friend bool operator==(const DeleteMessages&, const DeleteMessages&) = default;
 };
+struct PutCommand {
+  ApplicationCommand command;
+  friend bool operator==(const PutCommand&, const PutCommand&) = default;
+};
+struct DeleteCommand {
+  Snowflake application_id;
+  Snowflake guild_id;
+  Snowflake id;
+  friend bool operator==(const DeleteCommand&, const DeleteCommand&) = default;
+};
 }  // namespace mut
 
 using Mutation =
@@ -216,7 +242,7 @@ using Mutation =
                  mut::DeleteUserSessions, mut::PutGuild, mut::DeleteGuild, mut::PutChannel,
                  mut::DeleteChannel, mut::PutRole, mut::DeleteRole, mut::PutMember,
                  mut::DeleteMember, mut::PutInvite, mut::DeleteInvite, mut::InsertMessage,
-                 mut::UpdateMessage, mut::DeleteMessages>;
+                 mut::UpdateMessage, mut::DeleteMessages, mut::PutCommand, mut::DeleteCommand>;
 
 using WriteBatch = std::vector<Mutation>;
 

@@ -52,7 +52,7 @@ void State::Load(Snapshot snap) {
   WriteBatch batch;
   batch.reserve(snap.users.size() + snap.guilds.size() + snap.channels.size() + snap.roles.size() +
                 snap.members.size() + snap.invites.size() + snap.sessions.size() +
-                snap.applications.size());
+                snap.applications.size() + snap.commands.size());
   for (auto& u : snap.users) batch.push_back(mut::PutUser{std::move(u)});
   for (auto& a : snap.applications) batch.push_back(mut::PutApplication{std::move(a)});
   for (auto& s : snap.sessions) batch.push_back(mut::PutSession{s});
@@ -61,6 +61,7 @@ void State::Load(Snapshot snap) {
   for (auto& c : snap.channels) batch.push_back(mut::PutChannel{std::move(c)});
   for (auto& m : snap.members) batch.push_back(mut::PutMember{std::move(m)});
   for (auto& i : snap.invites) batch.push_back(mut::PutInvite{std::move(i)});
+  for (auto& c : snap.commands) batch.push_back(mut::PutCommand{std::move(c)});
   Apply(batch);
   for (auto [channel_id, message_id] : snap.last_message_ids) {
     auto gid = GuildOfChannel(channel_id);
@@ -146,6 +147,9 @@ void State::ApplyOne(const Mutation& m) {
           for (Snowflake cid : channel_ids) channel_guild_.Erase(cid);
           invites_.EraseIf(
               [&](const std::string&, const Invite& i) { return i.guild_id == op.guild_id; });
+          commands_.EraseIf([&](const CommandScope& s, const std::vector<ApplicationCommand>&) {
+            return s.guild_id == op.guild_id;
+          });
           guilds_.Erase(op.guild_id);
         } else if constexpr (std::is_same_v<T, mut::PutChannel>) {
           auto g = GetGuild(op.channel.guild_id);
@@ -206,6 +210,25 @@ void State::ApplyOne(const Mutation& m) {
             Snowflake& last = g->last_message_ids[op.message.channel_id];
             last = std::max(last, op.message.id);
           }
+        } else if constexpr (std::is_same_v<T, mut::PutCommand>) {
+          const ApplicationCommand& c = op.command;
+          commands_.Update({c.application_id, c.guild_id}, [&](std::vector<ApplicationCommand>& v) {
+            auto it = std::lower_bound(
+                v.begin(), v.end(), c.id,
+                [](const ApplicationCommand& x, Snowflake id) { return x.id < id; });
+            if (it != v.end() && it->id == c.id)
+              *it = c;
+            else
+              v.insert(it, c);
+          });
+        } else if constexpr (std::is_same_v<T, mut::DeleteCommand>) {
+          CommandScope scope{op.application_id, op.guild_id};
+          bool now_empty = false;
+          commands_.Update(scope, [&](std::vector<ApplicationCommand>& v) {
+            std::erase_if(v, [&](const ApplicationCommand& x) { return x.id == op.id; });
+            now_empty = v.empty();
+          });
+          if (now_empty) commands_.Erase(scope);
         } else if constexpr (std::is_same_v<T, mut::UpdateMessage> ||
                              std::is_same_v<T, mut::DeleteMessages>) {
           // Messages live in the store only.
@@ -255,6 +278,10 @@ std::vector<Snowflake> State::GuildsOfUser(Snowflake user_id) const {
 
 std::optional<Invite> State::GetInvite(const std::string& code) const {
   return invites_.Get(code);
+}
+
+std::vector<ApplicationCommand> State::Commands(const CommandScope& scope) const {
+  return commands_.Get(scope).value_or(std::vector<ApplicationCommand>{});
 }
 
 std::vector<Invite> State::InvitesOfGuild(Snowflake guild_id) const {

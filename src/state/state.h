@@ -1,5 +1,5 @@
 // State: the in-memory copy of everything but messages (users, tokens,
-// guilds, channels, roles, members, invites). The hot path (authenticate,
+// guilds, channels, roles, members, invites, application commands). The hot path (authenticate,
 // check permissions, find recipients) reads only this, never SQL.
 //
 // Consistency: the store loads it at start-up (Load) and every committed
@@ -61,6 +61,19 @@ struct GuildState {
   int TopRolePosition(Snowflake user_id) const REQUIRES_SHARED(mu);
 };
 
+// Where application commands live: an application's global commands
+// (guild_id 0) or its commands in one guild.
+struct CommandScope {
+  Snowflake application_id = 0;
+  Snowflake guild_id = 0;
+  friend bool operator==(const CommandScope&, const CommandScope&) = default;
+};
+struct CommandScopeHasher {
+  size_t operator()(const CommandScope& s) const {
+    return std::hash<Snowflake>{}(s.application_id * 31 + s.guild_id);
+  }
+};
+
 class State {
  public:
   State() = default;
@@ -88,6 +101,8 @@ class State {
   std::vector<Snowflake> GuildsOfUser(Snowflake user_id) const;
   std::optional<Invite> GetInvite(const std::string& code) const;
   std::vector<Invite> InvitesOfGuild(Snowflake guild_id) const;
+  // The commands of one scope, by id.
+  std::vector<ApplicationCommand> Commands(const CommandScope& scope) const;
 
   size_t user_count() const { return users_.Size(); }
   size_t guild_count() const { return guilds_.Size(); }
@@ -108,6 +123,7 @@ class State {
   ShardedMap<Snowflake, Snowflake> channel_guild_;
   ShardedMap<Snowflake, std::vector<Snowflake>> user_guilds_;  // sorted
   ShardedMap<std::string, Invite> invites_;
+  ShardedMap<CommandScope, std::vector<ApplicationCommand>, CommandScopeHasher> commands_;
   std::atomic<Snowflake> first_user_id_{0};
 };
 

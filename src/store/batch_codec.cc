@@ -65,6 +65,10 @@ void Fields(A& a, Invite& x) {
     x.temporary);
 }
 template <class A>
+void Fields(A& a, ApplicationCommand& x) {
+  a(x.id, x.application_id, x.guild_id, x.type, x.name, x.version, x.body);
+}
+template <class A>
 void Fields(A& a, Message& x) {
   a(x.id, x.channel_id, x.guild_id, x.author_id, x.content, x.nonce, x.edited_ms, x.tts, x.pinned,
     x.type, x.flags);
@@ -145,6 +149,16 @@ void Fields(A& a, mut::UpdateMessage& x) {
 template <class A>
 void Fields(A& a, mut::DeleteMessages& x) {
   a(x.channel_id, x.ids);
+}
+// Commands are new mutation tags (18, 19) of the same layout: a reader
+// built before them refuses such an entry as an unknown tag.
+template <class A>
+void Fields(A& a, mut::PutCommand& x) {
+  a(x.command);
+}
+template <class A>
+void Fields(A& a, mut::DeleteCommand& x) {
+  a(x.application_id, x.guild_id, x.id);
 }
 
 // Every record type of a mutation, for FieldWriter / FieldReader.

@@ -83,7 +83,15 @@ WriteBatch EveryMutation() {
                   mut::DeleteInvite{"abc"},
                   mut::InsertMessage{msg, {replied}},
                   mut::UpdateMessage{msg, {replied}},
-                  mut::DeleteMessages{9, {14, 18, 19}}};
+                  mut::DeleteMessages{9, {14, 18, 19}},
+                  mut::PutCommand{ApplicationCommand{.id = 20,
+                                                     .application_id = 2,
+                                                     .guild_id = 6,
+                                                     .type = 3,
+                                                     .name = "Quote",
+                                                     .version = 21,
+                                                     .body = "{\"nsfw\":true}"}},
+                  mut::DeleteCommand{2, 6, 20}};
   return b;
 }
 

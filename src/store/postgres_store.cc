@@ -198,6 +198,18 @@ ALTER TABLE messages ADD COLUMN embeds TEXT NOT NULL DEFAULT '';
 ALTER TABLE messages ADD COLUMN ref_channel_id BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN ref_message_id BIGINT NOT NULL DEFAULT 0;
 )sql",
+    // 5: application commands.
+    R"sql(
+CREATE TABLE application_commands(
+  id BIGINT PRIMARY KEY,
+  application_id BIGINT NOT NULL,
+  guild_id BIGINT NOT NULL,
+  type INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  body TEXT NOT NULL);
+CREATE INDEX application_commands_by_guild ON application_commands(guild_id);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -235,6 +247,7 @@ enum WriterStmt : int {
   kDeleteGuildChannels,
   kDeleteGuildRoles,
   kDeleteGuildMembers,
+  kDeleteGuildCommands,
   kDeleteGuild,
   kPutChannel,
   kDeleteChannelMessages,
@@ -247,6 +260,8 @@ enum WriterStmt : int {
   kDeleteMember,
   kPutInvite,
   kDeleteInvite,
+  kPutCommand,
+  kDeleteCommand,
   kInsertMessage,
   kUpdateMessage,
   kDeleteMessages,
@@ -296,6 +311,8 @@ constexpr std::array<const char*, kNumWriterStmts> kWriterSql = {
     "DELETE FROM roles WHERE guild_id = $1",
     // kDeleteGuildMembers
     "DELETE FROM members WHERE guild_id = $1",
+    // kDeleteGuildCommands
+    "DELETE FROM application_commands WHERE guild_id = $1",
     // kDeleteGuild
     "DELETE FROM guilds WHERE id = $1",
     // kPutChannel
@@ -341,6 +358,14 @@ constexpr std::array<const char*, kNumWriterStmts> kWriterSql = {
     "max_uses = excluded.max_uses, uses = excluded.uses, temporary = excluded.temporary",
     // kDeleteInvite
     "DELETE FROM invites WHERE code = $1",
+    // kPutCommand
+    "INSERT INTO application_commands(id, application_id, guild_id, type, name, version, body) "
+    "VALUES($1, $2, $3, $4, $5, $6, $7) ON CONFLICT(id) DO UPDATE SET "
+    "application_id = excluded.application_id, guild_id = excluded.guild_id, "
+    "type = excluded.type, name = excluded.name, version = excluded.version, "
+    "body = excluded.body",
+    // kDeleteCommand
+    "DELETE FROM application_commands WHERE id = $3 AND application_id = $1 AND guild_id = $2",
     // kInsertMessage: a plain INSERT, a duplicate key is an error.
     "INSERT INTO messages(" PARLEY_MESSAGE_COLUMNS
     ") VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -373,6 +398,9 @@ constexpr const char* kLoadMembers =
 constexpr const char* kLoadInvites =
     "SELECT code, guild_id, channel_id, inviter_id, created_ms, max_age, max_uses, uses, "
     "temporary FROM invites ORDER BY code";
+constexpr const char* kLoadCommands =
+    "SELECT id, application_id, guild_id, type, name, version, body FROM application_commands "
+    "ORDER BY id";
 // A skip scan over the distinct channel ids of the primary keys, then one
 // seek per channel: O(channels * partitions * log(messages)) rather than a
 // scan of every message.
@@ -551,8 +579,9 @@ class Applier {
     Params p;
     p.Int(ToDb(m.guild_id));
     // Messages first: they are found through the guild's channels.
-    for (WriterStmt id : {kDeleteGuildMessages, kDeleteGuildInvites, kDeleteGuildChannels,
-                          kDeleteGuildRoles, kDeleteGuildMembers, kDeleteGuild}) {
+    for (WriterStmt id :
+         {kDeleteGuildMessages, kDeleteGuildInvites, kDeleteGuildChannels, kDeleteGuildRoles,
+          kDeleteGuildMembers, kDeleteGuildCommands, kDeleteGuild}) {
       Queue(id, p);
     }
   }
@@ -668,6 +697,23 @@ class Applier {
     Params p;
     p.Int(ToDb(m.channel_id)).IdArray(m.ids);
     Queue(kDeleteMessages, p);
+  }
+  void operator()(const mut::PutCommand& m) {
+    const ApplicationCommand& x = m.command;
+    Params p;
+    p.Int(ToDb(x.id))
+        .Int(ToDb(x.application_id))
+        .Int(ToDb(x.guild_id))
+        .Int(x.type)
+        .Text(x.name)
+        .Int(ToDb(x.version))
+        .Text(x.body);
+    Queue(kPutCommand, p);
+  }
+  void operator()(const mut::DeleteCommand& m) {
+    Params p;
+    p.Int(ToDb(m.application_id)).Int(ToDb(m.guild_id)).Int(ToDb(m.id));
+    Queue(kDeleteCommand, p);
   }
 
  private:
@@ -1000,7 +1046,7 @@ PostgresStore::Conn* PostgresStore::ReadConn() {
 Status PostgresStore::LoadAll(Snapshot* out) {
   *out = Snapshot();
   int users = 0, apps = 0, sessions = 0, guilds = 0, channels = 0, roles = 0, members = 0,
-      invites = 0, last_ids = 0, position = 0;
+      invites = 0, commands = 0, last_ids = 0, position = 0;
   auto queue = [&](Pipeline& p) {
     const Params none;
     users = p.Sql(kLoadUsers, none, true);
@@ -1011,6 +1057,7 @@ Status PostgresStore::LoadAll(Snapshot* out) {
     roles = p.Sql(kLoadRoles, none, true);
     members = p.Sql(kLoadMembers, none, true);
     invites = p.Sql(kLoadInvites, none, true);
+    commands = p.Sql(kLoadCommands, none, true);
     last_ids = p.Sql(kLoadLastMessageIds, none, true);
     position = p.Sql(kLoadPosition, none, true);
   };
@@ -1110,6 +1157,18 @@ Status PostgresStore::LoadAll(Snapshot* out) {
       x.max_uses = q.Int32(6);
       x.uses = q.Int32(7);
       x.temporary = q.Bool(8);
+    }
+    r = p.result(commands);
+    for (int i = 0, n = PQntuples(r); i < n; ++i) {
+      Row q(r, i);
+      ApplicationCommand& x = out->commands.emplace_back();
+      x.id = q.U64(0);
+      x.application_id = q.U64(1);
+      x.guild_id = q.U64(2);
+      x.type = q.Int32(3);
+      x.name = q.Text(4);
+      x.version = q.U64(5);
+      x.body = q.Text(6);
     }
     r = p.result(last_ids);
     for (int i = 0, n = PQntuples(r); i < n; ++i) {

@@ -413,7 +413,7 @@ TEST_F(PostgresStoreTest, SchemaNewerThanTheBinaryIsCorruption) {
 }
 
 // A store made before schema step 4 (embeds, replies) keeps its messages
-// and reads them with neither.
+// and reads them with neither, and gains step 5 (application commands).
 TEST_F(PostgresStoreTest, MigratesMessagesFromBeforeEmbedsAndReplies) {
   {
     std::unique_ptr<PostgresStore> store;
@@ -423,6 +423,7 @@ TEST_F(PostgresStoreTest, MigratesMessagesFromBeforeEmbedsAndReplies) {
   admin.Rows(
       "ALTER TABLE messages DROP COLUMN embeds, DROP COLUMN ref_channel_id, "
       "DROP COLUMN ref_message_id");
+  admin.Rows("DROP TABLE application_commands");
   admin.Rows(
       "INSERT INTO messages(channel_id, id, guild_id, author_id, content, edited_ms, tts, pinned, "
       "type, flags) VALUES(5, 6, 7, 8, 'old', 0, false, false, 0, 0)");
@@ -434,7 +435,8 @@ TEST_F(PostgresStoreTest, MigratesMessagesFromBeforeEmbedsAndReplies) {
   EXPECT_EQ(m.content, "old");
   EXPECT_EQ(m.embeds, "");
   EXPECT_EQ(m.ref_message_id, 0u);
-  EXPECT_EQ(admin.Value("SELECT version FROM parley_schema"), "4");
+  EXPECT_EQ(admin.Value("SELECT version FROM parley_schema"), "5");
+  EXPECT_EQ(admin.Value("SELECT count(*) FROM application_commands"), "0");
 }
 
 TEST_F(PostgresStoreTest, ReopenKeepsDataPositionAndPartitionCount) {

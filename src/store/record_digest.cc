@@ -106,6 +106,17 @@ void RecordDigest::Add(const Invite& i) {
   Num(i.temporary);
 }
 
+void RecordDigest::Add(const ApplicationCommand& c) {
+  ++count_;
+  Num(c.id);
+  Num(c.application_id);
+  Num(c.guild_id);
+  Num(static_cast<uint64_t>(c.type));
+  Str(c.name);
+  Num(c.version);
+  Str(c.body);
+}
+
 void RecordDigest::Add(const Message& m) {
   ++count_;
   Num(m.channel_id);

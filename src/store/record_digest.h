@@ -26,6 +26,7 @@ class RecordDigest {
   void Add(const Role& r);
   void Add(const Member& m);
   void Add(const Invite& i);
+  void Add(const ApplicationCommand& c);
   void Add(const Message& m);  // the stored fields (not the nonce)
 
   uint64_t count() const { return count_; }

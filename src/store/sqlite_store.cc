@@ -133,6 +133,18 @@ ALTER TABLE messages ADD COLUMN embeds TEXT NOT NULL DEFAULT '';
 ALTER TABLE messages ADD COLUMN ref_channel_id INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN ref_message_id INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 3 -> 4: application commands.
+    R"sql(
+CREATE TABLE application_commands(
+  id INTEGER PRIMARY KEY,
+  application_id INTEGER NOT NULL,
+  guild_id INTEGER NOT NULL,
+  type INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  body TEXT NOT NULL);
+CREATE INDEX application_commands_by_guild ON application_commands(guild_id);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -158,6 +170,7 @@ enum StmtId : int {
   kDeleteGuildChannels,
   kDeleteGuildRoles,
   kDeleteGuildMembers,
+  kDeleteGuildCommands,
   kDeleteGuild,
   kPutChannel,
   kDeleteChannelMessages,
@@ -171,6 +184,8 @@ enum StmtId : int {
   kDeleteMember,
   kPutInvite,
   kDeleteInvite,
+  kPutCommand,
+  kDeleteCommand,
   kInsertMessage,
   kUpdateMessage,
   kDeleteMessage,
@@ -185,6 +200,7 @@ enum StmtId : int {
   kLoadRoles,
   kLoadMembers,
   kLoadInvites,
+  kLoadCommands,
   kLoadLastMessageIds,
   kGetMessage,
   kListLatest,
@@ -235,6 +251,8 @@ constexpr std::array<const char*, kNumStmts> kStmtSql = {
     "DELETE FROM roles WHERE guild_id = ?1",
     // kDeleteGuildMembers
     "DELETE FROM members WHERE guild_id = ?1",
+    // kDeleteGuildCommands
+    "DELETE FROM application_commands WHERE guild_id = ?1",
     // kDeleteGuild
     "DELETE FROM guilds WHERE id = ?1",
     // kPutChannel
@@ -277,6 +295,14 @@ constexpr std::array<const char*, kNumStmts> kStmtSql = {
     "max_uses = excluded.max_uses, uses = excluded.uses, temporary = excluded.temporary",
     // kDeleteInvite
     "DELETE FROM invites WHERE code = ?1",
+    // kPutCommand
+    "INSERT INTO application_commands(id, application_id, guild_id, type, name, version, body) "
+    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(id) DO UPDATE SET "
+    "application_id = excluded.application_id, guild_id = excluded.guild_id, "
+    "type = excluded.type, name = excluded.name, version = excluded.version, "
+    "body = excluded.body",
+    // kDeleteCommand
+    "DELETE FROM application_commands WHERE id = ?3 AND application_id = ?1 AND guild_id = ?2",
     // kInsertMessage: a plain INSERT, a duplicate id is an error.
     "INSERT INTO messages(" PARLEY_MESSAGE_COLUMNS
     ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -309,6 +335,9 @@ constexpr std::array<const char*, kNumStmts> kStmtSql = {
     // kLoadInvites
     "SELECT code, guild_id, channel_id, inviter_id, created_ms, max_age, max_uses, uses, "
     "temporary FROM invites ORDER BY code",
+    // kLoadCommands
+    "SELECT id, application_id, guild_id, type, name, version, body FROM application_commands "
+    "ORDER BY id",
     // kLoadLastMessageIds: a skip scan over the distinct channel ids of the
     // primary key, then one seek per channel: O(channels * log(messages))
     // rather than a scan of every message.
@@ -619,7 +648,7 @@ class Applier {
   Status operator()(const mut::DeleteGuild& m) {
     // Messages first: they are found through the guild's channels.
     for (StmtId id : {kDeleteGuildMessages, kDeleteGuildInvites, kDeleteGuildChannels,
-                      kDeleteGuildRoles, kDeleteGuildMembers, kDeleteGuild}) {
+                      kDeleteGuildRoles, kDeleteGuildMembers, kDeleteGuildCommands, kDeleteGuild}) {
       Status s = Query(c_, id).Bind(ToDb(m.guild_id)).Run();
       if (!s.ok()) return s;
     }
@@ -756,6 +785,25 @@ class Applier {
       if (!s.ok()) return s;
     }
     return Status::OK();
+  }
+  Status operator()(const mut::PutCommand& m) {
+    const ApplicationCommand& x = m.command;
+    return Query(c_, kPutCommand)
+        .Bind(ToDb(x.id))
+        .Bind(ToDb(x.application_id))
+        .Bind(ToDb(x.guild_id))
+        .Bind(x.type)
+        .Bind(x.name)
+        .Bind(ToDb(x.version))
+        .Bind(x.body)
+        .Run();
+  }
+  Status operator()(const mut::DeleteCommand& m) {
+    return Query(c_, kDeleteCommand)
+        .Bind(ToDb(m.application_id))
+        .Bind(ToDb(m.guild_id))
+        .Bind(ToDb(m.id))
+        .Run();
   }
 
  private:
@@ -1010,6 +1058,20 @@ Status SqliteStore::LoadAll(Snapshot* out) {
       i.max_uses = q.Int32(6);
       i.uses = q.Int32(7);
       i.temporary = q.Bool(8);
+    }
+    if (!q.status().ok()) return q.status();
+  }
+  {
+    Query q(*c, kLoadCommands);
+    while (q.Next()) {
+      ApplicationCommand& x = out->commands.emplace_back();
+      x.id = q.U64(0);
+      x.application_id = q.U64(1);
+      x.guild_id = q.U64(2);
+      x.type = q.Int32(3);
+      x.name = q.Text(4);
+      x.version = q.U64(5);
+      x.body = q.Text(6);
     }
     if (!q.status().ok()) return q.status();
   }

@@ -85,6 +85,7 @@ TEST_F(SqliteStoreTest, MigratesMessagesFromBeforeEmbedsAndReplies) {
                    "ALTER TABLE messages DROP COLUMN embeds;"
                    "ALTER TABLE messages DROP COLUMN ref_channel_id;"
                    "ALTER TABLE messages DROP COLUMN ref_message_id;"
+                   "DROP TABLE application_commands;"
                    "INSERT INTO messages(channel_id, id, guild_id, author_id, content, "
                    "edited_ms, tts, pinned, type, flags) VALUES(5, 6, 7, 8, 'old', 0, 0, 0, 0, 0);"
                    "PRAGMA user_version = 2;",

@@ -40,6 +40,7 @@ struct Snapshot {
   std::vector<Role> roles;
   std::vector<Member> members;
   std::vector<Invite> invites;
+  std::vector<ApplicationCommand> commands;
   // channel id -> newest message id, for channels that have messages.
   std::vector<std::pair<Snowflake, Snowflake>> last_message_ids;
   // The snapshot holds exactly the commits at positions 1..position.
@@ -100,8 +101,8 @@ class StoreBackend {
 
   // Fills *out (replacing what it held) with every record but messages, all
   // read from one consistent snapshot, each vector in key order (users,
-  // applications, guilds, channels, roles by id; sessions by hash; members
-  // by (guild_id, user_id); invites by code), and out->position with the
+  // applications, guilds, channels, roles, commands by id; sessions by
+  // hash; members by (guild_id, user_id); invites by code), and out->position with the
   // position of the last commit the snapshot contains.
   // Thread-safe.
   virtual Status LoadAll(Snapshot* out) = 0;
@@ -115,15 +116,16 @@ class StoreBackend {
   //
   // Semantics of the mutations:
   // - Put*: insert or replace the record with that key (users, applications,
-  //   guilds, channels, roles by id; sessions by hash; members by
-  //   (guild_id, user_id); invites by code).
+  //   guilds, channels, roles, commands by id; sessions by hash; members by
+  //   (guild_id, user_id); invites by code). DeleteCommand deletes the
+  //   command of that id only if its application_id and guild_id match.
   // - PutUser whose username equals another user's ignoring ASCII case:
   //   Status::Conflict. InsertMessage of an existing (channel_id, id):
   //   Status::Conflict.
   // - UpdateMessage changes content, edited_ms, pinned and flags of an
   //   existing message; updates and deletes of absent records are no-ops.
-  // - DeleteGuild also deletes the guild's channels, roles, members, invites
-  //   and the messages of its channels. DeleteChannel also deletes the
+  // - DeleteGuild also deletes the guild's channels, roles, members, invites,
+  //   commands and the messages of its channels. DeleteChannel also deletes the
   //   channel's invites and messages. DeleteRole also removes the role from
   //   the roles of every member of that guild (members of other guilds keep
   //   theirs). DeleteUserSessions deletes every session of one user.

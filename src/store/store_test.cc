@@ -88,6 +88,12 @@ std::string Str(const Invite& i) {
     << "}";
   return o.str();
 }
+std::string Str(const ApplicationCommand& c) {
+  std::ostringstream o;
+  o << "Command{" << c.id << "," << c.application_id << "," << c.guild_id << "," << c.type << ","
+    << c.name << "," << c.version << "," << c.body << "}";
+  return o.str();
+}
 std::string Str(const Message& m) {
   std::ostringstream o;
   o << "Message{" << m.id << "," << m.channel_id << "," << m.guild_id << "," << m.author_id << ","
@@ -277,6 +283,19 @@ TEST_P(StoreTest, EveryRecordTypeRoundTrips) {
              .max_uses = 10,
              .uses = 3,
              .temporary = true};
+  ApplicationCommand global{.id = Id(60),
+                            .application_id = Id(11),
+                            .type = 1,
+                            .name = "ping",
+                            .version = Id(61),
+                            .body = R"({"description":"Pong? \u00e9 Ã©","options":[]})"};
+  ApplicationCommand in_guild{.id = Id(62),
+                              .application_id = Id(11),
+                              .guild_id = Id(20),
+                              .type = 3,
+                              .name = "Quote This",
+                              .version = Id(62),
+                              .body = "{}"};
 
   WriteBatch b1{mut::PutUser{alice},     mut::PutUser{bot},    mut::PutApplication{app},
                 mut::PutSession{sess},   mut::PutGuild{guild}, mut::PutChannel{category},
@@ -288,14 +307,20 @@ TEST_P(StoreTest, EveryRecordTypeRoundTrips) {
                 mut::PutInvite{inv},
                 mut::InsertMessage{Msg(Id(31), Id(100))},
                 mut::InsertMessage{Msg(Id(31), Id(101))},
-                mut::InsertMessage{Msg(Id(30), Id(50))}};
+                mut::InsertMessage{Msg(Id(30), Id(50))},
+                mut::PutCommand{in_guild},
+                mut::PutCommand{global}};
   ASSERT_TRUE(Commit(b1, b2).ok());
 
   // Upserts replace in place.
   alice.global_name = "Alice 2";
   inv.uses = 4;
   m1.roles = {Id(41)};
-  ASSERT_TRUE(Commit({mut::PutUser{alice}, mut::PutInvite{inv}, mut::PutMember{m1}}).ok());
+  global.version = Id(63);
+  global.body = R"({"description":"v2"})";
+  ASSERT_TRUE(Commit({mut::PutUser{alice}, mut::PutInvite{inv}, mut::PutMember{m1},
+                      mut::PutCommand{global}})
+                  .ok());
 
   Reopen();
   Snapshot snap = Load();
@@ -307,6 +332,7 @@ TEST_P(StoreTest, EveryRecordTypeRoundTrips) {
   EXPECT_EQ(Strs(snap.roles), Strs(std::vector<Role>{everyone, mod}));
   EXPECT_EQ(Strs(snap.members), Strs(std::vector<Member>{m1, m2}));
   EXPECT_EQ(Strs(snap.invites), Strs(std::vector<Invite>{inv}));
+  EXPECT_EQ(Strs(snap.commands), Strs(std::vector<ApplicationCommand>{global, in_guild}));
   EXPECT_EQ(snap.last_message_ids,
             (std::vector<std::pair<Snowflake, Snowflake>>{{Id(30), Id(50)}, {Id(31), Id(101)}}));
 }
@@ -398,6 +424,7 @@ TEST_P(StoreTest, DeleteGuildCascades) {
         mut::PutInvite{Invite{.code = "inv" + std::to_string(c), .guild_id = g, .channel_id = c}},
         mut::InsertMessage{Msg(c, Id(1000), g)},
         mut::InsertMessage{Msg(c + 1, Id(1001), g)},
+        mut::PutCommand{ApplicationCommand{.id = c + 5, .application_id = Id(3), .guild_id = g}},
     };
   };
   ASSERT_TRUE(Commit(guild_rows(Id(100), Id(110)), guild_rows(Id(200), Id(210))).ok());
@@ -411,6 +438,8 @@ TEST_P(StoreTest, DeleteGuildCascades) {
   for (const Role& r : snap.roles) EXPECT_EQ(r.guild_id, Id(200));
   for (const Member& m : snap.members) EXPECT_EQ(m.guild_id, Id(200));
   for (const Invite& i : snap.invites) EXPECT_EQ(i.guild_id, Id(200));
+  ASSERT_EQ(snap.commands.size(), 1u);
+  EXPECT_EQ(snap.commands[0].guild_id, Id(200));
   EXPECT_EQ(snap.channels.size(), 2u);
   EXPECT_EQ(snap.roles.size(), 2u);
   EXPECT_EQ(snap.members.size(), 2u);
@@ -494,6 +523,10 @@ TEST_P(StoreTest, DeletesOfSessionsMembersInvitesMessages) {
                          mut::InsertMessage{Msg(Id(7), Id(2))},
                          mut::InsertMessage{Msg(Id(7), Id(3))},
                          mut::InsertMessage{Msg(Id(8), Id(2))},
+                         mut::PutCommand{ApplicationCommand{.id = Id(20), .application_id = Id(3)}},
+                         mut::PutCommand{ApplicationCommand{.id = Id(21), .application_id = Id(3)}},
+                         mut::PutCommand{ApplicationCommand{
+                             .id = Id(22), .application_id = Id(3), .guild_id = Id(5)}},
                      })
                   .ok());
   TokenHash h1;
@@ -505,6 +538,11 @@ TEST_P(StoreTest, DeletesOfSessionsMembersInvitesMessages) {
                          mut::DeleteInvite{"x"},
                          mut::DeleteMessages{Id(7), {Id(1), Id(3), Id(99)}},
                          mut::DeleteInvite{"no such invite"},
+                         mut::DeleteCommand{Id(3), 0, Id(20)},
+                         // Another application's, or another scope's: no-ops.
+                         mut::DeleteCommand{Id(4), 0, Id(21)},
+                         mut::DeleteCommand{Id(3), Id(6), Id(22)},
+                         mut::DeleteCommand{Id(3), 0, Id(99)},
                      })
                   .ok());
   Snapshot snap = Load();
@@ -515,6 +553,9 @@ TEST_P(StoreTest, DeletesOfSessionsMembersInvitesMessages) {
   EXPECT_EQ(snap.invites[0].code, "y");
   EXPECT_EQ(MessageIds(Id(7)), std::vector<Snowflake>{Id(2)});
   EXPECT_EQ(MessageIds(Id(8)), std::vector<Snowflake>{Id(2)});
+  ASSERT_EQ(snap.commands.size(), 2u);
+  EXPECT_EQ(snap.commands[0].id, Id(21));
+  EXPECT_EQ(snap.commands[1].id, Id(22));
 
   ASSERT_TRUE(Commit({mut::DeleteUserSessions{Id(1)}}).ok());
   EXPECT_TRUE(Load().sessions.empty());

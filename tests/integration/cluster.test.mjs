@@ -12,7 +12,7 @@ import {
   register, createGuild, postMessage, expectStatus,
   request, PASSWORD, uniqueName, sleep, newTestDatabase, PARLEY_BIN,
 } from './lib/server.mjs';
-import { GatewayClient, INTENTS } from './lib/gateway.mjs';
+import { GatewayClient, INTENTS, createBot, addBot } from './lib/gateway.mjs';
 import { startRedis, killRedis } from './lib/redis.mjs';
 import { PG, clusterSkip, harness, startClusterNode, eventually } from './lib/cluster.mjs';
 
@@ -125,6 +125,24 @@ test('two nodes on one PostgreSQL serve one community', { skip, timeout: 180_000
   ]);
   const ok = [u1, u2].filter((r) => r.status >= 200 && r.status < 300);
   assert.equal(ok.length, 1, `exactly one join with max_uses 1: ${u1.status} ${u1.text} / ${u2.status} ${u2.text}`);
+
+  // A bot's commands: created on both nodes at once under one name, one
+  // command (decided in commit order); read from either node.
+  const bot = await createBot(a, owner.client);
+  await addBot(owner.client, guild.id, bot.botId);
+  const cmds = `/applications/${bot.appId}/guilds/${guild.id}/commands`;
+  const botB = b.client(bot.token, { bot: true });
+  await eventually('the bot is known on B', async () => (await botB.get('/users/@me')).status === 200);
+  const [c1, c2] = await Promise.all([
+    bot.client.post(cmds, { name: 'ping', description: 'from A' }),
+    botB.post(cmds, { name: 'ping', description: 'from B' }),
+  ]);
+  assert.deepEqual([c1.status, c2.status].sort(), [200, 201], `one create, one replace: ${c1.text} / ${c2.text}`);
+  assert.equal(c1.json.id, c2.json.id);
+  await eventually('one command on both nodes', async () => {
+    const [la, lb] = [expectStatus(await bot.client.get(cmds), 200), expectStatus(await botB.get(cmds), 200)];
+    return la.length === 1 && JSON.stringify(la) === JSON.stringify(lb);
+  });
 
   // Node B killed with -9; A goes on; B started again catches up.
   await b.kill9();

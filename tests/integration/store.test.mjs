@@ -14,6 +14,7 @@ import {
   Server, FAST_FLAGS, PARLEY_BIN, TEST_STORE, register, createGuild, postMessage, fetchAllHistory,
   expectStatus, tmpDataDir, freePort, sleep,
 } from './lib/server.mjs';
+import { createBot, addBot } from './lib/gateway.mjs';
 
 const PG = process.env.PARLEY_TEST_PG || '';
 const pgMissing = PG
@@ -97,6 +98,12 @@ test('parley migrate: SQLite → PostgreSQL (interrupted, resumed) → SQLite, t
   const { guild, general } = await createGuild(alice.client);
   const posted = [];
   for (let i = 0; i < 5; i++) posted.push(await postMessage(alice.client, general.id, `hello ${i} ✓`));
+  // A bot's global and guild commands (their own table).
+  const bot = await createBot(srv, alice.client);
+  await addBot(alice.client, guild.id, bot.botId);
+  const commands = expectStatus(await bot.client.put(`/applications/${bot.appId}/commands`, [
+    { name: 'ping', description: 'Pong ✓', name_localizations: { fr: 'salut' } }, { type: 3, name: 'Quote' }]), 200);
+  expectStatus(await bot.client.put(`/applications/${bot.appId}/guilds/${guild.id}/commands`, [{ name: 'roll', description: 'd' }]), 200);
   await srv.stopAndAssertClean();
   const FILLED = 120_000;
   const fill = parley(['fill', '--store', `sqlite:${srcDir}/parley.db`, '--channel', general.id,
@@ -126,6 +133,7 @@ test('parley migrate: SQLite → PostgreSQL (interrupted, resumed) → SQLite, t
   assert.match(resumed.out, /resuming after [1-9]\d* messages/);
   assert.match(resumed.stdout, /verified: both stores hold the same records/);
   assert.match(resumed.stdout, new RegExp(`messages +${total} +${total} `));
+  assert.match(resumed.stdout, /application_commands +3 +3 /);
 
   // The server on the PostgreSQL copy: same tokens, guild, history.
   const pgSrv = new Server({ extraArgs: [...FAST_FLAGS, '--store', pgUrl], dataDir: tmpDataDir('mig-pg') });
@@ -142,6 +150,8 @@ test('parley migrate: SQLite → PostgreSQL (interrupted, resumed) → SQLite, t
     const m = expectStatus(await pgSrv.client(alice.token).get(`/channels/${general.id}/messages/${p.id}`), 200, 'posted message');
     assert.equal(m.content, p.content);
   }
+  const cmdPath = `/applications/${bot.appId}/commands?with_localizations=true`;
+  assert.deepEqual(expectStatus(await pgSrv.client(bot.token, { bot: true }).get(cmdPath), 200), commands);
   const extra = await postMessage(pgSrv.client(alice.token), general.id, 'posted on PostgreSQL');
   await pgSrv.stopAndAssertClean();
 
@@ -157,6 +167,7 @@ test('parley migrate: SQLite → PostgreSQL (interrupted, resumed) → SQLite, t
   assert.equal(all.length, total + 1);
   assert.equal(all[0].id, extra.id);
   assert.equal(all[0].content, 'posted on PostgreSQL');
+  assert.deepEqual(expectStatus(await backSrv.client(bot.token, { bot: true }).get(cmdPath), 200), commands);
   await backSrv.stopAndAssertClean();
 
   // Same store twice: refused.

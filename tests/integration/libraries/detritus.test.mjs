@@ -110,6 +110,20 @@ test('typing, own presence seen by a user, members fetch/list/search, own nickna
   await event(granted, 'guildMemberUpdate', ({ member }) => member.id === world.granted.botId && member.nick === 'Detritus Bot');
 });
 
+
+test('application commands: bulk overwrite, fetch, guild create/edit/delete', { timeout: TEST_MS }, async () => {
+  const rest = granted.client.rest;
+  const app = world.granted.appId;
+  const put = await rest.bulkOverwriteApplicationCommands(app, [{ name: 'ping', description: 'Replies pong' }, { type: 3, name: 'Quote' }]);
+  assert.deepEqual(put.map((x) => x.name).sort(), ['Quote', 'ping']);
+  assert.equal((await rest.fetchApplicationCommands(app)).length, 2);
+  const gc = await rest.createApplicationGuildCommand(app, world.guild.id, { name: 'roll', description: 'Rolls' });
+  assert.equal(gc.guild_id, world.guild.id);
+  assert.equal((await rest.editApplicationGuildCommand(app, world.guild.id, gc.id, { description: 'Rolls more' })).description, 'Rolls more');
+  await rest.deleteApplicationGuildCommand(app, world.guild.id, gc.id);
+  assert.deepEqual(await rest.fetchApplicationGuildCommands(app, world.guild.id), []);
+});
+
 test('the connection cut without a close frame (zlib-stream): it resumes and gets the message once', { timeout: TEST_MS }, async () => {
   const at = granted.packets.length;
   assert.ok(world.gw.cut() >= 1);

@@ -116,6 +116,19 @@ test('typing, own presence seen by a user, members fetch/list/search, own nickna
   await event(granted, 'guildMemberUpdate', (m, u) => id(u.id) === world.granted.botId && m.nick === 'Deno Bot');
 });
 
+
+test('application commands: upsert global, list, guild create/edit/delete', { timeout: TEST_MS }, async () => {
+  const h = granted.client.helpers;
+  const put = await h.upsertGlobalApplicationCommands([{ name: 'ping', description: 'Replies pong' }, { type: 2, name: 'Hug' }]);
+  assert.deepEqual(put.map((x) => x.name).sort(), ['Hug', 'ping']);
+  assert.equal((await h.getGlobalApplicationCommands()).length, 2);
+  const gc = await h.createGuildApplicationCommand({ name: 'roll', description: 'Rolls' }, world.guild.id);
+  assert.equal(id(gc.guildId), world.guild.id);
+  assert.equal((await h.editGuildApplicationCommand(gc.id, world.guild.id, { description: 'Rolls more' })).description, 'Rolls more');
+  await h.deleteGuildApplicationCommand(gc.id, world.guild.id);
+  assert.equal((await h.getGuildApplicationCommands(world.guild.id)).length, 0);
+});
+
 test('the connection cut without a close frame: it resumes and gets the message once', { timeout: TEST_MS }, async () => {
   assert.ok(world.gw.cut() >= 1);
   const m = await postMessage(world.owner.client, world.chan.id, 'discordeno, while away');

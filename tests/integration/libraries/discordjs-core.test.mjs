@@ -128,6 +128,20 @@ test('typing, own presence seen by a user, members fetch/list/search, own nickna
   assert.ok(world.rest.routes().includes('PATCH /api/v10/guilds/{id}/members/%40me'), world.rest.routes().join('\n'));
 });
 
+
+test('application commands: bulk overwrite, list, guild create/edit/delete', { timeout: TEST_MS }, async () => {
+  const cmds = granted.client.api.applicationCommands;
+  const app = world.granted.appId;
+  const put = await cmds.bulkOverwriteGlobalCommands(app, [{ name: 'ping', description: 'Replies pong' }, { type: 2, name: 'Hug' }]);
+  assert.deepEqual(put.map((x) => x.name).sort(), ['Hug', 'ping']);
+  assert.deepEqual((await cmds.getGlobalCommands(app)).map((x) => x.id).sort(), put.map((x) => x.id).sort());
+  const gc = await cmds.createGuildCommand(app, world.guild.id, { name: 'roll', description: 'Rolls' });
+  assert.equal(gc.guild_id, world.guild.id);
+  assert.equal((await cmds.editGuildCommand(app, world.guild.id, gc.id, { description: 'Rolls more' })).description, 'Rolls more');
+  await cmds.deleteGuildCommand(app, world.guild.id, gc.id);
+  assert.deepEqual(await cmds.getGuildCommands(app, world.guild.id), []);
+});
+
 test('the connection cut without a close frame: it resumes and gets the message once', { timeout: TEST_MS }, async () => {
   const cutAt = granted.seen.length;
   assert.ok(world.gw.cut() >= 1, 'a gateway connection was open');

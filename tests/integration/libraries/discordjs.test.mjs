@@ -103,6 +103,28 @@ test('typing, own presence seen by a user, members fetch/list/search, own nickna
   await until(() => g.members.me.nickname === 'Djs Bot', 'own nickname in the cache');
 });
 
+
+test('application commands: set global and guild commands, fetch, edit, delete', { timeout: TEST_MS }, async () => {
+  const c = granted.client;
+  const defs = [
+    { name: 'ping', description: 'Replies pong' },
+    { name: 'roll', description: 'Rolls dice', options: [{ type: 4, name: 'sides', description: 'Sides', required: true, minValue: 2 }] },
+  ];
+  const set = await c.application.commands.set(defs);
+  assert.deepEqual([...set.values()].map((x) => x.name).sort(), ['ping', 'roll']);
+  const fetched = await c.application.commands.fetch();
+  assert.equal(fetched.size, 2);
+  assert.equal(fetched.find((x) => x.name === 'roll').options[0].minValue, 2);
+  const again = await c.application.commands.set(defs);
+  assert.deepEqual([...again.keys()].sort(), [...set.keys()].sort(), 'the same set keeps the ids');
+  const g = c.guilds.cache.get(world.guild.id);
+  const gc = await g.commands.create({ name: 'Quote This', type: 3 });
+  assert.equal(gc.guildId, world.guild.id);
+  assert.equal((await gc.edit({ name: 'Quote It' })).name, 'Quote It');
+  await gc.delete();
+  assert.equal((await g.commands.fetch()).size, 0);
+});
+
 test('the connection cut without a close frame: it resumes and gets the message once', { timeout: TEST_MS }, async () => {
   assert.ok(world.gw.cut() >= 1);
   const m = await postMessage(world.owner.client, world.chan.id, 'discord.js, while away');

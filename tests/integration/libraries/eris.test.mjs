@@ -120,6 +120,19 @@ test('typing, own presence seen by a user, members fetch/list/search, own nickna
   assert.equal(c.guilds.get(world.guild.id).members.get(world.granted.botId).nick, 'Eris Bot');
 });
 
+
+test('application commands: bulk edit, list, guild create/edit/delete', { timeout: TEST_MS }, async () => {
+  const c = granted.client;
+  const put = await c.bulkEditCommands([{ name: 'ping', description: 'Replies pong', type: 1 }, { name: 'Hug', type: 2 }]);
+  assert.deepEqual(put.map((x) => x.name).sort(), ['Hug', 'ping']);
+  assert.equal((await c.getCommands()).length, 2);
+  const gc = await c.createGuildCommand(world.guild.id, { name: 'roll', description: 'Rolls', type: 1, options: [{ type: 3, name: 'label', description: 'A label' }] });
+  assert.equal(gc.guild.id, world.guild.id);
+  assert.equal((await c.editGuildCommand(world.guild.id, gc.id, { description: 'Rolls more' })).description, 'Rolls more');
+  await c.deleteGuildCommand(world.guild.id, gc.id);
+  assert.deepEqual(await c.getGuildCommands(world.guild.id), []);
+});
+
 test('the connection cut without a close frame: it resumes and gets the message once', { timeout: TEST_MS }, async () => {
   assert.ok(world.gw.cut() >= 1);
   const m = await postMessage(world.owner.client, world.chan.id, 'eris, while away');

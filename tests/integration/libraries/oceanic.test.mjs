@@ -110,6 +110,19 @@ test('typing, own presence seen by a user, members fetch/list/search, own nickna
   await event(granted, 'guildMemberUpdate', (m) => m.id === world.granted.botId && m.nick === 'Oceanic Bot');
 });
 
+
+test('application commands: bulk edit, list, guild create/edit/delete', { timeout: TEST_MS }, async () => {
+  const app = granted.client.application;
+  const put = await app.bulkEditGlobalCommands([{ type: 1, name: 'ping', description: 'Replies pong' }, { type: 3, name: 'Quote' }]);
+  assert.deepEqual(put.map((x) => x.name).sort(), ['Quote', 'ping']);
+  assert.equal((await app.getGlobalCommands()).length, 2);
+  const gc = await app.createGuildCommand(world.guild.id, { type: 1, name: 'roll', description: 'Rolls' });
+  assert.equal(gc.guildID, world.guild.id);
+  assert.equal((await app.editGuildCommand(world.guild.id, gc.id, { description: 'Rolls more' })).description, 'Rolls more');
+  await app.deleteGuildCommand(world.guild.id, gc.id);
+  assert.deepEqual(await app.getGuildCommands(world.guild.id), []);
+});
+
 test('the connection cut without a close frame: it resumes and gets the message once', { timeout: TEST_MS }, async () => {
   assert.ok(world.gw.cut() >= 1);
   const m = await postMessage(world.owner.client, world.chan.id, 'oceanic, while away');

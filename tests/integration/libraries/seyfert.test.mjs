@@ -16,7 +16,7 @@ import net from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, ApiHandler } from 'seyfert';
+import { Client, ApiHandler, Command, Declare } from 'seyfert';
 import { postMessage } from '../lib/server.mjs';
 import { startWorld, until, EventLog, checkHistory, TEST_MS } from './harness.mjs';
 import { INTENTS } from '../lib/gateway.mjs';
@@ -126,6 +126,19 @@ test('typing, own presence seen by a user, members fetch/list/search, own nickna
   const me = await c.members.edit(world.guild.id, world.granted.botId, { nick: 'Seyfert Bot' });
   assert.equal(me.nick, 'Seyfert Bot');
   await event(granted, 'GUILD_MEMBER_UPDATE', (d) => d.user.id === world.granted.botId && d.nick === 'Seyfert Bot');
+});
+
+
+test('application commands: uploadCommands puts the global and guild commands', { timeout: TEST_MS }, async () => {
+  const c = granted.client;
+  const Ping = Declare({ name: 'ping', description: 'Replies pong' })(class extends Command {});
+  const Roll = Declare({ name: 'roll', description: 'Rolls dice', guildId: [world.guild.id] })(class extends Command {});
+  c.commands.values = [new Ping(), new Roll()];
+  await c.uploadCommands({ applicationId: world.granted.appId });
+  const globals = await c.proxy.applications(world.granted.appId).commands.get();
+  assert.deepEqual(globals.map((x) => x.name), ['ping']);
+  const inGuild = await c.proxy.applications(world.granted.appId).guilds(world.guild.id).commands.get();
+  assert.deepEqual(inGuild.map((x) => [x.name, x.guild_id]), [['roll', world.guild.id]]);
 });
 
 test('the connection cut without a close frame: it resumes and gets the message once', { timeout: TEST_MS }, async () => {
