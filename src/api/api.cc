@@ -154,6 +154,50 @@ Api::Api(Deps deps, ApiOptions options)
   add(verb::get, "/applications/{}/emojis/{}", true, "", kDefault, false, GetApplicationEmoji);
   add(verb::get, "/applications/{}/entitlements", true, "", kDefault, false, ListEntitlements);
   add(verb::get, "/applications/{}/skus", true, "", kDefault, false, ListSkus);
+  add(verb::get, "/applications/{}/entitlements/{}", true, "", kDefault, false, GetEntitlement);
+  add(verb::delete_, "/applications/{}/entitlements/{}", true, "", kDefault, false, GetEntitlement);
+  add(verb::post, "/applications/{}/entitlements/{}/consume", true, "", kDefault, false,
+      GetEntitlement);
+  add(verb::post, "/applications/{}/entitlements", true, "", kDefault, false,
+      CreateTestEntitlement);
+  add(verb::get, "/applications/{}/role-connections/metadata", true, "", kDefault, false,
+      ListRoleConnectionMetadata);
+  add(verb::get, "/users/@me/connections", true, "", kDefault, false, ListConnections);
+  add(verb::get, "/users/@me/guilds/{}/member", true, "", {5, 1}, true, GetCurrentUserGuildMember);
+  add(verb::get, "/guilds/{}/preview", true, "", kDefault, true, GetGuildPreview);
+  add(verb::get, "/guilds/{}/regions", true, "", kDefault, true, ListVoiceRegions);
+  add(verb::post, "/guilds/{}/mfa", true, "", {10, 10}, true, SetMfaLevel);
+  add(verb::get, "/guilds/{}/prune", true, "", {10, 10}, true, PruneMembers);
+  add(verb::post, "/guilds/{}/prune", true, "", {10, 10}, true, PruneMembers);
+  add(verb::get, "/guilds/{}/roles/member-counts", true, "", kDefault, true, GetRoleMemberCounts);
+  add(verb::get, "/guilds/{}/webhooks", true, "", kDefault, true, ListGuildWebhooks);
+  add(verb::get, "/channels/{}/webhooks", true, "", kDefault, true, ListChannelWebhooks);
+  add(verb::get, "/guilds/{}/templates", true, "", kDefault, true, ListGuildTemplates);
+  add(verb::get, "/guilds/templates/{}", true, "", kDefault, false, GetGuildTemplate);
+  add(verb::get, "/guilds/{}/soundboard-sounds", true, "", kDefault, true, ListSoundboardSounds);
+  add(verb::get, "/guilds/{}/soundboard-sounds/{}", true, "", kDefault, true, GetSoundboardSound);
+  add(verb::get, "/guilds/{}/voice-states/{}", true, "", kDefault, true, GetVoiceState);
+  add(verb::delete_, "/guilds/{}/integrations/{}", true, "", kDefault, true, DeleteIntegration);
+  add(verb::get, "/guilds/{}/scheduled-events/{}/users", true, "", kDefault, true,
+      GetScheduledEventUsers);
+  add(verb::get, "/guilds/{}/vanity-url", true, "", kDefault, true, GetVanityUrl);
+  add(verb::get, "/guilds/{}/widget", true, "", kDefault, true, GetWidgetSettings);
+  add(verb::get, "/guilds/{}/widget.json", false, "", kDefault, true, GetWidget);
+  add(verb::get, "/guilds/{}/widget.png", false, "", kDefault, true, GetWidget);
+  add(verb::get, "/guilds/{}/welcome-screen", true, "", kDefault, true, GetWelcomeScreen);
+  add(verb::get, "/guilds/{}/onboarding", true, "", kDefault, true, GetOnboarding);
+  add(verb::post, "/channels/{}/followers", true, "", kDefault, true, FollowChannel);
+  add(verb::post, "/channels/{}/messages/{}/crosspost", true, "", kDefault, true, CrosspostMessage);
+  add(verb::post, "/channels/{}/threads", true, "", kDefault, true, StartThread);
+  add(verb::post, "/channels/{}/messages/{}/threads", true, "", kDefault, true, StartThread);
+  add(verb::get, "/channels/{}/thread-members", true, "", kDefault, true, ThreadMembers);
+  add(verb::get, "/channels/{}/thread-members/{}", true, "", kDefault, true, ThreadMembers);
+  add(verb::put, "/channels/{}/thread-members/{}", true, "", kDefault, true, ThreadMembers);
+  add(verb::delete_, "/channels/{}/thread-members/{}", true, "", kDefault, true, ThreadMembers);
+  add(verb::put, "/channels/{}/recipients/{}", true, "", kDefault, true, GroupDmRecipient);
+  add(verb::delete_, "/channels/{}/recipients/{}", true, "", kDefault, true, GroupDmRecipient);
+  add(verb::post, "/channels/{}/polls/{}/expire", true, "", kDefault, true, ExpirePoll);
+  add(verb::get, "/channels/{}/polls/{}/answers/{}", true, "", kDefault, true, GetPollVoters);
   // Application commands. Creates share one bucket per application.
   const RateLimit kCommandWrites{25, 5.0};
   add(verb::get, "/applications/{}/commands", true, "", kDefault, false, ListGlobalCommands);

@@ -63,6 +63,8 @@ bool ReadChannelName(const bj::object& body, bool required, std::string* out, Fo
 }
 
 void CreateGuild(Api& api, const CallPtr& call) {
+  // Discord closed guild creation to applications on 2025-07-15.
+  if (call->user->bot) return call->Fail({403, 20001, "Bots cannot use this endpoint", {}});
   bj::object body;
   if (!call->ParseBody(&body)) return;
   FormErrors errs;
@@ -107,6 +109,24 @@ void GetGuild(Api& api, const CallPtr& call) {
     o["approximate_member_count"] = g->members.size();
     o["approximate_presence_count"] = 0;
   }
+  call->Reply(200, o);
+}
+
+// Discord's guild preview, for members (Parley has no discoverable guilds,
+// whose previews non-members could see).
+void GetGuildPreview(Api& api, const CallPtr& call) {
+  auto g = MemberGuild(api, call);
+  if (!g) return;
+  ReaderLock lock(&g->mu);
+  bj::object full = json::GuildObject(*g);
+  bj::object o;
+  for (const char* k : {"id", "name", "icon", "splash", "discovery_splash", "emojis", "features",
+                        "description", "stickers"})
+    o[k] = full.contains(k) ? full[k] : bj::value(nullptr);
+  for (const char* k : {"emojis", "features", "stickers"})
+    if (o[k].is_null()) o[k] = bj::array();
+  o["approximate_member_count"] = g->members.size();
+  o["approximate_presence_count"] = 0;
   call->Reply(200, o);
 }
 

@@ -32,6 +32,7 @@ void CreateGuild(Api& api, const CallPtr& call);
 void GetGuild(Api& api, const CallPtr& call);
 void PatchGuild(Api& api, const CallPtr& call);
 void DeleteGuild(Api& api, const CallPtr& call);
+void GetGuildPreview(Api& api, const CallPtr& call);
 void ListGuildChannels(Api& api, const CallPtr& call);
 void CreateGuildChannel(Api& api, const CallPtr& call);
 
@@ -41,6 +42,7 @@ void GetMember(Api& api, const CallPtr& call);
 void SearchMembers(Api& api, const CallPtr& call);
 void ListDetectableApplications(Api& api, const CallPtr& call);
 void AddMember(Api& api, const CallPtr& call);
+void GetCurrentUserGuildMember(Api& api, const CallPtr& call);
 void PatchMember(Api& api, const CallPtr& call);
 void KickMember(Api& api, const CallPtr& call);
 
@@ -64,6 +66,34 @@ void ListApplicationEmojis(Api& api, const CallPtr& call);
 void GetApplicationEmoji(Api& api, const CallPtr& call);
 void ListEntitlements(Api& api, const CallPtr& call);
 void ListSkus(Api& api, const CallPtr& call);
+void GetEntitlement(Api& api, const CallPtr& call);
+void CreateTestEntitlement(Api& api, const CallPtr& call);
+void ListRoleConnectionMetadata(Api& api, const CallPtr& call);
+void ListConnections(Api& api, const CallPtr& call);
+void ListGuildWebhooks(Api& api, const CallPtr& call);
+void ListChannelWebhooks(Api& api, const CallPtr& call);
+void ListGuildTemplates(Api& api, const CallPtr& call);
+void GetGuildTemplate(Api& api, const CallPtr& call);
+void ListSoundboardSounds(Api& api, const CallPtr& call);
+void GetSoundboardSound(Api& api, const CallPtr& call);
+void GetVoiceState(Api& api, const CallPtr& call);
+void ListVoiceRegions(Api& api, const CallPtr& call);
+void DeleteIntegration(Api& api, const CallPtr& call);
+void GetScheduledEventUsers(Api& api, const CallPtr& call);
+void GetVanityUrl(Api& api, const CallPtr& call);
+void GetWidgetSettings(Api& api, const CallPtr& call);
+void GetWidget(Api& api, const CallPtr& call);
+void GetWelcomeScreen(Api& api, const CallPtr& call);
+void GetOnboarding(Api& api, const CallPtr& call);
+void PruneMembers(Api& api, const CallPtr& call);
+void SetMfaLevel(Api& api, const CallPtr& call);
+void FollowChannel(Api& api, const CallPtr& call);
+void CrosspostMessage(Api& api, const CallPtr& call);
+void StartThread(Api& api, const CallPtr& call);
+void ThreadMembers(Api& api, const CallPtr& call);
+void GroupDmRecipient(Api& api, const CallPtr& call);
+void ExpirePoll(Api& api, const CallPtr& call);
+void GetPollVoters(Api& api, const CallPtr& call);
 
 // commands.cc: application commands, global and per guild.
 void ListGlobalCommands(Api& api, const CallPtr& call);
@@ -85,6 +115,8 @@ void EditCommandPermissions(Api& api, const CallPtr& call);
 // roles.cc
 void ListRoles(Api& api, const CallPtr& call);
 void GetRole(Api& api, const CallPtr& call);
+// GET /guilds/{id}/roles/member-counts: {role_id: members} without @everyone.
+void GetRoleMemberCounts(Api& api, const CallPtr& call);
 // PATCH /guilds/{id}/roles [{id, position?}]: "Modify Guild Role Positions".
 void PatchRolePositions(Api& api, const CallPtr& call);
 void CreateRole(Api& api, const CallPtr& call);

@@ -71,13 +71,13 @@ void CreateInvite(Api& api, const CallPtr& call) {
 
 namespace {
 void ReplyInvites(Api& api, const CallPtr& call, const GuildState& g, std::vector<Invite> invites,
-                  Snowflake channel_id) {
+                  Snowflake channel_id, bool with_metadata = true) {
   bj::array out;
   int64_t now = NowMs();
   ReaderLock lock(&g.mu);
   for (const auto& inv : invites) {
     if (Expired(inv, now) || (channel_id && inv.channel_id != channel_id)) continue;
-    out.push_back(json::InviteObject(inv, g, api.state(), true));
+    out.push_back(json::InviteObject(inv, g, api.state(), with_metadata));
   }
   call->Reply(200, out);
 }
@@ -93,12 +93,15 @@ void ListChannelInvites(Api& api, const CallPtr& call) {
 void ListGuildInvites(Api& api, const CallPtr& call) {
   auto g = MemberGuild(api, call);
   if (!g) return;
+  // MANAGE_GUILD, or VIEW_AUDIT_LOG without the invites' metadata.
+  uint64_t p;
   {
     ReaderLock lock(&g->mu);
-    if (!(g->GuildPermissions(call->user->id) & perm::kManageGuild))
-      return call->Fail(ApiError::MissingPermissions());
+    p = g->GuildPermissions(call->user->id);
   }
-  ReplyInvites(api, call, *g, api.state().InvitesOfGuild(g->id), 0);
+  if (!(p & (perm::kManageGuild | perm::kViewAuditLog)))
+    return call->Fail(ApiError::MissingPermissions());
+  ReplyInvites(api, call, *g, api.state().InvitesOfGuild(g->id), 0, p & perm::kManageGuild);
 }
 
 void GetInvite(Api& api, const CallPtr& call) {

@@ -14,6 +14,13 @@ namespace bj = boost::json;
 void ListMembers(Api& api, const CallPtr& call) {
   auto g = MemberGuild(api, call);
   if (!g) return;
+  // A privileged list: a bot needs the GUILD_MEMBERS intent granted to its
+  // application (flag 1<<14, or 1<<15 limited), as on Discord.
+  if (call->user->bot) {
+    auto app = api.state().GetApplication(call->user->id);
+    if (!app || !(app->flags & ((1ull << 14) | (1ull << 15))))
+      return call->Fail(ApiError::MissingAccess());
+  }
   FormErrors errs;
   const int limit = QueryLimit(call, 1, 1000, &errs);
   Snowflake after = 0;
@@ -67,6 +74,18 @@ void GetMember(Api& api, const CallPtr& call) {
   if (!uid) return;
   ReaderLock lock(&g->mu);
   auto it = g->members.find(*uid);
+  if (it == g->members.end()) return call->Fail(ApiError::UnknownMember());
+  call->Reply(200, json::MemberObject(it->second, api.state()));
+}
+
+// GET /users/@me/guilds/{id}/member: the caller's own member. Discord
+// serves it to OAuth2 (Bearer) tokens only, never to bots.
+void GetCurrentUserGuildMember(Api& api, const CallPtr& call) {
+  if (call->user->bot) return call->Fail(ApiError::MissingAccess());
+  auto g = MemberGuild(api, call);
+  if (!g) return;
+  ReaderLock lock(&g->mu);
+  auto it = g->members.find(call->user->id);
   if (it == g->members.end()) return call->Fail(ApiError::UnknownMember());
   call->Reply(200, json::MemberObject(it->second, api.state()));
 }

@@ -294,12 +294,17 @@ void EditMessage(Api& api, const CallPtr& call) {
   if (!mid) return;
   auto body = std::make_shared<bj::object>();
   if (!call->ParseBody(body.get())) return;
-  api.Read(call, [&api, call, body, channel = a->channel, id = *mid](StoreBackend& store) {
+  api.Read(call, [&api, call, body, channel = a->channel, permissions = a->permissions,
+                  id = *mid](StoreBackend& store) {
     Message m;
     Status s = store.GetMessage(channel.id, id, &m);
     if (s.IsNotFound()) return call->Fail(ApiError::UnknownMessage());
     if (!s.ok()) return call->Fail(Api::StoreError(s));
-    if (m.author_id != call->user->id) return call->Fail(ApiError::NotAuthor());
+    // Others may change only the flags, with MANAGE_MESSAGES (Discord:
+    // suppressing another's embeds).
+    if (m.author_id != call->user->id &&
+        !((permissions & perm::kManageMessages) && body->size() == 1 && body->contains("flags")))
+      return call->Fail(ApiError::NotAuthor());
     FormErrors errs;
     Message edit = m;
     ReadMessageFields(*body, false, &edit, &errs);
@@ -311,7 +316,9 @@ void EditMessage(Api& api, const CallPtr& call) {
       // Only SUPPRESS_EMBEDS (1 << 2) may be toggled by the author.
       edit.flags = (m.flags & ~4) | (static_cast<int>(v->as_int64()) & 4);
     }
-    edit.edited_ms = std::max<int64_t>(NowMs(), SnowflakeTimeMs(m.id) + 1);
+    // A flags-only change (suppressing embeds) is not an edit of the text.
+    if (!(body->size() == 1 && body->contains("flags")))
+      edit.edited_ms = std::max<int64_t>(NowMs(), SnowflakeTimeMs(m.id) + 1);
     edit.guild_id = channel.guild_id;
     std::vector<Message> referenced;
     if (s = ReadReferenced(store, {edit}, &referenced); !s.ok())

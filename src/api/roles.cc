@@ -74,6 +74,21 @@ void ListRoles(Api& api, const CallPtr& call) {
   call->Reply(200, out);
 }
 
+void GetRoleMemberCounts(Api& api, const CallPtr& call) {
+  auto g = MemberGuild(api, call);
+  if (!g) return;
+  std::map<Snowflake, int> counts;
+  ReaderLock lock(&g->mu);
+  for (const auto& [id, _] : g->roles)
+    if (id != g->id) counts[id] = 0;
+  for (const auto& [_, m] : g->members)
+    for (Snowflake r : m.roles)
+      if (auto it = counts.find(r); it != counts.end()) ++it->second;
+  bj::object out;
+  for (auto [id, n] : counts) out[std::to_string(id)] = n;
+  call->Reply(200, out);
+}
+
 void GetRole(Api& api, const CallPtr& call) {
   auto g = MemberGuild(api, call);
   if (!g) return;

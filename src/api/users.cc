@@ -181,6 +181,8 @@ void GetCurrentUserGuilds(Api& api, const CallPtr& call) {
       return call->Fail(e.ToError());
     }
   }
+  // Discord sends the approximate counts only when asked.
+  const bool with_counts = call->QueryParam("with_counts") == "true";
   bj::array out;
   for (Snowflake gid : api.state().GuildsOfUser(call->user->id)) {
     if (gid <= after || (before && gid >= before)) continue;
@@ -188,7 +190,12 @@ void GetCurrentUserGuilds(Api& api, const CallPtr& call) {
     auto g = api.state().GetGuild(gid);
     if (!g) continue;
     ReaderLock lock(&g->mu);
-    out.push_back(json::PartialGuildObject(*g, call->user->id));
+    bj::object o = json::PartialGuildObject(*g, call->user->id);
+    if (with_counts)
+      o["approximate_presence_count"] = 0;
+    else
+      o.erase("approximate_member_count");
+    out.push_back(std::move(o));
   }
   call->Reply(200, out);
 }

@@ -25,9 +25,11 @@ inline constexpr uint64_t kEmbedLinks = 1ull << 14;
 inline constexpr uint64_t kAttachFiles = 1ull << 15;
 inline constexpr uint64_t kReadMessageHistory = 1ull << 16;
 inline constexpr uint64_t kMentionEveryone = 1ull << 17;
+inline constexpr uint64_t kViewAuditLog = 1ull << 7;
 inline constexpr uint64_t kChangeNickname = 1ull << 26;
 inline constexpr uint64_t kManageNicknames = 1ull << 27;
 inline constexpr uint64_t kManageRoles = 1ull << 28;
+inline constexpr uint64_t kManageWebhooks = 1ull << 29;
 inline constexpr uint64_t kManageThreads = 1ull << 34;
 inline constexpr uint64_t kAll = (1ull << 51) - 1;
 

@@ -151,6 +151,108 @@ test('what Parley has none of is an empty list after Discord\'s checks, and unkn
   assert.deepEqual(expectStatus(await bot.get(`/applications/${app.id}/entitlements`), 200), []);
   assert.deepEqual(expectStatus(await bot.get(`/applications/${app.id}/skus`), 200), []);
   expectError(await a.client.get(`/applications/${app.id}/skus`), 403, 50001, 'the owner\'s user token is not the application');
+  expectError(await bot.get(`/applications/${app.id}/entitlements/${id}`), 404, 10029);
+  expectError(await bot.post(`/applications/${app.id}/entitlements`, { sku_id: id, owner_id: id, owner_type: 1 }), 404, 10027);
+  assert.deepEqual(expectStatus(await bot.get(`/applications/${app.id}/role-connections/metadata`), 200), []);
+});
+
+test('the rest of Discord\'s guild and channel routes: real where Parley has the data, Discord\'s answer for none', async () => {
+  const a = await register(srv);
+  const b = await register(srv);
+  const outsider = await register(srv);
+  const { guild, general } = await createGuild(a.client);
+  await inviteAndJoin(a.client, b.client, general.id);
+  const g = `/guilds/${guild.id}`;
+  const id = '1234567890123456789';
+  // Role member counts: real.
+  const mod = expectStatus(await a.client.post(`${g}/roles`, { name: 'mod' }), 200);
+  const idle = expectStatus(await a.client.post(`${g}/roles`, { name: 'idle' }), 200);
+  expectStatus(await a.client.put(`${g}/members/${b.user.id}/roles/${mod.id}`), 204);
+  assert.deepEqual(expectStatus(await b.client.get(`${g}/roles/member-counts`), 200), { [mod.id]: 1, [idle.id]: 0 });
+  // The preview, own member, regions, onboarding, soundboard: for members.
+  const preview = expectStatus(await b.client.get(`${g}/preview`), 200);
+  assert.equal(preview.id, guild.id);
+  assert.equal(preview.approximate_member_count, 2);
+  assert.deepEqual([preview.emojis, preview.stickers, preview.features], [[], [], []]);
+  expectError(await outsider.client.get(`${g}/preview`), 403, 50001);
+  const me = expectStatus(await b.client.get(`/users/@me/guilds/${guild.id}/member`), 200);
+  assert.equal(me.user.id, b.user.id);
+  assert.deepEqual(me.roles, [mod.id]);
+  assert.deepEqual(expectStatus(await b.client.get(`${g}/regions`), 200), []);
+  assert.deepEqual(expectStatus(await b.client.get(`${g}/soundboard-sounds`), 200), { items: [] });
+  expectError(await b.client.get(`${g}/soundboard-sounds/${id}`), 404, 10097);
+  expectError(await b.client.get(`${g}/voice-states/@me`), 404, 10065);
+  expectError(await b.client.get(`${g}/scheduled-events/${id}/users`), 404, 10070);
+  const onboarding = expectStatus(await b.client.get(`${g}/onboarding`), 200);
+  assert.equal(onboarding.enabled, false);
+  assert.deepEqual(expectStatus(await b.client.get('/users/@me/connections'), 200), []);
+  // MANAGE_GUILD (and friends): the owner gets Discord's "none" answers,
+  // a plain member 50013.
+  for (const [route, want] of [['/webhooks', []], ['/templates', []], ['/vanity-url', { code: null, uses: 0 }],
+    ['/widget', { enabled: false, channel_id: null }]]) {
+    assert.deepEqual(expectStatus(await a.client.get(g + route), 200, route), want, route);
+    expectError(await b.client.get(g + route), 403, 50013, `${route}: missing permission`);
+  }
+  expectError(await a.client.get(`${g}/welcome-screen`), 404, 10069);
+  expectError(await a.client.del(`${g}/integrations/${id}`), 404, 10005);
+  expectError(await a.client.get(`/guilds/templates/abcdef`), 404, 10057);
+  expectError(await request(srv, 'GET', `${g}/widget.json`), 403, 50004, 'the widget is disabled (no token needed)');
+  // Prune: nobody is inactive; days is checked.
+  assert.deepEqual(expectStatus(await a.client.get(`${g}/prune?days=7`), 200), { pruned: 0 });
+  assert.deepEqual(expectStatus(await a.client.post(`${g}/prune`, { days: 30 }), 200), { pruned: 0 });
+  expectFieldError(await a.client.get(`${g}/prune?days=31`), 'days');
+  expectError(await b.client.get(`${g}/prune`), 403, 50013);
+  // MFA level: the owner only; level 1 needs two-factor, which nobody has.
+  assert.deepEqual(expectStatus(await a.client.post(`${g}/mfa`, { level: 0 }), 200), { level: 0 });
+  expectError(await a.client.post(`${g}/mfa`, { level: 1 }), 403, 60003);
+  expectError(await b.client.post(`${g}/mfa`, { level: 0 }), 403, 50013);
+  // Channel actions that need a thread, an announcement channel or a poll.
+  const c = `/channels/${general.id}`;
+  const m = await postMessage(a.client, general.id, 'not a poll');
+  assert.deepEqual(expectStatus(await a.client.get(`${c}/webhooks`), 200), []);
+  expectError(await b.client.get(`${c}/webhooks`), 403, 50013);
+  for (const [method, route] of [['POST', '/followers'], ['POST', `/messages/${m.id}/crosspost`], ['POST', '/threads'],
+    ['POST', `/messages/${m.id}/threads`], ['GET', '/thread-members'], ['PUT', '/thread-members/@me'],
+    ['PUT', `/recipients/${b.user.id}`]]) {
+    expectError(await a.client.req(method, c + route, method === 'GET' ? {} : { body: {} }), 400, 50024, `${method} ${route}`);
+  }
+  expectError(await outsider.client.post(`${c}/threads`, { name: 'x' }), 403, 50001);
+  expectError(await a.client.post(`${c}/polls/${m.id}/expire`), 400, 520006);
+  expectError(await a.client.get(`${c}/polls/${m.id}/answers/1`), 404, 10008);
+
+  // Invites: VIEW_AUDIT_LOG lists them without metadata.
+  const auditor = expectStatus(await a.client.post(`${g}/roles`, { name: 'auditor', permissions: String(1n << 7n) }), 200);
+  expectStatus(await a.client.put(`${g}/members/${b.user.id}/roles/${auditor.id}`), 204);
+  const invites = expectStatus(await b.client.get(`${g}/invites`), 200);
+  assert.ok(invites.length >= 1 && invites.every((i) => !('uses' in i)), 'no metadata without MANAGE_GUILD');
+  assert.ok(expectStatus(await a.client.get(`${g}/invites`), 200).every((i) => 'uses' in i));
+  // Counts in /users/@me/guilds only with with_counts=true.
+  const plainList = expectStatus(await b.client.get('/users/@me/guilds'), 200);
+  assert.ok(plainList.every((x) => !('approximate_member_count' in x)));
+  const counted = expectStatus(await b.client.get('/users/@me/guilds?with_counts=true'), 200);
+  assert.equal(counted.find((x) => x.id === guild.id).approximate_member_count, 2);
+  // A flags-only edit of another's message by MANAGE_MESSAGES; anything else is the author's.
+  const mine = await postMessage(b.client, general.id, 'https://example.test has an embed');
+  const suppressed = expectStatus(await a.client.patch(`${c}/messages/${mine.id}`, { flags: 4 }), 200);
+  assert.equal(suppressed.flags & 4, 4);
+  assert.equal(suppressed.edited_timestamp, null, 'a flags-only change is not an edit');
+  assert.equal(suppressed.content, mine.content);
+  expectError(await a.client.patch(`${c}/messages/${mine.id}`, { content: 'no' }), 403, 50005);
+  expectError(await outsider.client.patch(`${c}/messages/${mine.id}`, { flags: 4 }), 403, 50001);
+});
+
+test('bots: no guild creation (Discord closed it to apps); the member list needs the GUILD_MEMBERS intent', async () => {
+  const a = await register(srv);
+  const { guild } = await createGuild(a.client);
+  const app = expectStatus(await a.client.post('/applications', { name: uniqueName('app') }), [200, 201]);
+  const bot = srv.client(app.token, { bot: true });
+  expectError(await bot.post('/guilds', { name: 'by a bot' }), 403, 20001);
+  expectStatus(await a.client.put(`/guilds/${guild.id}/members/${app.bot.id}`, {}), [201, 204]);
+  expectError(await bot.get(`/guilds/${guild.id}/members?limit=10`), 403, 50001);
+  expectStatus(await a.client.patch(`/applications/${app.id}`, { flags: 1 << 15 }), 200);
+  assert.ok(expectStatus(await bot.get(`/guilds/${guild.id}/members?limit=10`), 200).length === 2);
+  // A single member needs no intent.
+  expectStatus(await bot.get(`/guilds/${guild.id}/members/${a.user.id}`), 200);
 });
 
 test('PATCH /guilds/{id} needs MANAGE_GUILD; DELETE is owner-only → 204', async () => {
